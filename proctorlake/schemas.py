@@ -1,0 +1,234 @@
+"""Delta table schemas: the one place a column list is declared.
+
+Each table is declared once with neutral type names and rendered on demand as a Spark
+``StructType`` (for delta-spark writers) or a ``pyarrow.Schema`` (for delta-rs / DuckDB).
+Every table carries ``session_id`` and ``institution_id`` so erasure and access checks stay
+simple; only ``exam_sessions`` maps a session to a student.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # string | long | int | double | boolean | timestamp | array<double>
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    layer: str  # bronze | silver | gold | audit
+    columns: tuple[Column, ...]
+    partition_by: tuple[str, ...]
+    doc: str
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, _ARROW[c.type], c.nullable) for c in self.columns])
+
+    def spark_schema(self) -> StructType:
+        from pyspark.sql import types as T
+
+        spark_types = {
+            "string": T.StringType(),
+            "long": T.LongType(),
+            "int": T.IntegerType(),
+            "double": T.DoubleType(),
+            "boolean": T.BooleanType(),
+            "timestamp": T.TimestampType(),
+            "array<double>": T.ArrayType(T.DoubleType()),
+        }
+        return T.StructType(
+            [T.StructField(c.name, spark_types[c.type], c.nullable) for c in self.columns]
+        )
+
+
+_ARROW = {
+    "string": pa.string(),
+    "long": pa.int64(),
+    "int": pa.int32(),
+    "double": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "array<double>": pa.list_(pa.float64()),
+}
+
+
+def _c(name: str, type_: str, nullable: bool = True) -> Column:
+    return Column(name, type_, nullable)
+
+
+_KEYS = (_c("session_id", "string", False), _c("institution_id", "string", False))
+
+EXAM_SESSIONS = Table(
+    "exam_sessions",
+    "bronze",
+    (
+        *_KEYS,
+        _c("student_id", "string", False),
+        _c("student_name", "string"),
+        _c("student_email", "string"),
+        _c("exam_id", "string", False),
+        _c("tier", "string"),  # none | ai | ai_human
+        _c("status", "string"),  # created | active | ended | terminated
+        _c("created_at", "timestamp"),
+        _c("started_at", "timestamp"),
+        _c("ended_at", "timestamp"),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "One row per exam session; the only table that maps session_id to student_id.",
+)
+
+MEDIA_CHUNKS = Table(
+    "media_chunks",
+    "bronze",
+    (
+        *_KEYS,
+        _c("track", "string", False),  # webcam | screen
+        _c("chunk_index", "int", False),
+        _c("chunk_start_ms", "long", False),
+        _c("chunk_end_ms", "long", False),
+        _c("original_key", "string"),
+        _c("analysis_key", "string", False),
+        _c("width", "int"),
+        _c("height", "int"),
+        _c("fps", "double"),
+        _c("bitrate_bps", "long"),
+        _c("frame_count", "long"),
+        _c("gap_before_ms", "long"),
+        _c("ingested_at", "timestamp"),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "One row per stored recording chunk, with what ingest measured on it.",
+)
+
+DETECTION_EVENTS = Table(
+    "detection_events",
+    "silver",
+    (
+        *_KEYS,
+        _c("track", "string", False),
+        _c("chunk_start_ms", "long", False),
+        _c("frame_ts", "double", False),  # seconds from the session's recording start
+        _c("detection_type", "string", False),
+        _c("confidence", "double", False),
+        _c("face_count", "int"),
+        _c("bbox_x", "int"),
+        _c("bbox_y", "int"),
+        _c("bbox_w", "int"),
+        _c("bbox_h", "int"),
+        _c("yaw_deg", "double"),
+        _c("pitch_deg", "double"),
+        _c("detail", "string"),
+        _c("model_version", "string"),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Per sampled frame detector output, both tracks.",
+)
+
+INCIDENTS = Table(
+    "incidents",
+    "gold",
+    (
+        _c("incident_id", "string", False),
+        *_KEYS,
+        _c("incident_type", "string", False),
+        _c("severity", "string", False),  # low | medium | high
+        _c("confidence", "double", False),
+        _c("start_s", "double", False),
+        _c("end_s", "double", False),
+        _c("started_at", "timestamp"),
+        _c("ended_at", "timestamp"),
+        _c("frame_timestamps", "array<double>"),
+        _c("source", "string", False),  # batch | stream
+        _c("reviewed_by", "string"),
+        _c("resolution", "string"),  # confirmed | dismissed | null (pending)
+        _c("reviewed_at", "timestamp"),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Incidents with video timestamps; ids are deterministic (session, type, start second).",
+)
+
+PROCTOR_ACTIONS = Table(
+    "proctor_actions",
+    "bronze",
+    (
+        _c("action_id", "string", False),
+        *_KEYS,
+        _c("proctor_id", "string", False),
+        _c("action_type", "string", False),
+        _c("message", "string"),
+        _c("created_at", "timestamp", False),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Every proctor action, audited.",
+)
+
+IDENTITY_VERIFICATIONS = Table(
+    "identity_verifications",
+    "audit",
+    (
+        _c("record_id", "string", False),
+        *_KEYS,
+        _c("exam_id", "string"),
+        _c("student_id", "string"),
+        _c("verified", "boolean", False),
+        _c("similarity_score", "double"),
+        _c("ocr_name", "string"),
+        _c("ocr_id_number", "string"),
+        _c("liveness", "string"),
+        _c("signature", "string"),
+        _c("verified_at", "timestamp", False),
+        _c("month", "string", False),
+    ),
+    ("month",),
+    "Signed pre-exam identity verification records.",
+)
+
+ERASURE_LOG = Table(
+    "erasure_log",
+    "audit",
+    (
+        _c("request_id", "string", False),
+        _c("session_id", "string", False),  # "*" when a whole student was erased
+        _c("institution_id", "string", False),
+        _c("student_id_hash", "string", False),
+        _c("requested_at", "timestamp", False),
+        _c("completed_at", "timestamp"),
+        _c("certificate_json", "string"),
+        _c("signature", "string"),
+        _c("month", "string", False),
+    ),
+    ("month",),
+    "GDPR erasure requests and their signed certificates (no personal data).",
+)
+
+ALL_TABLES: tuple[Table, ...] = (
+    EXAM_SESSIONS,
+    MEDIA_CHUNKS,
+    DETECTION_EVENTS,
+    INCIDENTS,
+    PROCTOR_ACTIONS,
+    IDENTITY_VERIFICATIONS,
+    ERASURE_LOG,
+)
+
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in ALL_TABLES}
