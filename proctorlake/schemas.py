@@ -31,10 +31,18 @@ class Table:
     columns: tuple[Column, ...]
     partition_by: tuple[str, ...]
     doc: str
+    # Columns holding a student's personal data: kept out of Delta's per-file statistics so
+    # no such value is ever copied into the transaction log (which erasure cannot rewrite).
+    personal_columns: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def stats_columns(self) -> list[str]:
+        """Columns Delta may keep min/max statistics for (never personal ones)."""
+        return [c.name for c in self.columns if c.name not in self.personal_columns]
 
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, _ARROW[c.type], c.nullable) for c in self.columns])
@@ -91,6 +99,7 @@ EXAM_SESSIONS = Table(
     ),
     ("session_date",),
     "One row per exam session; the only table that maps session_id to student_id.",
+    personal_columns=("student_id", "student_name", "student_email"),
 )
 
 MEDIA_CHUNKS = Table(
@@ -201,6 +210,7 @@ IDENTITY_VERIFICATIONS = Table(
     ),
     ("month",),
     "Signed pre-exam identity verification records.",
+    personal_columns=("student_id", "ocr_name", "ocr_id_number"),
 )
 
 ERASURE_LOG = Table(
