@@ -43,6 +43,10 @@ class Settings:
     chunk_seconds: int
     retention_days: int
     signing_key_path: Path
+    # JSON file of LTI 1.3 platform registrations (see realtime/api/routers/lti.py); None = no LMS.
+    lti_platforms_path: Path | None = None
+    # Torch device override ("cuda", "cuda:1", "cpu"); empty = a GPU when present, else CPU.
+    torch_device: str = ""
 
     @property
     def lake_root(self) -> str:
@@ -60,6 +64,11 @@ class Settings:
     def run_dir(self) -> Path:
         """PID files, logs and other run state of locally started services."""
         return self.home / "run"
+
+    @property
+    def lti_tool_key_path(self) -> Path:
+        """The LTI tool's RSA private key (its public half is served at ``/lti/jwks``)."""
+        return self.home / "keys" / "lti_tool_rsa.pem"
 
     @property
     def kafka_dir(self) -> Path:
@@ -94,4 +103,6 @@ def load_settings() -> Settings:
         chunk_seconds=int(_env("CHUNK_SECONDS", "300")),
         retention_days=int(_env("RETENTION_DAYS", str(2 * 365))),
         signing_key_path=Path(_env("SIGNING_KEY", str(home / "keys" / "signing_ed25519.pem"))),
+        lti_platforms_path=Path(lti) if (lti := _env("LTI_PLATFORMS", "")) else None,
+        torch_device=_env("TORCH_DEVICE", ""),
     )
