@@ -47,6 +47,8 @@ class Settings:
     lti_platforms_path: Path | None = None
     # Torch device override ("cuda", "cuda:1", "cpu"); empty = a GPU when present, else CPU.
     torch_device: str = ""
+    # JSON file of dashboard admins: {user: {"password_hash": ..., "institution_id": ...}}.
+    admin_users_path: Path | None = None
 
     @property
     def lake_root(self) -> str:
@@ -105,4 +107,5 @@ def load_settings() -> Settings:
         signing_key_path=Path(_env("SIGNING_KEY", str(home / "keys" / "signing_ed25519.pem"))),
         lti_platforms_path=Path(lti) if (lti := _env("LTI_PLATFORMS", "")) else None,
         torch_device=_env("TORCH_DEVICE", ""),
+        admin_users_path=Path(_env("ADMIN_USERS", str(home / "admin_users.json"))),
     )
