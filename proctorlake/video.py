@@ -65,8 +65,17 @@ def probe(path: Path) -> VideoInfo:
     return VideoInfo(width, height, round(fps, 3), round(duration, 3), count, bitrate, codec)
 
 
-def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, codec: str = "libx264") -> Path:
-    """Encode RGB uint8 frames at a constant rate (H.264 MP4, or VP8 WebM with codec 'libvpx')."""
+def write_video(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    fps: int,
+    codec: str = "libx264",
+    gop: int | None = None,
+) -> Path:
+    """Encode RGB uint8 frames at a constant rate (H.264 MP4, or VP8 WebM with codec 'libvpx').
+
+    ``gop`` sets the keyframe interval in frames (None: the encoder's default).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
@@ -80,6 +89,8 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, codec: str =
                     stream.options = {"preset": "veryfast", "crf": "23"}
                 else:
                     stream.bit_rate = 1_500_000
+                if gop:
+                    stream.codec_context.gop_size = gop
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -113,39 +124,68 @@ def iter_decoded_frames(
         raise VideoError(f"{Path(path).name}: not a readable video ({exc})") from exc
 
 
-def transcode_segment_to_cfr_mp4(
-    source: Path, target: Path, fps: int, start_s: float = 0.0, end_s: float | None = None
-) -> int:
-    """Re-encode [start_s, end_s) of any readable video to constant-rate H.264 MP4.
+def iter_cfr_frames(source: Path, fps: int) -> Iterator[np.ndarray]:
+    """Resample any readable video to a constant rate, in one decoding pass.
 
-    Variable-rate input is resampled by holding the latest frame at each output tick, so a
-    1-second gap in the source stays 1 second long in the output. Returns frames written.
+    Output tick k sits at k/fps and shows the latest source frame at or before it (half a
+    tick of tolerance absorbs timestamp rounding), so a gap in a variable-rate source keeps
+    its length in the output.
     """
-    written = 0
     half_tick = 0.5 / fps
-
-    def cfr_frames() -> Iterator[np.ndarray]:
-        # Output tick k sits at start_s + k/fps and shows the latest source frame at or
-        # before it (half a tick of tolerance absorbs timestamp rounding).
-        nonlocal written
-        tick = 0
-        last = None
-        for t, image in iter_decoded_frames(source, start_s, end_s):
-            while last is not None and start_s + tick / fps + half_tick < t:
-                written += 1
-                tick += 1
-                yield last
-            last = image
-        if last is None:
-            return
-        stop = (end_s - start_s) * fps if end_s is not None else tick + 1
-        while tick < stop - 1e-6:
-            written += 1
+    tick = 0
+    last = None
+    for t, image in iter_decoded_frames(source):
+        while last is not None and tick / fps + half_tick < t:
             tick += 1
             yield last
+        last = image
+    if last is not None:
+        yield last
 
-    write_video(target, cfr_frames(), fps)
-    return written
+
+@dataclass(frozen=True)
+class TranscodedChunk:
+    index: int
+    start_s: float
+    end_s: float
+    path: Path
+    frame_count: int
+
+
+def transcode_to_cfr_chunks(
+    source: Path, out_dir: Path, fps: int, chunk_seconds: int
+) -> list[TranscodedChunk]:
+    """Re-encode a recording as constant-rate H.264 MP4 chunks of ``chunk_seconds``.
+
+    One decoding pass for the whole file; each chunk has a keyframe every second so analysis
+    can seek to each sampled second without decoding the frames in between.
+    """
+    per_chunk = fps * chunk_seconds
+    chunks: list[TranscodedChunk] = []
+    frames = iter_cfr_frames(Path(source), fps)
+    index = 0
+    while True:
+        first = next(frames, None)
+        if first is None:
+            break
+        count = 0
+
+        def this_chunk(first: np.ndarray = first) -> Iterator[np.ndarray]:
+            nonlocal count
+            count = 1
+            yield first
+            for image in frames:
+                count += 1
+                yield image
+                if count == per_chunk:
+                    return
+
+        path = Path(out_dir) / f"{index:05d}.mp4"
+        write_video(path, this_chunk(), fps, gop=fps)
+        start = index * chunk_seconds
+        chunks.append(TranscodedChunk(index, start, start + count / fps, path, count))
+        index += 1
+    return chunks
 
 
 def sample_frames(
