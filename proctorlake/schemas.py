@@ -91,6 +91,7 @@ EXAM_SESSIONS = Table(
         _c("student_email", "string"),
         _c("exam_id", "string", False),
         _c("tier", "string"),  # none | ai | ai_human
+        _c("policy_json", "string"),  # the exam policy the realtime path applies
         _c("status", "string"),  # created | active | ended | terminated
         _c("created_at", "timestamp"),
         _c("started_at", "timestamp"),
@@ -191,6 +192,53 @@ PROCTOR_ACTIONS = Table(
     "Every proctor action, audited.",
 )
 
+STREAM_DETECTIONS = Table(
+    "stream_detections",
+    "bronze",
+    (
+        *_KEYS,
+        _c("track", "string", False),  # webcam | screen
+        _c("frame_ts", "double", False),  # seconds since the session was created
+        _c("captured_at", "timestamp", False),
+        _c("detection_type", "string", False),
+        _c("confidence", "double", False),
+        _c("face_count", "int"),
+        _c("bbox_x", "int"),
+        _c("bbox_y", "int"),
+        _c("bbox_w", "int"),
+        _c("bbox_h", "int"),
+        _c("yaw_deg", "double"),
+        _c("pitch_deg", "double"),
+        _c("detail", "string"),
+        _c("model_version", "string"),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Per-frame detector output of the realtime workers, landed from the detections topic.",
+)
+
+STREAM_INCIDENTS = Table(
+    "stream_incidents",
+    "bronze",
+    (
+        _c("incident_id", "string", False),
+        *_KEYS,
+        _c("incident_type", "string", False),
+        _c("severity", "string", False),  # low | medium | high
+        _c("confidence", "double", False),
+        _c("start_s", "double", False),
+        _c("end_s", "double", False),
+        _c("state", "string", False),  # opened | updated | closed
+        _c("tier", "string"),  # ai | ai_human
+        _c("auto_action", "string"),  # the policy's automatic action, if any
+        _c("review_status", "string", False),  # pending until a human reviews it
+        _c("event_at", "timestamp", False),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Latest state of each realtime incident (one row per incident id), landed from the topic.",
+)
+
 IDENTITY_VERIFICATIONS = Table(
     "identity_verifications",
     "audit",
@@ -237,6 +285,8 @@ ALL_TABLES: tuple[Table, ...] = (
     DETECTION_EVENTS,
     INCIDENTS,
     PROCTOR_ACTIONS,
+    STREAM_DETECTIONS,
+    STREAM_INCIDENTS,
     IDENTITY_VERIFICATIONS,
     ERASURE_LOG,
 )
