@@ -27,6 +27,9 @@ def spark_conf(settings: Settings, cores: int | None = None) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # Delta reads its log with 50 tasks by default: far too many for small tables.
+        "spark.databricks.delta.snapshotPartitions": "2",
         "spark.driver.memory": "2g",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # One chunk of video per task: a task is seconds of work, not microseconds.
@@ -67,4 +70,6 @@ def get_spark(
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf(settings, cores).items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
