@@ -1,0 +1,30 @@
+"""Dagster resources: thin wrappers over the shared clients, picked by settings, swapped in tests."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+from pyspark.sql import SparkSession
+
+from proctorlake.settings import Settings, load_settings
+from proctorlake.spark_session import get_spark
+
+
+class ProctorLakeResource(ConfigurableResource):
+    """Settings plus the Spark session for them.
+
+    ``home`` overrides ``PROCTORLAKE_HOME`` (tests point it at a temp folder); everything else
+    (local folders or S3, local Spark or a cluster master) comes from ``PROCTORLAKE_*``.
+    """
+
+    home: str | None = None
+    spark_cores: int | None = None
+
+    def settings(self) -> Settings:
+        import os
+
+        if self.home:
+            os.environ["PROCTORLAKE_HOME"] = self.home
+        return load_settings()
+
+    def spark(self) -> SparkSession:
+        return get_spark(self.settings(), app_name="proctorlake-dagster", cores=self.spark_cores)
