@@ -1,0 +1,229 @@
+"""The ``proctorlake`` command line: one entry point for operators, engineers and analysts.
+
+Heavy imports (Spark, dlib, Dagster) happen inside each command so ``--help`` stays fast.
+Every command that answers with data has ``--json``; long work prints progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from proctorlake.settings import Settings, load_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+COMMANDS: dict[str, Handler] = {}
+
+
+def command(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        COMMANDS[name] = handler
+        return handler
+
+    return register
+
+
+def say(message: str) -> None:
+    """Progress and status go to stderr so stdout stays machine-readable."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+# --- services -----------------------------------------------------------------------------
+
+
+@command("up")
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake import broker, lake, services
+    from proctorlake.jars import resolve_jars
+
+    say("resolving JVM jars (Maven Central) ...")
+    resolve_jars(settings)
+    say("starting Kafka (KRaft, single node) ...")
+    status = broker.start_broker(settings)
+    say(f"  kafka     {status.bootstrap} pid={status.pid}")
+    lake.ensure_all_tables(settings)
+    for spec in services.service_specs(settings):
+        if args.only and spec.name not in args.only:
+            continue
+        say(f"starting {spec.name} ...")
+        state = services.start(settings, spec)
+        say(f"  {spec.name:<9} {state.url or ''} pid={state.pid} log={state.log}")
+    return 0
+
+
+@command("down")
+def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake import broker, services
+
+    for spec in reversed(services.service_specs(settings)):
+        if services.stop(settings, spec):
+            say(f"stopped {spec.name}")
+    if broker.stop_broker(settings):
+        say("stopped kafka")
+    return 0
+
+
+@command("status")
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake import broker, services
+
+    kafka = broker.broker_status(settings)
+    rows = [("kafka", kafka.running, kafka.pid, kafka.bootstrap)]
+    for spec in services.service_specs(settings):
+        state = services.status(settings, spec)
+        rows.append((spec.name, state.running, state.pid, state.url))
+    if args.json:
+        print_json(
+            [dict(zip(("service", "running", "pid", "address"), r, strict=True)) for r in rows]
+        )
+    else:
+        print_table(("service", "running", "pid", "address"), rows)
+    return 0
+
+
+@command("jars")
+def cmd_jars(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.jars import resolve_jars
+
+    sets = resolve_jars(settings)
+    say(f"jars ready under {settings.jars_dir}")
+    if args.json:
+        print_json({"spark": [str(p) for p in sets.spark], "kafka": [str(p) for p in sets.kafka]})
+    return 0
+
+
+# --- data in and out ----------------------------------------------------------------------
+
+
+@command("ingest")
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.ingest import SessionIdentity, ingest_recording
+
+    identity = SessionIdentity(
+        args.session, args.student, args.exam, args.institution, args.name, args.email
+    )
+    manifest = ingest_recording(settings, identity, args.webcam, args.screen, progress=say)
+    if args.json:
+        print_json(manifest)
+    else:
+        say(f"stored {len(manifest['chunks'])} chunks for session {args.session}")
+    return 0
+
+
+@command("sql")
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.lake import duckdb_connection
+
+    connection = duckdb_connection(settings)
+    if args.command:
+        return _run_query(connection, args.command, args.json)
+    say("DuckDB over every ProctorLake Delta table; end statements with ';', quit with .quit")
+    buffer = ""
+    while True:
+        try:
+            line = input("proctorlake> " if not buffer else "        ...> ")
+        except EOFError:
+            return 0
+        if line.strip() in (".quit", ".exit", "\\q"):
+            return 0
+        if line.strip() == ".tables":
+            line = "show tables;"
+        buffer += line + "\n"
+        if buffer.rstrip().endswith(";"):
+            try:
+                _run_query(connection, buffer, args.json)
+            except Exception as exc:  # noqa: BLE001 - a shell reports and continues
+                say(f"error: {exc}")
+            buffer = ""
+
+
+def _run_query(connection, query: str, as_json: bool) -> int:
+    result = connection.execute(query)
+    columns = [d[0] for d in result.description] if result.description else []
+    rows = result.fetchall()
+    if as_json:
+        print_json([dict(zip(columns, row, strict=True)) for row in rows])
+    else:
+        print_table(columns, rows)
+    return 0
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="proctorlake", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="start the local broker, API, workers, Dagster and dashboard")
+    p.add_argument("--only", nargs="*", help="start only these services (kafka always)")
+    sub.add_parser("down", help="stop everything `up` started")
+    p = sub.add_parser("status", help="show the local services")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("jars", help="resolve the JVM jars from Maven Central")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ingest", help="store a recorded session (chunks, transcode, register)")
+    p.add_argument("--session", required=True)
+    p.add_argument("--student", required=True)
+    p.add_argument("--exam", required=True)
+    p.add_argument("--institution", required=True)
+    p.add_argument("--name", help="student's display name (personal data; erasable)")
+    p.add_argument("--email", help="student's email (personal data; erasable)")
+    p.add_argument("--webcam", required=True, type=Path)
+    p.add_argument("--screen", type=Path)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("sql", help="DuckDB over every Delta table (a shell, or -c QUERY)")
+    p.add_argument("-c", "--command", help="run one query and print the result")
+    p.add_argument("--json", action="store_true", help="print rows as a JSON array")
+
+    for extend in EXTRA_PARSERS:
+        extend(sub)
+    return parser
+
+
+EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    try:
+        return COMMANDS[args.cmd](args, settings)
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        if _is_user_error(exc):
+            say(f"error: {exc}")
+            return 2
+        raise
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from proctorlake.ingest import IngestError
+
+    return isinstance(exc, IngestError | FileNotFoundError | ValueError)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
