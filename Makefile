@@ -1,0 +1,27 @@
+# The two commands: `make demo` runs a sample exam window end to end; `make test` runs the tests.
+# Both do every set-up step themselves (scripts/setup.sh is idempotent).
+.PHONY: setup demo test test-fast lint up down ui
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/proctorlake demo $(DEMO_ARGS)
+
+test: setup
+	bash scripts/test.sh
+
+test-fast: setup
+	.venv/bin/python -m pytest -m "not slow" -q
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+up: setup
+	.venv/bin/proctorlake up
+
+down:
+	.venv/bin/proctorlake down
+
+ui: setup
+	DAGSTER_HOME=$${PROCTORLAKE_HOME:-$$PWD/.proctorlake}/dagster .venv/bin/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3000
