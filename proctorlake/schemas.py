@@ -279,6 +279,25 @@ ERASURE_LOG = Table(
     "GDPR erasure requests and their signed certificates (no personal data).",
 )
 
+ANONYMIZED_SESSIONS = Table(
+    "anonymized_sessions",
+    "gold",
+    (
+        _c("record_id", "string", False),  # random: links to no session
+        _c("institution_id", "string", False),
+        _c("session_month", "string", False),  # the day is dropped on purpose
+        _c("tier", "string"),
+        _c("incident_count", "long", False),
+        _c("high_severity_incidents", "long", False),
+        _c("incidents_by_type", "string"),  # JSON object: incident type -> count
+        _c("detection_count", "long", False),
+        _c("erased_month", "string", False),
+    ),
+    ("session_month",),
+    "What erasure keeps of an erased session for institution counts: no session or student "
+    "link (the one table without session_id).",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     EXAM_SESSIONS,
     MEDIA_CHUNKS,
@@ -289,6 +308,7 @@ ALL_TABLES: tuple[Table, ...] = (
     STREAM_INCIDENTS,
     IDENTITY_VERIFICATIONS,
     ERASURE_LOG,
+    ANONYMIZED_SESSIONS,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in ALL_TABLES}
