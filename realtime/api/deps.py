@@ -1,0 +1,51 @@
+"""Request dependencies: the shared services, the caller's verified token, access checks.
+
+A token comes in the ``Authorization: Bearer`` header, or as a ``token`` query parameter for
+the two things a browser cannot give a header to: ``EventSource`` streams and ``<img>``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from realtime.api.problems import Forbidden
+from realtime.auth import TokenClaims, verify_token
+from realtime.services import RealtimeServices
+from realtime.session_registry import ExamSession
+
+
+def get_services(request: Request) -> RealtimeServices:
+    return request.app.state.services
+
+
+Services = Annotated[RealtimeServices, Depends(get_services)]
+
+
+def get_claims(
+    request: Request,
+    services: Services,
+    token: Annotated[str | None, Query(description="token, for EventSource and img")] = None,
+) -> TokenClaims:
+    header = request.headers.get("authorization", "")
+    bearer = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    return verify_token(services.settings, bearer or token or "")
+
+
+Claims = Annotated[TokenClaims, Depends(get_claims)]
+
+
+def require_staff(claims: TokenClaims) -> None:
+    if claims.role not in ("proctor", "admin"):
+        raise Forbidden(f"a {claims.role} token cannot do this; a proctor or admin token can")
+
+
+def session_for(services: RealtimeServices, claims: TokenClaims, session_id: str) -> ExamSession:
+    """The session, if the token reaches it (403 otherwise, 404 if it does not exist)."""
+    if claims.role == "student" and claims.session_id != session_id:
+        raise Forbidden("this student token belongs to another session")
+    session = services.registry.get(session_id)
+    if not claims.can_reach_session(session.session_id, session.institution_id):
+        raise Forbidden("this session belongs to another institution")
+    return session

@@ -1,0 +1,124 @@
+"""Request and response bodies of the realtime API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
+Severity = Literal["low", "medium", "high"]
+
+
+class PolicyIn(BaseModel):
+    extreme_incident_types: list[str] = Field(
+        default=["different_person"],
+        description="incident types that end the session automatically; all others only "
+        "queue for human review",
+    )
+    alert_min_severity: Severity = "medium"
+
+
+class SessionCreate(BaseModel):
+    exam_id: Id
+    student_id: Id
+    institution_id: Id
+    tier: Literal["none", "ai", "ai_human"] = "ai_human"
+    policy: PolicyIn = Field(default_factory=PolicyIn)
+
+
+class SessionEndpoints(BaseModel):
+    session: str
+    start: str
+    webcam_frames: str
+    screen_frames: str
+    webcam_chunks: str
+    screen_chunks: str
+    events: str
+    exam_page: str
+
+
+class SessionCreated(BaseModel):
+    session_id: str
+    token: str
+    token_expires_at: dt.datetime
+    tier: str
+    frame_interval_s: dict[str, float]
+    segment_seconds: int
+    endpoints: SessionEndpoints
+
+
+class SessionInfo(BaseModel):
+    session_id: str
+    institution_id: str
+    exam_id: str
+    tier: str
+    status: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+
+class SessionStart(BaseModel):
+    started_at_ms: int | None = Field(
+        default=None, ge=0, description="client clock at recording start (epoch ms)"
+    )
+
+
+class FrameAccepted(BaseModel):
+    session_id: str
+    track: str
+    captured_at_ms: int
+    published: bool = Field(description="false for tier 'none': kept as thumbnail only")
+    partition: int | None
+    offset: int | None
+
+
+class ChunkStored(BaseModel):
+    session_id: str
+    track: str
+    key: str
+    chunk_index: int
+    chunk_start_ms: int
+    chunk_end_ms: int
+    bytes: int
+    new: bool
+
+
+class ActionIn(BaseModel):
+    type: Literal["message", "end_session"]
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class ActionRecorded(BaseModel):
+    action_id: str
+    session_id: str
+    proctor_id: str
+    action_type: str
+    message: str | None
+    created_at: dt.datetime
+
+
+class Incident(BaseModel):
+    incident_id: str
+    session_id: str
+    incident_type: str
+    severity: str
+    confidence: float
+    start_s: float
+    end_s: float
+    state: str
+    auto_action: str | None = None
+
+
+class LiveSession(BaseModel):
+    session_id: str
+    exam_id: str
+    student_id: str
+    status: str
+    tier: str
+    started_at: dt.datetime | None
+    max_severity: str | None
+    open_incidents: int
+    incidents: list[Incident]

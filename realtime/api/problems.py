@@ -1,0 +1,77 @@
+"""Errors as HTTP problem details (RFC 9457, ``application/problem+json``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from realtime.auth import TokenError
+from realtime.frame_intake import FrameRejected
+from realtime.session_registry import SessionClosed, UnknownSession
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    503: "Service unavailable",
+}
+
+
+def problem(status: int, detail: str, request: Request, **extra) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+class Forbidden(PermissionError):
+    """The token is valid but does not reach this resource."""
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        return problem(422, f"invalid request: {detail}", request, errors=errors)
+
+    @app.exception_handler(TokenError)
+    async def _token(request: Request, exc: TokenError) -> JSONResponse:
+        return problem(401, str(exc), request)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        return problem(403, str(exc), request)
+
+    @app.exception_handler(UnknownSession)
+    async def _unknown(request: Request, exc: UnknownSession) -> JSONResponse:
+        return problem(404, f"no session {exc.args[0]!r}", request)
+
+    @app.exception_handler(SessionClosed)
+    async def _closed(request: Request, exc: SessionClosed) -> JSONResponse:
+        return problem(409, str(exc), request)
+
+    @app.exception_handler(FrameRejected)
+    async def _rejected(request: Request, exc: FrameRejected) -> JSONResponse:
+        return problem(exc.status, str(exc), request)
+
+    @app.exception_handler(ValueError)
+    async def _value(request: Request, exc: ValueError) -> JSONResponse:
+        return problem(400, str(exc), request)

@@ -1,0 +1,154 @@
+"""The `proctoring` resource: the live incident stream, session overview and proctor actions.
+
+Everything here needs a proctor or admin token and shows only the token's institution.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import pyarrow.compute as pc
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from proctorlake import lake, schemas
+from realtime.api.deps import Claims, Services, require_staff, session_for
+from realtime.api.payloads import ActionIn, ActionRecorded, Incident, LiveSession, Severity
+from realtime.frame_intake import FrameRejected, thumbnail_path
+from realtime.live_feed import severity_rank, sse_message
+from realtime.services import RealtimeServices
+from realtime.session_registry import SEVERITIES
+
+router = APIRouter(prefix="/proctoring", tags=["proctoring"])
+KEEPALIVE_S = 15.0
+LIVE_TIERS = ("ai_human",)
+
+
+def _timeline(services: RealtimeServices, session_id: str) -> list[dict]:
+    """The session's incidents: live ones from the feed, older ones read back from Delta."""
+    feed = services.feed
+    if session_id not in feed.loaded:
+        table = lake.open_table(services.settings, schemas.STREAM_INCIDENTS.name)
+        if table is not None:
+            rows = (
+                table.to_pyarrow_dataset()
+                .to_table(filter=pc.field("session_id") == session_id)
+                .to_pylist()
+            )
+            for row in rows:
+                feed.remember_incident(row, only_if_new=True)
+        feed.loaded.add(session_id)
+    return feed.incidents_of(session_id)
+
+
+def _incident(item: dict) -> Incident:
+    return Incident(**{k: item.get(k) for k in Incident.model_fields})
+
+
+@router.get("/live")
+async def live(
+    request: Request,
+    claims: Claims,
+    services: Services,
+    severity: Annotated[Severity, Query(description="lowest severity to stream")] = "medium",
+) -> StreamingResponse:
+    """Server-sent events: incidents of the institution's human-proctored sessions."""
+    require_staff(claims)
+    institution = claims.institution_id
+    threshold = severity_rank(severity)
+
+    def accepts(kind: str, event: dict) -> bool:
+        return (
+            kind == "incident"
+            and event.get("institution_id") == institution
+            and event.get("tier") in LIVE_TIERS
+            and severity_rank(event.get("severity", "")) >= threshold
+        )
+
+    subscriber = services.feed.subscribe(accepts)
+
+    async def stream():
+        try:
+            yield sse_message("ready", {"institution_id": institution, "severity": severity})
+            while not await request.is_disconnected():
+                try:
+                    kind, event = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                yield sse_message(kind, event, f"{event['incident_id']}:{event['state']}")
+        finally:
+            services.feed.unsubscribe(subscriber)
+
+    return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+@router.get("/sessions", response_model=list[LiveSession])
+def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
+    """Open sessions of the institution, the most severe first."""
+    require_staff(claims)
+    result = []
+    for session in services.registry.open_sessions(claims.institution_id):
+        incidents = _timeline(services, session.session_id)
+        worst = max((severity_rank(i["severity"]) for i in incidents), default=-1)
+        result.append(
+            LiveSession(
+                session_id=session.session_id,
+                exam_id=session.exam_id,
+                student_id=session.student_id,
+                status=session.status,
+                tier=session.tier,
+                started_at=session.started_at,
+                max_severity=SEVERITIES[worst] if worst >= 0 else None,
+                open_incidents=sum(1 for i in incidents if i["state"] != "closed"),
+                incidents=[_incident(i) for i in incidents],
+            )
+        )
+    result.sort(
+        key=lambda s: (-severity_rank(s.max_severity or ""), s.started_at is None, s.session_id)
+    )
+    return result
+
+
+@router.get("/sessions/{session_id}/incidents", response_model=list[Incident])
+def session_incidents(session_id: str, claims: Claims, services: Services) -> list[Incident]:
+    require_staff(claims)
+    session = session_for(services, claims, session_id)
+    return [_incident(i) for i in _timeline(services, session.session_id)]
+
+
+@router.get(
+    "/sessions/{session_id}/thumbnail",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def thumbnail(session_id: str, claims: Claims, services: Services) -> FileResponse:
+    """The latest webcam frame of the session (refreshed every few seconds)."""
+    require_staff(claims)
+    session = session_for(services, claims, session_id)
+    path = thumbnail_path(services.settings, session.session_id)
+    if not path.exists():
+        raise FrameRejected(404, f"session {session_id} has sent no webcam frame yet")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/sessions/{session_id}/actions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActionRecorded,
+)
+async def act(session_id: str, body: ActionIn, claims: Claims, services: Services):
+    """Send the student a message, or end the session; both are audited."""
+    require_staff(claims)
+    session = await run_in_threadpool(session_for, services, claims, session_id)
+    if body.type == "message":
+        action = await run_in_threadpool(
+            services.actions.send_message, session, claims.subject, body.message or ""
+        )
+    else:
+        action = await run_in_threadpool(
+            services.actions.end_session, session, claims.subject, body.message
+        )
+    return ActionRecorded(**{k: action[k] for k in ActionRecorded.model_fields})

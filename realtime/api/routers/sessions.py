@@ -1,0 +1,230 @@
+"""The `sessions` resource: create a session, feed it frames and recording, follow its events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from realtime.api.deps import Claims, Services, require_staff, session_for
+from realtime.api.payloads import (
+    ChunkStored,
+    FrameAccepted,
+    SessionCreate,
+    SessionCreated,
+    SessionEndpoints,
+    SessionInfo,
+    SessionStart,
+)
+from realtime.api.problems import Forbidden
+from realtime.auth import issue_token, verify_token
+from realtime.frame_intake import MAX_FRAME_BYTES, FrameRejected
+from realtime.live_feed import sse_message
+from realtime.recording_upload import MAX_SEGMENT_BYTES
+from realtime.session_registry import ExamPolicy, ExamSession
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+FRAME_INTERVAL_S = {"webcam": 1.0, "screen": 10.0}
+SEGMENT_SECONDS = 10
+KEEPALIVE_S = 15.0
+
+
+def _info(session: ExamSession) -> SessionInfo:
+    return SessionInfo(
+        session_id=session.session_id,
+        institution_id=session.institution_id,
+        exam_id=session.exam_id,
+        tier=session.tier,
+        status=session.status,
+        created_at=session.created_at,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+    )
+
+
+def _endpoints(session_id: str) -> SessionEndpoints:
+    base = f"/sessions/{session_id}"
+    return SessionEndpoints(
+        session=base,
+        start=f"{base}/start",
+        webcam_frames=f"{base}/frames/webcam",
+        screen_frames=f"{base}/frames/screen",
+        webcam_chunks=f"{base}/chunks/webcam",
+        screen_chunks=f"{base}/chunks/screen",
+        events=f"{base}/events",
+        exam_page="/exam",
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise FrameRejected(413, f"upload is {declared} bytes; the limit is {limit}")
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise FrameRejected(413, f"upload passed the {limit}-byte limit")
+        parts.append(part)
+    return b"".join(parts)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionCreated)
+def create_session(body: SessionCreate, claims: Claims, services: Services) -> SessionCreated:
+    """Register a session (proctor or admin of the institution) and mint the student's token."""
+    require_staff(claims)
+    if claims.institution_id != body.institution_id:
+        raise Forbidden("a token can only create sessions of its own institution")
+    session = services.registry.create(
+        exam_id=body.exam_id,
+        student_id=body.student_id,
+        institution_id=body.institution_id,
+        tier=body.tier,
+        policy=ExamPolicy(
+            tuple(body.policy.extreme_incident_types), body.policy.alert_min_severity
+        ),
+    )
+    token = issue_token(
+        services.settings,
+        subject=body.student_id,
+        role="student",
+        institution_id=body.institution_id,
+        session_id=session.session_id,
+    )
+    expires = verify_token(services.settings, token).expires_at
+    return SessionCreated(
+        session_id=session.session_id,
+        token=token,
+        token_expires_at=dt.datetime.fromtimestamp(expires, dt.UTC),
+        tier=session.tier,
+        frame_interval_s=FRAME_INTERVAL_S,
+        segment_seconds=SEGMENT_SECONDS,
+        endpoints=_endpoints(session.session_id),
+    )
+
+
+@router.get("/{session_id}", response_model=SessionInfo)
+def get_session(session_id: str, claims: Claims, services: Services) -> SessionInfo:
+    return _info(session_for(services, claims, session_id))
+
+
+@router.post("/{session_id}/start", response_model=SessionInfo)
+def start_session(
+    session_id: str, body: SessionStart, claims: Claims, services: Services
+) -> SessionInfo:
+    """Start (or, for a reconnecting client, continue) the session; the first start wins."""
+    session = session_for(services, claims, session_id)
+    started_ms = body.started_at_ms or int(time.time() * 1000)
+    started = dt.datetime.fromtimestamp(started_ms / 1000, dt.UTC)
+    return _info(services.registry.start(session.session_id, started))
+
+
+@router.post("/{session_id}/end", response_model=SessionInfo)
+def end_session(session_id: str, claims: Claims, services: Services) -> SessionInfo:
+    """The student hands in: the session ends normally."""
+    session = session_for(services, claims, session_id)
+    return _info(services.registry.end(session.session_id, status="ended"))
+
+
+@router.post(
+    "/{session_id}/frames/{track}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=FrameAccepted,
+    openapi_extra={"requestBody": {"content": {"image/jpeg": {"schema": {"type": "string"}}}}},
+)
+async def post_frame(
+    session_id: str,
+    track: str,
+    request: Request,
+    claims: Claims,
+    services: Services,
+    captured_at_ms: Annotated[int | None, Header(alias="X-Captured-At-Ms", ge=0)] = None,
+) -> FrameAccepted:
+    """One JPEG (webcam once a second, screen every ten seconds), published to Kafka."""
+    session = await run_in_threadpool(session_for, services, claims, session_id)
+    await run_in_threadpool(services.registry.require_open, session_id)
+    if track not in MAX_FRAME_BYTES:
+        raise FrameRejected(404, f"unknown track {track!r}; use webcam or screen")
+    jpeg = await _read_body(request, MAX_FRAME_BYTES[track])
+    captured = captured_at_ms or int(time.time() * 1000)
+    if session.started_at is None:
+        started = dt.datetime.fromtimestamp(captured / 1000, dt.UTC)
+        session = await run_in_threadpool(services.registry.start, session_id, started)
+    receipt = await run_in_threadpool(services.intake.accept, session, track, jpeg, captured)
+    return FrameAccepted(**receipt.__dict__)
+
+
+@router.post(
+    "/{session_id}/chunks/{track}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChunkStored,
+    openapi_extra={"requestBody": {"content": {"video/webm": {"schema": {"type": "string"}}}}},
+)
+async def post_chunk(
+    session_id: str,
+    track: str,
+    request: Request,
+    claims: Claims,
+    services: Services,
+    chunk_start_ms: Annotated[int, Query(ge=0)],
+    chunk_end_ms: Annotated[int, Query(gt=0)],
+) -> ChunkStored:
+    """One self-contained WebM segment of the recording, stored in the object store.
+
+    Segments may still arrive shortly after the session ended (the client flushes its last
+    recording), so an ended session accepts them; an unknown one does not.
+    """
+    session = await run_in_threadpool(session_for, services, claims, session_id)
+    data = await _read_body(request, MAX_SEGMENT_BYTES)
+    entry, new = await run_in_threadpool(
+        services.uploads.store_segment, session, track, chunk_start_ms, chunk_end_ms, data
+    )
+    return ChunkStored(
+        session_id=session_id,
+        track=track,
+        key=entry["original_key"],
+        chunk_index=entry["chunk_index"],
+        chunk_start_ms=entry["chunk_start_ms"],
+        chunk_end_ms=entry["chunk_end_ms"],
+        bytes=entry["bytes"],
+        new=new,
+    )
+
+
+@router.get("/{session_id}/events")
+async def session_events(
+    session_id: str, request: Request, claims: Claims, services: Services
+) -> StreamingResponse:
+    """SSE for the exam client: proctor messages and the end of the session.
+
+    The first event is the session's current status, so a client that reconnects after a
+    network drop learns at once whether its session was ended meanwhile.
+    """
+    session = await run_in_threadpool(session_for, services, claims, session_id)
+    subscriber = services.feed.subscribe(
+        lambda kind, event: kind == "action" and event.get("session_id") == session_id
+    )
+
+    async def stream():
+        try:
+            current = await run_in_threadpool(services.registry.get, session.session_id)
+            yield sse_message("status", {"session_id": session_id, "status": current.status})
+            while not await request.is_disconnected():
+                try:
+                    kind, event = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                yield sse_message(kind, event, event.get("action_id"))
+        finally:
+            services.feed.unsubscribe(subscriber)
+
+    return StreamingResponse(stream(), media_type="text/event-stream")

@@ -1,0 +1,147 @@
+"""Fan-out of topic events to server-sent-event clients inside one API process.
+
+A follower thread tails the ``incidents`` and ``proctor.actions`` topics (every partition,
+from the end) and hands each event to the asyncio loop, where subscribers filter it: a
+proctor stream sees its institution's incidents at or above a severity, an exam client sees
+only its own session's proctor actions. Each incident's latest state is kept per session for
+the proctor page's timeline; the live page shows only sessions whose tier has a human.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kafka.errors import KafkaError
+
+from proctorlake import keystore
+from proctorlake.settings import Settings
+from proctorlake.topics import INCIDENTS, PROCTOR_ACTIONS
+from realtime import kafka_io
+from realtime.session_registry import SEVERITIES
+
+log = logging.getLogger(__name__)
+QUEUE_LIMIT = 1000
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+@dataclass(eq=False)
+class Subscriber:
+    queue: asyncio.Queue
+    accepts: Callable[[str, dict], bool]
+
+
+@dataclass
+class LiveFeed:
+    """Subscribers by kind, the incident timeline, and the loop they live on."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+    subscribers: set[Subscriber] = field(default_factory=set)
+    timeline: dict[str, dict[str, dict]] = field(default_factory=dict)
+    loaded: set[str] = field(default_factory=set)  # sessions whose Delta history was read
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def subscribe(self, accepts: Callable[[str, dict], bool]) -> Subscriber:
+        subscriber = Subscriber(asyncio.Queue(QUEUE_LIMIT), accepts)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def incidents_of(self, session_id: str) -> list[dict]:
+        with self._lock:
+            return sorted(
+                self.timeline.get(session_id, {}).values(), key=lambda i: (i["start_s"], i["id"])
+            )
+
+    def remember_incident(self, incident: dict, only_if_new: bool = False) -> None:
+        """Keep the incident's latest state (history read from Delta never overwrites)."""
+        with self._lock:
+            incidents = self.timeline.setdefault(incident["session_id"], {})
+            if only_if_new and incident["incident_id"] in incidents:
+                return
+            incidents[incident["incident_id"]] = {"id": incident["incident_id"], **incident}
+
+    def publish(self, kind: str, event: dict) -> None:
+        """Thread-safe: deliver an event to matching subscribers on the loop."""
+        if self.loop is None:
+            return
+        self.loop.call_soon_threadsafe(self._deliver, kind, event)
+
+    def _deliver(self, kind: str, event: dict) -> None:
+        for subscriber in list(self.subscribers):
+            if subscriber.accepts(kind, event):
+                if subscriber.queue.full():
+                    subscriber.queue.get_nowait()  # a stalled client loses its oldest event
+                subscriber.queue.put_nowait((kind, event))
+
+
+def sse_message(kind: str, event: dict, event_id: str | None = None) -> str:
+    lines = [f"event: {kind}"]
+    if event_id:
+        lines.append(f"id: {event_id}")
+    lines.append("data: " + json.dumps(event, separators=(",", ":")))
+    return "\n".join(lines) + "\n\n"
+
+
+class TopicFollower(threading.Thread):
+    """Tails incidents and proctor actions into the feed; calls ``on_incident`` for policy."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        feed: LiveFeed,
+        on_incident: Callable[[dict], None],
+    ) -> None:
+        super().__init__(name="topic-follower", daemon=True)
+        self.settings = settings
+        self.feed = feed
+        self.on_incident = on_incident
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        consumer = kafka_io.make_tail_consumer(self.settings, [INCIDENTS, PROCTOR_ACTIONS])
+        try:
+            for partition in consumer.assignment():
+                consumer.position(partition)  # resolve the end offsets before serving
+            self.ready.set()
+            while not self._stop.is_set():
+                try:
+                    batches = consumer.poll(timeout_ms=200)
+                except KafkaError as exc:
+                    log.warning("follower poll failed: %s", exc)
+                    continue
+                for records in batches.values():
+                    for record in records:
+                        self._handle(record)
+        finally:
+            consumer.close()
+
+    def _handle(self, record) -> None:
+        session_id = record.key.decode("utf-8")
+        if record.topic == INCIDENTS.name:
+            incident = json.loads(record.value)
+            self.feed.remember_incident(incident)
+            self.feed.publish("incident", incident)
+            try:
+                self.on_incident(incident)
+            except Exception:  # a failed automatic action must not stop the live feed
+                log.exception("automatic action failed for incident %s", incident["incident_id"])
+            return
+        try:
+            action = kafka_io.decode_event(self.settings, PROCTOR_ACTIONS, session_id, record.value)
+        except keystore.KeyErased:
+            return
+        self.feed.publish("action", action)
