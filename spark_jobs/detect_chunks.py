@@ -16,7 +16,7 @@ import pandas as pd
 
 from proctorlake.object_store import LocalObjectStore, open_object_store
 from proctorlake.schemas import DETECTION_EVENTS
-from proctorlake.settings import load_settings
+from proctorlake.settings import Settings
 
 SAMPLE_EVERY_S = {"webcam": 1.0, "screen": 10.0}
 FRAME_BATCH = 16
@@ -49,9 +49,12 @@ def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
     return rows
 
 
-def detect_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """``mapInPandas`` body: chunk rows in, detection rows out (a failure names its chunk)."""
-    settings = load_settings()
+def detect_partition(settings: Settings, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body: chunk rows in, detection rows out (a failure names its chunk).
+
+    The settings travel with the function (bind them with ``functools.partial``), so workers
+    read the same store as the driver whatever their environment says.
+    """
     store = open_object_store(settings)
     columns = DETECTION_EVENTS.column_names
     with tempfile.TemporaryDirectory(prefix="proctorlake-detect-") as tmp:

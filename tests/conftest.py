@@ -2,4 +2,6 @@
 
 pytest_plugins = [
     "tests.fixtures.home",
+    "tests.fixtures.s3",
+    "tests.fixtures.spark",
 ]
