@@ -1,7 +1,10 @@
 """JVM jars from Maven Central, resolved with ``mvn`` from ``jars/pom.xml`` into ``jars_dir``.
 
-Two folders so the two classpaths never meet: ``<jars_dir>/spark`` (handed to Spark with
-``spark.jars``, on top of pyspark's own jars) and ``<jars_dir>/kafka`` (a runnable Kafka broker).
+One folder per classpath, so they never meet: ``<jars_dir>/spark`` (handed to Spark with
+``spark.jars``, on top of pyspark's own jars), ``<jars_dir>/s3`` (hadoop-aws and the AWS SDK
+bundle, added to ``spark.jars`` only for S3 storage: Spark copies every jar of ``spark.jars``
+into each session's temp folder, and the bundle alone is 650 MiB) and ``<jars_dir>/kafka`` (a
+runnable Kafka broker).
 A stamp file records the hash of the poms and the jars they produced, so a second call with
 unchanged poms returns at once without starting Maven.
 
@@ -29,8 +32,8 @@ from pathlib import Path
 from proctorlake.settings import REPO_ROOT, Settings, load_settings
 
 POM_DIR = REPO_ROOT / "jars"
-POM_FILES = (POM_DIR / "pom.xml", POM_DIR / "spark" / "pom.xml", POM_DIR / "kafka" / "pom.xml")
-JAR_SETS = ("spark", "kafka")
+JAR_SETS = ("spark", "s3", "kafka")
+POM_FILES = (POM_DIR / "pom.xml", *(POM_DIR / name / "pom.xml" for name in JAR_SETS))
 STAMP_NAME = "resolved.json"
 MVN_TIMEOUT_S = 1800
 
@@ -48,6 +51,7 @@ class JarSets:
     """The resolved jars, sorted by file name, and whether Maven ran for this call."""
 
     spark: tuple[Path, ...]
+    s3: tuple[Path, ...]
     kafka: tuple[Path, ...]
     resolved_now: bool
 
@@ -97,12 +101,16 @@ def resolve_jars(settings: Settings, force: bool = False) -> JarSets:
         stamped = _read_stamp(jars_dir, digest)
         if stamped is None:
             raise JarResolutionError(f"jars resolved but the stamp in {jars_dir} is unreadable")
-        return JarSets(spark=stamped.spark, kafka=stamped.kafka, resolved_now=True)
+        return JarSets(stamped.spark, stamped.s3, stamped.kafka, resolved_now=True)
 
 
-def spark_jars(settings: Settings) -> list[Path]:
-    """The jars to hand to Spark's ``spark.jars`` (Delta, Kafka connector, hadoop-aws + SDK)."""
-    return list(resolve_jars(settings).spark)
+def spark_jars(settings: Settings, include_s3: bool | None = None) -> list[Path]:
+    """The jars to hand to Spark's ``spark.jars``: Delta and the Kafka connector, plus
+    hadoop-aws with the AWS SDK when ``include_s3`` (default: when the storage backend is S3)."""
+    jar_sets = resolve_jars(settings)
+    if include_s3 is None:
+        include_s3 = settings.storage_backend == "s3"
+    return [*jar_sets.spark, *(jar_sets.s3 if include_s3 else ())]
 
 
 def kafka_classpath(settings: Settings) -> str:
@@ -123,7 +131,7 @@ def _read_stamp(jars_dir: Path, digest: str) -> JarSets | None:
     }
     if not all(sets.values()) or not all(jar.is_file() for jars in sets.values() for jar in jars):
         return None
-    return JarSets(spark=sets["spark"], kafka=sets["kafka"], resolved_now=False)
+    return JarSets(sets["spark"], sets["s3"], sets["kafka"], resolved_now=False)
 
 
 def _run_maven(jars_dir: Path, digest: str) -> None:
@@ -163,7 +171,7 @@ def _run_maven(jars_dir: Path, digest: str) -> None:
         if not jars:
             raise JarResolutionError(f"mvn succeeded but copied no jar into {folder}")
         listing[name] = jars
-    _refuse_pyspark_duplicates(listing["spark"])
+    _refuse_pyspark_duplicates([*listing["spark"], *listing["s3"]])
     for name in JAR_SETS:
         target = jars_dir / name
         shutil.rmtree(target, ignore_errors=True)
@@ -183,7 +191,8 @@ def _refuse_pyspark_duplicates(spark_jar_names: list[str]) -> None:
     if clashes:
         raise JarResolutionError(
             "these jars duplicate libraries pyspark already ships in "
-            f"{pyspark_jars}: {', '.join(clashes)}; exclude them in jars/spark/pom.xml"
+            f"{pyspark_jars}: {', '.join(clashes)}; exclude them in jars/spark/pom.xml "
+            "or jars/s3/pom.xml"
         )
 
 
@@ -226,8 +235,14 @@ def main(argv: list[str] | None = None) -> int:
         "jars_dir": str(settings.jars_dir),
         "resolved_now": jar_sets.resolved_now,
         "seconds": round(elapsed, 2),
-        "spark": {"jars": len(jar_sets.spark), "mib": round(_folder_mib(jar_sets.spark), 1)},
-        "kafka": {"jars": len(jar_sets.kafka), "mib": round(_folder_mib(jar_sets.kafka), 1)},
+        **{
+            name: {"jars": len(jars), "mib": round(_folder_mib(jars), 1)}
+            for name, jars in (
+                ("spark", jar_sets.spark),
+                ("s3", jar_sets.s3),
+                ("kafka", jar_sets.kafka),
+            )
+        },
     }
     if args.json:
         print(json.dumps(summary))
@@ -235,8 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         state = "resolved" if jar_sets.resolved_now else "already resolved"
         print(
             f"jars {state} in {elapsed:.1f} s under {settings.jars_dir}: "
-            f"spark {summary['spark']['jars']} jars ({summary['spark']['mib']} MiB), "
-            f"kafka {summary['kafka']['jars']} jars ({summary['kafka']['mib']} MiB)"
+            + ", ".join(
+                f"{name} {summary[name]['jars']} jars ({summary[name]['mib']} MiB)"
+                for name in JAR_SETS
+            )
         )
     return 0
 
