@@ -1,0 +1,69 @@
+"""Altair charts for the pages: things a person would rather look at than read."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+RESOLUTION_COLORS = alt.Scale(
+    domain=["pending", "confirmed", "dismissed"], range=["#f2a93b", "#d64545", "#8a9aa9"]
+)
+
+
+def flags_per_hour(hourly: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(hourly)
+        .mark_bar()
+        .encode(
+            x=alt.X("hour:T", title="Hour (UTC)"),
+            y=alt.Y("flags:Q", title="Flags"),
+            color=alt.Color("incident_type:N", title="Type"),
+            tooltip=["hour:T", "incident_type:N", "flags:Q"],
+        )
+    )
+
+
+def review_backlog(backlog: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(backlog)
+        .mark_bar()
+        .encode(
+            x=alt.X("session_date:N", title="Session date"),
+            y=alt.Y("pending:Q", title="Pending incidents"),
+            color=alt.Color("incident_type:N", title="Type"),
+            tooltip=["session_date:N", "incident_type:N", "pending:Q"],
+        )
+    )
+
+
+def precision_over_time(precision: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(precision)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:T", title="Exam date"),
+            y=alt.Y("precision:Q", title="Precision", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("detector:N", title="Detector"),
+            tooltip=["detector:N", "period:T", "confirmed:Q", "dismissed:Q", "precision:Q"],
+        )
+    )
+
+
+def incident_timeline(incidents: pd.DataFrame) -> alt.Chart:
+    """One bar per incident from start to end (video seconds), coloured by its resolution."""
+    data = incidents.assign(
+        status=incidents["resolution"].fillna("pending"),
+        # A zero-length incident still gets a visible sliver.
+        end_shown=incidents[["end_s", "start_s"]].max(axis=1).clip(lower=incidents["start_s"] + 2),
+    )
+    return (
+        alt.Chart(data)
+        .mark_bar(height=14)
+        .encode(
+            x=alt.X("start_s:Q", title="Video time (s)"),
+            x2="end_shown:Q",
+            y=alt.Y("incident_type:N", title=None),
+            color=alt.Color("status:N", title="Resolution", scale=RESOLUTION_COLORS),
+            tooltip=["incident_type:N", "severity:N", "start_s:Q", "end_s:Q", "status:N"],
+        )
+    )

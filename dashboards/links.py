@@ -1,0 +1,75 @@
+"""Short-lived sign-in links: a URL that signs one admin in, minted by whoever holds the home.
+
+They let a script open a page already signed in (the demo printing a link, headless
+screenshots) without typing a password into a form. A link is an HS256 token naming an
+existing admin, valid for minutes, signed with a key kept in ``PROCTORLAKE_HOME/keys``: anyone
+able to mint one can already read that home's accounts file and lake.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jwt
+
+from proctorlake.settings import Settings
+
+_AUDIENCE = "proctorlake-dashboard"
+LINK_PARAM = "login"
+
+
+class InvalidSignInLink(ValueError):
+    """The link is forged, expired or malformed."""
+
+
+def _key_path(settings: Settings) -> Path:
+    return settings.home / "keys" / "dashboard_links.key"
+
+
+def _link_key(settings: Settings) -> bytes:
+    path = _key_path(settings)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        tmp.write_bytes(secrets.token_bytes(32))
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)  # atomic create-if-absent: concurrent first users share one key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_bytes()
+
+
+def sign_in_token(settings: Settings, user: str, ttl_s: int = 300) -> str:
+    now = int(time.time())
+    claims = {"sub": user, "aud": _AUDIENCE, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, _link_key(settings), algorithm="HS256")
+
+
+def user_from_token(settings: Settings, token: str) -> str:
+    """The admin a valid token names; raises InvalidSignInLink otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            _link_key(settings),
+            algorithms=["HS256"],
+            audience=_AUDIENCE,
+            options={"require": ["sub", "exp"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidSignInLink(f"sign-in link rejected: {exc}") from exc
+    return str(claims["sub"])
+
+
+def sign_in_url(
+    settings: Settings, user: str, base_url: str, page: str = "", ttl_s: int = 300, **params: str
+) -> str:
+    """``base_url/page?login=TOKEN&...``: opens ``page`` signed in as ``user``."""
+    query = urlencode({LINK_PARAM: sign_in_token(settings, user, ttl_s), **params})
+    return f"{base_url.rstrip('/')}/{page}?{query}"
