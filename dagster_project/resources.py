@@ -1,4 +1,4 @@
-"""Dagster resources: thin wrappers over the shared clients, picked by settings, swapped in tests."""
+"""Dagster resources: thin wrappers over the shared clients, swapped in tests."""
 
 from __future__ import annotations
 

@@ -1,0 +1,89 @@
+"""Post-exam analysis assets, one partition per session: bronze chunks -> silver -> gold.
+
+Orchestration only: each asset calls one function of ``spark_jobs`` or ``proctorlake``.
+"""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetExecutionContext,
+    Backoff,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    asset,
+)
+
+from dagster_project.partitions import session_partitions
+from dagster_project.resources import ProctorLakeResource
+from proctorlake import lake
+from spark_jobs.analyze_sessions import run_detection, run_incidents
+
+# Transient failures (a busy executor, a storage hiccup) are retried; a corrupt chunk fails
+# the same way each time and ends its own partition with the chunk named in the error.
+TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL)
+
+
+@asset(
+    partitions_def=session_partitions,
+    group_name="bronze",
+    key_prefix=["bronze"],
+    description="A session's stored recording chunks (written by ingest or the realtime upload).",
+)
+def media_chunks(
+    context: AssetExecutionContext, proctorlake: ProctorLakeResource
+) -> MaterializeResult:
+    settings = proctorlake.settings()
+    session_id = context.partition_key
+    rows = (
+        lake.duckdb_connection(settings)
+        .execute(
+            "select track, count(*), sum(frame_count), max(chunk_end_ms) "
+            "from media_chunks where session_id = ? group by track order by track",
+            [session_id],
+        )
+        .fetchall()
+    )
+    if not rows:
+        raise LookupError(f"session {session_id} has no stored chunks; ingest it first")
+    return MaterializeResult(
+        metadata={
+            "tracks": MetadataValue.json(
+                {t: {"chunks": c, "frames": f, "seconds": ms / 1000} for t, c, f, ms in rows}
+            ),
+            "chunks": sum(r[1] for r in rows),
+        }
+    )
+
+
+@asset(
+    partitions_def=session_partitions,
+    group_name="silver",
+    key_prefix=["silver"],
+    deps=[media_chunks],
+    retry_policy=TRANSIENT_RETRY,
+    description="Per sampled frame detector output, both tracks (detectors in Spark executors).",
+)
+def detection_events(
+    context: AssetExecutionContext, proctorlake: ProctorLakeResource
+) -> MaterializeResult:
+    settings = proctorlake.settings()
+    chunks, rows = run_detection(proctorlake.spark(), settings, [context.partition_key])
+    context.log.info(f"analysed {chunks} chunks into {rows} detection rows")
+    return MaterializeResult(metadata={"chunks": chunks, "rows": rows})
+
+
+@asset(
+    partitions_def=session_partitions,
+    group_name="gold",
+    key_prefix=["gold"],
+    deps=[detection_events],
+    retry_policy=TRANSIENT_RETRY,
+    description="Incidents with video timestamps, from the shared temporal rules.",
+)
+def incidents(
+    context: AssetExecutionContext, proctorlake: ProctorLakeResource
+) -> MaterializeResult:
+    settings = proctorlake.settings()
+    count = run_incidents(proctorlake.spark(), settings, [context.partition_key])
+    return MaterializeResult(metadata={"incidents": count})

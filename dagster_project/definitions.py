@@ -1,0 +1,19 @@
+"""The single entry point of the Dagster code location (see workspace.yaml).
+
+Resources come from settings: ``PROCTORLAKE_STORAGE`` picks local folders or S3 and
+``PROCTORLAKE_SPARK_MASTER`` local Spark or a cluster; nothing here changes per deployment.
+"""
+
+from dagster import Definitions, load_assets_from_modules
+
+from dagster_project.assets import analysis
+from dagster_project.jobs import analyze_session_job
+from dagster_project.resources import ProctorLakeResource
+from dagster_project.sensors import ended_sessions_sensor
+
+defs = Definitions(
+    assets=load_assets_from_modules([analysis]),
+    jobs=[analyze_session_job],
+    sensors=[ended_sessions_sensor],
+    resources={"proctorlake": ProctorLakeResource()},
+)
