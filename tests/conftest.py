@@ -2,6 +2,8 @@
 
 pytest_plugins = [
     "tests.fixtures.home",
+    "tests.fixtures.broker",
     "tests.fixtures.s3",
     "tests.fixtures.spark",
+    "tests.fixtures.erasure",
 ]
