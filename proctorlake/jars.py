@@ -33,7 +33,6 @@ from proctorlake.settings import REPO_ROOT, Settings, load_settings
 
 POM_DIR = REPO_ROOT / "jars"
 JAR_SETS = ("spark", "s3", "kafka")
-POM_FILES = (POM_DIR / "pom.xml", *(POM_DIR / name / "pom.xml" for name in JAR_SETS))
 STAMP_NAME = "resolved.json"
 MVN_TIMEOUT_S = 1800
 
@@ -56,11 +55,11 @@ class JarSets:
     resolved_now: bool
 
 
-def pom_digest() -> str:
+def pom_digest(pom_dir: Path = POM_DIR) -> str:
     """SHA-256 over every pom: any edit to them means the jars must be resolved again."""
     digest = hashlib.sha256()
-    for pom in POM_FILES:
-        digest.update(pom.relative_to(POM_DIR).as_posix().encode())
+    for pom in (pom_dir / "pom.xml", *(pom_dir / name / "pom.xml" for name in JAR_SETS)):
+        digest.update(pom.relative_to(pom_dir).as_posix().encode())
         digest.update(pom.read_bytes())
     return digest.hexdigest()
 
@@ -83,7 +82,7 @@ def pyspark_jars_dir() -> Path | None:
     return jars if jars.is_dir() else None
 
 
-def resolve_jars(settings: Settings, force: bool = False) -> JarSets:
+def resolve_jars(settings: Settings, force: bool = False, pom_dir: Path = POM_DIR) -> JarSets:
     """Resolve both jar sets into ``settings.jars_dir``; fast when the stamp is current.
 
     Maven writes into a staging folder first, so an interrupted or failed run never leaves a
@@ -92,12 +91,12 @@ def resolve_jars(settings: Settings, force: bool = False) -> JarSets:
     jars_dir = settings.jars_dir
     jars_dir.mkdir(parents=True, exist_ok=True)
     with _locked(jars_dir / ".lock"):
-        digest = pom_digest()
+        digest = pom_digest(pom_dir)
         if not force:
             current = _read_stamp(jars_dir, digest)
             if current is not None:
                 return current
-        _run_maven(jars_dir, digest)
+        _run_maven(pom_dir, jars_dir, digest)
         stamped = _read_stamp(jars_dir, digest)
         if stamped is None:
             raise JarResolutionError(f"jars resolved but the stamp in {jars_dir} is unreadable")
@@ -134,7 +133,7 @@ def _read_stamp(jars_dir: Path, digest: str) -> JarSets | None:
     return JarSets(sets["spark"], sets["s3"], sets["kafka"], resolved_now=False)
 
 
-def _run_maven(jars_dir: Path, digest: str) -> None:
+def _run_maven(pom_dir: Path, jars_dir: Path, digest: str) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise JarResolutionError(
@@ -148,7 +147,7 @@ def _run_maven(jars_dir: Path, digest: str) -> None:
         "-B",
         "-q",
         "-f",
-        str(POM_DIR / "pom.xml"),
+        str(pom_dir / "pom.xml"),
         "dependency:copy-dependencies",
         f"-Djars.dir={staging}",
     ]
@@ -162,7 +161,8 @@ def _run_maven(jars_dir: Path, digest: str) -> None:
     if done.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise JarResolutionError(
-            "mvn could not resolve the jars of jars/pom.xml:\n" + _maven_errors(done.stdout)
+            f"mvn could not resolve the jars of {pom_dir / 'pom.xml'}:\n"
+            + _maven_errors(done.stdout)
         )
     listing: dict[str, list[str]] = {}
     for name in JAR_SETS:
