@@ -100,6 +100,8 @@ class FrameIntake:
             started_at_ms=session.started_at_ms or captured_at_ms,
             institution_id=session.institution_id,
             tier=session.tier,
+            alert_min_severity=session.policy.alert_min_severity,
+            extreme=",".join(session.policy.extreme_incident_types),
         )
         sealed = keystore.seal(self.settings, session.session_id, jpeg)
         sent = self.producer.send(

@@ -1,0 +1,323 @@
+"""The realtime API over real HTTP (uvicorn subprocess) against the real Kafka broker."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import av  # noqa: F401  (imported before anything that may import decord)
+import numpy as np
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from PIL import Image
+
+from proctorlake import keystore, lake
+from proctorlake.object_store import manifest_key, open_object_store
+from proctorlake.topics import FRAMES_WEBCAM, INCIDENTS
+from proctorlake.video import write_video
+from realtime.auth import issue_token
+from tests.fixtures.realtime import SseReader, bearer, jpeg_bytes
+
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.realtime"]
+PROBLEM = "application/problem+json"
+
+
+def _frame(client, session, jpeg, token=None, captured_at_ms=None):
+    headers = bearer(token or session["token"]) | {"Content-Type": "image/jpeg"}
+    if captured_at_ms is not None:
+        headers["X-Captured-At-Ms"] = str(captured_at_ms)
+    return client.post(session["endpoints"]["webcam_frames"], content=jpeg, headers=headers)
+
+
+def _assert_problem(response, status: int, words: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    assert words in body["detail"], body["detail"]
+
+
+def _read_record(settings, topic: str, partition: int, offset: int):
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    tp = TopicPartition(topic, partition)
+    consumer.assign([tp])
+    consumer.seek(tp, offset)
+    try:
+        for _ in range(50):
+            for records in consumer.poll(timeout_ms=200).values():
+                return records[0]
+    finally:
+        consumer.close()
+    raise AssertionError(f"no record at {topic}:{partition}:{offset}")
+
+
+def test_session_creation_needs_staff_of_the_institution(realtime_api):
+    api = realtime_api
+    body = {"exam_id": "exam-1", "student_id": "stu-1", "institution_id": "inst-a"}
+    with api.client() as client:
+        _assert_problem(client.post("/sessions", json=body), 401, "no token")
+        forged = api.staff_token("inst-a")[:-4] + "AAAA"
+        _assert_problem(client.post("/sessions", json=body, headers=bearer(forged)), 401, "")
+        expired = issue_token(api.settings, "p-1", "proctor", "inst-a", ttl_s=-5)
+        _assert_problem(
+            client.post("/sessions", json=body, headers=bearer(expired)), 401, "expired"
+        )
+        other = api.staff_token("inst-b")
+        _assert_problem(
+            client.post("/sessions", json=body, headers=bearer(other)), 403, "own institution"
+        )
+        bad = body | {"student_id": "no spaces allowed"}
+        _assert_problem(
+            client.post("/sessions", json=bad, headers=bearer(api.staff_token("inst-a"))),
+            422,
+            "student_id",
+        )
+        created = client.post("/sessions", json=body, headers=bearer(api.staff_token("inst-a")))
+    assert created.status_code == 201
+    session = created.json()
+    rows = lake.read_table(api.settings, "exam_sessions").to_pylist()
+    row = next(r for r in rows if r["session_id"] == session["session_id"])
+    assert (row["student_id"], row["institution_id"], row["status"]) == (
+        "stu-1",
+        "inst-a",
+        "created",
+    )
+    student = session["token"]
+    with api.client() as client:
+        _assert_problem(client.post("/sessions", json=body, headers=bearer(student)), 403, "")
+        mine = client.get(f"/sessions/{session['session_id']}", headers=bearer(student))
+        assert mine.status_code == 200 and mine.json()["status"] == "created"
+
+
+def test_frames_are_validated_sealed_and_published(realtime_api):
+    api = realtime_api
+    session = api.create_session()
+    other = api.create_session(student_id="stu-2")
+    jpeg = jpeg_bytes()
+    with api.client() as client:
+        accepted = _frame(client, session, jpeg, captured_at_ms=1_700_000_000_000)
+        assert accepted.status_code == 202, accepted.text
+        receipt = accepted.json()
+        assert receipt["published"] is True
+        huge = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), dtype=np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(huge).save(buffer, "JPEG", quality=100)
+        _assert_problem(_frame(client, session, buffer.getvalue()), 413, "limit")
+        png = io.BytesIO()
+        Image.new("RGB", (64, 64)).save(png, "PNG")
+        _assert_problem(_frame(client, session, png.getvalue()), 415, "not a JPEG")
+        _assert_problem(_frame(client, session, jpeg[:3] + b"garbage" * 20), 422, "damaged")
+        _assert_problem(_frame(client, session, b""), 400, "empty")
+        _assert_problem(_frame(client, session, jpeg, token=other["token"]), 403, "another")
+        unknown = client.post(
+            "/sessions/s-doesnotexist/frames/webcam",
+            content=jpeg,
+            headers=bearer(issue_token(api.settings, "x", "student", "inst-a", "s-doesnotexist")),
+        )
+        _assert_problem(unknown, 404, "no session")
+    record = _read_record(api.settings, FRAMES_WEBCAM.name, receipt["partition"], receipt["offset"])
+    assert record.key.decode() == session["session_id"]
+    assert jpeg not in record.value  # sealed, not plain
+    assert keystore.unseal(api.settings, session["session_id"], record.value) == jpeg
+    headers = {k: v.decode() for k, v in record.headers}
+    assert headers["captured_at_ms"] == "1700000000000"
+    assert headers["institution_id"] == "inst-a"
+
+
+def test_recording_segments_land_in_the_batch_layout(realtime_api, tmp_path):
+    api = realtime_api
+    session = api.create_session()
+    frames = (np.full((120, 160, 3), v, np.uint8) for v in range(0, 250, 10))
+    webm = write_video(tmp_path / "seg.webm", frames, 5, codec="libvpx").read_bytes()
+    url = session["endpoints"]["webcam_chunks"]
+    auth = bearer(session["token"]) | {"Content-Type": "video/webm"}
+    with api.client() as client:
+        first = client.post(
+            url, content=webm, headers=auth, params={"chunk_start_ms": 0, "chunk_end_ms": 5000}
+        )
+        assert first.status_code == 201, first.text
+        assert first.json()["new"] is True
+        again = client.post(
+            url, content=webm, headers=auth, params={"chunk_start_ms": 0, "chunk_end_ms": 5000}
+        )
+        assert again.status_code == 201 and again.json()["new"] is False
+        _assert_problem(
+            client.post(
+                url,
+                content=webm + b"x",
+                headers=auth,
+                params={"chunk_start_ms": 0, "chunk_end_ms": 5000},
+            ),
+            409,
+            "already stored",
+        )
+        _assert_problem(
+            client.post(
+                url,
+                content=b"not a webm" * 10,
+                headers=auth,
+                params={"chunk_start_ms": 5000, "chunk_end_ms": 10000},
+            ),
+            415,
+            "WebM",
+        )
+        second = client.post(
+            url, content=webm, headers=auth, params={"chunk_start_ms": 9000, "chunk_end_ms": 14000}
+        )
+        assert second.status_code == 201
+    store = open_object_store(api.settings)
+    sid = session["session_id"]
+    assert store.get_bytes(f"sessions/{sid}/webcam/{0:012d}.webm") == webm
+    manifest = json.loads(store.get_bytes(manifest_key(sid)))
+    chunks = manifest["chunks"]
+    assert [(c["chunk_index"], c["chunk_start_ms"], c["gap_before_ms"]) for c in chunks] == [
+        (0, 0, 0),
+        (1, 9000, 4000),
+    ]
+
+
+def test_proctor_message_reaches_the_exam_client_and_end_is_audited(realtime_api):
+    api = realtime_api
+    session = api.create_session()
+    sid = session["session_id"]
+    proctor = api.staff_token("inst-a", subject="proctor-7")
+    events = SseReader(f"{api.base_url}/sessions/{sid}/events", {"token": session["token"]})
+    assert events.next_event(lambda k, e: k == "status")[1]["status"] == "created"
+    actions_url = f"/proctoring/sessions/{sid}/actions"
+    with api.client() as client:
+        outsider = api.staff_token("inst-b")
+        _assert_problem(
+            client.post(
+                actions_url, json={"type": "message", "message": "hi"}, headers=bearer(outsider)
+            ),
+            403,
+            "another institution",
+        )
+        _assert_problem(
+            client.post(
+                actions_url,
+                json={"type": "message", "message": "hi"},
+                headers=bearer(session["token"]),
+            ),
+            403,
+            "proctor or admin",
+        )
+        sent = client.post(
+            actions_url,
+            json={"type": "message", "message": "Please face the camera"},
+            headers=bearer(proctor),
+        )
+        assert sent.status_code == 201, sent.text
+        _, message, _ = events.next_event(lambda k, e: k == "action")
+        assert message["message"] == "Please face the camera"
+        ended = client.post(actions_url, json={"type": "end_session"}, headers=bearer(proctor))
+        assert ended.status_code == 201
+        _, end, _ = events.next_event(lambda k, e: k == "action")
+        assert end["action_type"] == "end_session"
+        _assert_problem(_frame(client, session, jpeg_bytes()), 409, "terminated")
+        _assert_problem(
+            client.post(actions_url, json={"type": "end_session"}, headers=bearer(proctor)),
+            409,
+            "terminated",
+        )
+    events.close()
+    rows = [r for r in lake.read_table(api.settings, "proctor_actions").to_pylist()]
+    assert sorted((r["action_type"], r["proctor_id"]) for r in rows if r["session_id"] == sid) == [
+        ("end_session", "proctor-7"),
+        ("message", "proctor-7"),
+    ]
+
+
+def test_session_state_survives_an_api_restart(realtime_api):
+    api = realtime_api
+    open_session = api.create_session()
+    ended_session = api.create_session(student_id="stu-2")
+    proctor = api.staff_token("inst-a")
+    with api.client() as client:
+        assert _frame(client, open_session, jpeg_bytes()).status_code == 202
+        client.post(
+            f"/proctoring/sessions/{ended_session['session_id']}/actions",
+            json={"type": "end_session"},
+            headers=bearer(proctor),
+        )
+    api.restart()
+    with api.client() as client:
+        assert _frame(client, open_session, jpeg_bytes()).status_code == 202
+        _assert_problem(_frame(client, ended_session, jpeg_bytes()), 409, "terminated")
+        listed = client.get("/proctoring/sessions", headers=bearer(proctor)).json()
+        assert [s["session_id"] for s in listed] == [open_session["session_id"]]
+        assert listed[0]["status"] == "active"
+        thumb = client.get(
+            f"/proctoring/sessions/{open_session['session_id']}/thumbnail",
+            headers=bearer(proctor),
+        )
+        assert thumb.status_code == 200 and thumb.content.startswith(b"\xff\xd8")
+
+
+def test_live_stream_is_filtered_by_institution_and_severity(realtime_api):
+    api = realtime_api
+    producer = KafkaProducer(bootstrap_servers=api.settings.kafka_bootstrap)
+    live = SseReader(
+        f"{api.base_url}/proctoring/live",
+        {"token": api.staff_token("inst-a"), "severity": "high"},
+    )
+    live.next_event(lambda k, e: k == "ready")
+    base = {
+        "incident_type": "multiple_faces",
+        "confidence": 0.9,
+        "start_s": 3.0,
+        "end_s": 6.0,
+        "state": "opened",
+        "tier": "ai_human",
+        "alert": True,
+        "auto_action": None,
+        "review_status": "pending",
+        "trigger_captured_at_ms": int(time.time() * 1000),
+        "event_at_ms": int(time.time() * 1000),
+    }
+    incidents = [
+        base
+        | {
+            "incident_id": "i-b",
+            "session_id": "s-b",
+            "institution_id": "inst-b",
+            "severity": "high",
+        },
+        base
+        | {
+            "incident_id": "i-low",
+            "session_id": "s-a",
+            "institution_id": "inst-a",
+            "severity": "low",
+        },
+        base
+        | {
+            "incident_id": "i-ai",
+            "session_id": "s-a",
+            "institution_id": "inst-a",
+            "severity": "high",
+            "tier": "ai",
+        },
+        base
+        | {
+            "incident_id": "i-a",
+            "session_id": "s-a",
+            "institution_id": "inst-a",
+            "severity": "high",
+        },
+    ]
+    for incident in incidents:
+        producer.send(
+            INCIDENTS.name, key=incident["session_id"].encode(), value=json.dumps(incident).encode()
+        )
+    producer.flush()
+    producer.close()
+    _, first, _ = live.next_event(lambda k, e: k == "incident")
+    assert first["incident_id"] == "i-a"
+    with pytest.raises(TimeoutError):
+        live.next_event(lambda k, e: k == "incident", timeout_s=2)
+    live.close()
+    student = api.create_session()
+    denied = SseReader(f"{api.base_url}/proctoring/live", {"token": student["token"]})
+    assert denied.status_code == 403
