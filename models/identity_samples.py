@@ -89,3 +89,24 @@ def face_crop(image: np.ndarray, box: tuple[int, int, int, int], margin: float =
     top, bottom = int(max(0, cy - half_h)), int(min(image.shape[0], cy + half_h))
     left, right = int(max(0, cx - half_w)), int(min(image.shape[1], cx + half_w))
     return np.ascontiguousarray(image[top:bottom, left:right])
+
+
+def held_photo_burst(
+    photo: np.ndarray, frames: int = 30, jitter: float = 0.06, seed: int = 0
+) -> list[np.ndarray]:
+    """A printed photo held up to the camera: the same picture under a shaking perspective.
+
+    Each frame moves every corner by up to ``jitter`` x width, independently, which is more
+    shake than a hand produces.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    h, w = photo.shape[:2]
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    burst = []
+    for _ in range(frames):
+        moved = corners + rng.uniform(-jitter * w, jitter * w, (4, 2)).astype(np.float32)
+        matrix = cv2.getPerspectiveTransform(corners, moved)
+        burst.append(cv2.warpPerspective(photo, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE))
+    return burst
