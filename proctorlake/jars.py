@@ -39,6 +39,7 @@ MVN_TIMEOUT_S = 1800
 # "spark-sql-kafka-0-10_2.13-4.2.0.jar" -> "spark-sql-kafka-0-10_2.13": the version is the
 # first dash-separated part that starts with digits and a dot.
 _VERSION_PART = re.compile(r"^\d+(\.\d+)+")
+_ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class JarResolutionError(RuntimeError):
@@ -146,6 +147,7 @@ def _run_maven(pom_dir: Path, jars_dir: Path, digest: str) -> None:
         mvn,
         "-B",
         "-q",
+        "-Dstyle.color=never",
         "-f",
         str(pom_dir / "pom.xml"),
         "dependency:copy-dependencies",
@@ -197,9 +199,12 @@ def _refuse_pyspark_duplicates(spark_jar_names: list[str]) -> None:
 
 
 def _maven_errors(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.startswith("[ERROR]")]
-    meaningful = [line for line in lines if line.strip() != "[ERROR]"][:8]
-    return "\n".join(meaningful or output.splitlines()[-20:])
+    """Maven's own error lines, without its colour codes and its generic advice."""
+    lines = [_ANSI_CODE.sub("", line).strip() for line in output.splitlines()]
+    errors = [line for line in lines if line.startswith("[ERROR]")]
+    # The cause comes first; an empty "[ERROR]" line separates it from the boilerplate.
+    cause = errors[: errors.index("[ERROR]")] if "[ERROR]" in errors else errors[:8]
+    return "\n".join(cause or lines[-20:])
 
 
 @contextmanager
