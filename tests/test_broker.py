@@ -256,3 +256,23 @@ def test_external_cluster_is_only_checked(
     monkeypatch.setenv("PROCTORLAKE_KAFKA_PORT", str(free_port()))
     with pytest.raises(BrokerError, match="does not answer"):
         start_broker(load_settings())
+
+
+@pytest.mark.slow
+def test_spark_reads_a_topic_through_the_kafka_connector(
+    spark, kafka_broker: RunningBroker, admin: KafkaAdminClient
+) -> None:
+    topic = _own_topic(admin, partitions=2)
+    values = [f"frame-{index}" for index in range(5)]
+    _produce(kafka_broker.bootstrap, topic, values)
+    rows = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", kafka_broker.bootstrap)
+        .option("subscribe", topic)
+        .option("startingOffsets", "earliest")
+        .load()
+        .selectExpr("CAST(key AS STRING) AS key", "CAST(value AS STRING) AS value")
+        .collect()
+    )
+    assert sorted(row.value for row in rows) == sorted(values)
+    assert {row.key for row in rows} == {"session-0", "session-1", "session-2"}
