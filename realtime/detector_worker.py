@@ -21,14 +21,18 @@ import cv2
 import numpy as np
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
+from models.webcam import MODEL_VERSION, WebcamObservation, analyze_webcam_frames
 from proctorlake import keystore
 from proctorlake.settings import Settings
 from proctorlake.topics import DETECTIONS, FRAMES_WEBCAM, INCIDENTS
-from realtime import detectors, kafka_io
-from realtime.incident_aggregator import IncidentAggregator, SessionMeta, SessionState
+from realtime import kafka_io
+from realtime.incident_aggregator import IncidentAggregator, SessionMeta
 
 log = logging.getLogger(__name__)
 GROUP_ID = "detector-workers"
+MAX_BATCH = 8
+"""Frames per poll: a batch's incidents go out only after its last frame is analysed (~30 ms
+each), so small batches keep the alert latency low."""
 
 
 def checkpoint_dir(settings: Settings) -> Path:
@@ -36,12 +40,34 @@ def checkpoint_dir(settings: Settings) -> Path:
 
 
 def _checkpoint_path(settings: Settings, partition: TopicPartition) -> Path:
-    return checkpoint_dir(settings) / f"{partition.topic}-{partition.partition}.json"
+    return checkpoint_dir(settings) / f"{partition.topic}-{partition.partition}.pickle"
 
 
 def decode_jpeg(jpeg: bytes) -> np.ndarray | None:
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def detection_event(session: SessionMeta, meta: dict, observation: WebcamObservation) -> dict:
+    """The detections-topic record of one frame (no image, no personal data)."""
+    main = observation.main_face
+    return {
+        "session_id": session.session_id,
+        "institution_id": session.institution_id,
+        "track": "webcam",
+        "frame_ts": meta["ts"],
+        "captured_at_ms": meta["captured_at_ms"],
+        "detection_type": "face_count",
+        "confidence": round(main.score, 4) if main else 1.0,
+        "face_count": observation.face_count,
+        "bbox_x": main.x if main else None,
+        "bbox_y": main.y if main else None,
+        "bbox_w": main.w if main else None,
+        "bbox_h": main.h if main else None,
+        "yaw_deg": observation.yaw_deg,
+        "pitch_deg": observation.pitch_deg,
+        "model_version": MODEL_VERSION,
+    }
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -62,7 +88,7 @@ class DetectorWorker:
         self.settings = settings
         self.producer = kafka_io.make_producer(settings)
         self.consumer = kafka_io.make_group_consumer(
-            settings, group_id, [FRAMES_WEBCAM], max_poll_records=64
+            settings, group_id, [FRAMES_WEBCAM], max_poll_records=MAX_BATCH
         )
         self.consumer.unsubscribe()
         self.consumer.subscribe([FRAMES_WEBCAM.name], listener=_Rebalance(self))
@@ -71,12 +97,10 @@ class DetectorWorker:
 
     def restore(self, partition: TopicPartition) -> None:
         """Load the aggregator state that was checkpointed with the committed offset."""
-        aggregator = IncidentAggregator(detectors.flags_for, detectors.incident_id)
         path = _checkpoint_path(self.settings, partition)
-        if path.exists():
-            data = json.loads(path.read_text())
-            aggregator.sessions = {k: SessionState.from_json(v) for k, v in data.items()}
-        self.aggregators[partition] = aggregator
+        self.aggregators[partition] = (
+            IncidentAggregator.loads(path.read_bytes()) if path.exists() else IncidentAggregator()
+        )
 
     def forget(self, partition: TopicPartition) -> None:
         self.aggregators.pop(partition, None)
@@ -84,9 +108,8 @@ class DetectorWorker:
     def _checkpoint(self, partition: TopicPartition) -> None:
         path = _checkpoint_path(self.settings, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
-        sessions = self.aggregators[partition].sessions
         tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        tmp.write_text(json.dumps({k: v.to_json() for k, v in sessions.items()}))
+        tmp.write_bytes(self.aggregators[partition].dumps())
         tmp.replace(path)
 
     def run_once(self, timeout_ms: int = 200) -> int:
@@ -94,20 +117,22 @@ class DetectorWorker:
         batches = self.consumer.poll(timeout_ms=timeout_ms)
         if not batches:
             return 0
-        frames: list[tuple[TopicPartition, object, dict, np.ndarray]] = []
+        items: list[tuple[TopicPartition, dict, np.ndarray | None]] = []
         for partition, records in batches.items():
             if partition not in self.aggregators:
                 self.restore(partition)
             for record in records:
                 decoded = self._decode(record)
                 if decoded is not None:
-                    frames.append((partition, record, *decoded))
-        observations = detectors.analyze(
-            [rgb for *_, rgb in frames], [meta["ts"] for *_, meta, _ in frames]
+                    items.append((partition, *decoded))
+        images = [(meta["ts"], rgb) for _, meta, rgb in items if rgb is not None]
+        observations = iter(
+            analyze_webcam_frames([rgb for _, rgb in images], [ts for ts, _ in images])
         )
         pending = []
-        for (partition, record, meta, _), observation in zip(frames, observations, strict=True):
-            pending += self._aggregate(partition, record, meta, observation)
+        for partition, meta, rgb in items:
+            observation = next(observations) if rgb is not None else None
+            pending += self._aggregate(partition, meta, observation)
         for future in pending:
             future.get(timeout=30)
         offsets = {}
@@ -115,20 +140,13 @@ class DetectorWorker:
             self._checkpoint(partition)
             offsets[partition] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
         self.consumer.commit(offsets)
-        self.frames_processed += len(frames)
-        return len(frames)
+        self.frames_processed += len(images)
+        return len(images)
 
-    def _decode(self, record) -> tuple[dict, np.ndarray] | None:
+    def _decode(self, record) -> tuple[dict, np.ndarray | None] | None:
+        """(metadata, RGB frame); the frame is None for the end-of-session marker."""
         session_id = record.key.decode("utf-8")
         head = kafka_io.header_map(record.headers)
-        try:
-            jpeg = keystore.unseal(self.settings, session_id, record.value)
-        except keystore.KeyErased:
-            return None  # the session was erased: its frames are gone on purpose
-        rgb = decode_jpeg(jpeg)
-        if rgb is None:
-            log.warning("undecodable frame at %s:%s", record.partition, record.offset)
-            return None
         captured = int(head["captured_at_ms"])
         meta = {
             "session": SessionMeta(
@@ -139,29 +157,36 @@ class DetectorWorker:
                 extreme_incident_types=tuple(filter(None, head.get("extreme", "").split(","))),
             ),
             "captured_at_ms": captured,
-            "ts": round((captured - int(head["started_at_ms"])) / 1000.0, 3),
+            "ts": round((captured - int(head.get("started_at_ms", captured))) / 1000.0, 3),
         }
+        if head.get("end_of_session") == "1":
+            return meta, None
+        try:
+            jpeg = keystore.unseal(self.settings, session_id, record.value)
+        except keystore.KeyErased:
+            return None  # the session was erased: its frames are gone on purpose
+        rgb = decode_jpeg(jpeg)
+        if rgb is None:
+            log.warning("undecodable frame at %s:%s", record.partition, record.offset)
+            return None
         return meta, rgb
 
-    def _aggregate(self, partition, record, meta: dict, observation: dict) -> list:
+    def _aggregate(
+        self, partition: TopicPartition, meta: dict, observation: WebcamObservation | None
+    ) -> list:
         session: SessionMeta = meta["session"]
+        aggregator = self.aggregators[partition]
         now_ms = int(time.time() * 1000)
-        futures = []
-        for detection in detectors.detection_records(observation):
-            event = {
-                "session_id": session.session_id,
-                "institution_id": session.institution_id,
-                "track": "webcam",
-                "frame_ts": meta["ts"],
-                "captured_at_ms": meta["captured_at_ms"],
-                **detection,
-            }
-            futures.append(self._send(DETECTIONS.name, session.session_id, event))
-        incidents = self.aggregators[partition].observe(
-            session, {**observation, "ts": meta["ts"]}, meta["captured_at_ms"], now_ms
-        )
-        for incident in incidents:
-            futures.append(self._send(INCIDENTS.name, session.session_id, incident))
+        if observation is None:
+            incidents = aggregator.finish(session, meta["captured_at_ms"], now_ms)
+            return [self._send(INCIDENTS.name, session.session_id, i) for i in incidents]
+        futures = [
+            self._send(
+                DETECTIONS.name, session.session_id, detection_event(session, meta, observation)
+            )
+        ]
+        incidents = aggregator.observe(session, observation, meta["captured_at_ms"], now_ms)
+        futures += [self._send(INCIDENTS.name, session.session_id, i) for i in incidents]
         return futures
 
     def _send(self, topic: str, key: str, event: dict):

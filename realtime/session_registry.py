@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from proctorlake import lake, schemas
 from proctorlake.settings import Settings
-from proctorlake.topics import SESSIONS, SessionEvent
+from proctorlake.topics import FRAMES_WEBCAM, SESSIONS, SessionEvent
 from realtime import kafka_io
 
 TIERS = ("none", "ai", "ai_human")
@@ -228,6 +228,7 @@ class SessionRegistry:
             session = replace(session, status=status, ended_at=dt.datetime.now(dt.UTC))
             self._write(session)
         self._publish(session, SessionEvent.ENDED)
+        self._mark_end_of_frames(session)
         return session
 
     def record_gap(self, session: ExamSession, from_ms: int, to_ms: int) -> None:
@@ -242,6 +243,23 @@ class SessionRegistry:
     def _write(self, session: ExamSession) -> None:
         lake.merge_rows(self.settings, schemas.EXAM_SESSIONS, [session.row()], ["session_id"])
         self._sessions[session.session_id] = session
+
+    def _mark_end_of_frames(self, session: ExamSession) -> None:
+        """An empty record after the last frame, on the frames' partition: the detector
+        worker closes the session's open incidents when it reaches it."""
+        ended_ms = int(session.ended_at.timestamp() * 1000)
+        metadata = kafka_io.headers(
+            captured_at_ms=ended_ms,
+            started_at_ms=session.started_at_ms or ended_ms,
+            institution_id=session.institution_id,
+            tier=session.tier,
+            alert_min_severity=session.policy.alert_min_severity,
+            extreme=",".join(session.policy.extreme_incident_types),
+            end_of_session=1,
+        )
+        self.producer.send(
+            FRAMES_WEBCAM.name, key=session.session_id, value=b"", headers=metadata
+        ).get(timeout=15)
 
     def _publish(self, session: ExamSession, event_type: str, **extra: int) -> None:
         event = {

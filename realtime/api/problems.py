@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
 
 from realtime.auth import TokenError
 from realtime.frame_intake import FrameRejected
@@ -71,6 +72,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrameRejected)
     async def _rejected(request: Request, exc: FrameRejected) -> JSONResponse:
         return problem(exc.status, str(exc), request)
+
+    @app.exception_handler(KafkaError)
+    async def _broker(request: Request, exc: KafkaError) -> JSONResponse:
+        detail = f"the event broker did not acknowledge in time ({type(exc).__name__}); retry"
+        return problem(503, detail, request)
 
     @app.exception_handler(ValueError)
     async def _value(request: Request, exc: ValueError) -> JSONResponse:

@@ -64,6 +64,7 @@ async def live(
             kind == "incident"
             and event.get("institution_id") == institution
             and event.get("tier") in LIVE_TIERS
+            and event.get("alert", True)
             and severity_rank(event.get("severity", "")) >= threshold
         )
 

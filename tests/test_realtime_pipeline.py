@@ -1,0 +1,109 @@
+"""Frames from real faces through the real broker, detector worker, lander and live stream."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from models.temporal_rules import incident_id
+from proctorlake import lake
+from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
+from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
+
+pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.realtime"]
+
+SCRIPT = WebcamScript(
+    (Segment("present", 12.0), Segment("second_person", 8.0), Segment("present", 5.0))
+)
+
+
+@pytest.fixture(scope="module")
+def exam_frames() -> list[bytes]:
+    """25 one-per-second JPEGs: one person, a second person from 12 s to 20 s, one again."""
+    return [encode_jpeg(f) for f in render_webcam_frames(SCRIPT, seed=3, fps=1)]
+
+
+def send_frames(api, session: dict, frames: list[bytes], t0_ms: int, first: int = 0) -> None:
+    headers = bearer(session["token"]) | {"Content-Type": "image/jpeg"}
+    with api.client() as client:
+        for i, jpeg in enumerate(frames[first:], start=first):
+            response = client.post(
+                session["endpoints"]["webcam_frames"],
+                content=jpeg,
+                headers=headers | {"X-Captured-At-Ms": str(t0_ms + i * 1000)},
+            )
+            assert response.status_code == 202, response.text
+
+
+def wait_for_rows(settings, table: str, session_id: str, count: int, timeout_s: float = 60):
+    deadline = time.monotonic() + timeout_s
+    rows: list[dict] = []
+    while time.monotonic() < deadline:
+        rows = [
+            r for r in lake.read_table(settings, table).to_pylist() if r["session_id"] == session_id
+        ]
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.5)
+    raise TimeoutError(f"{table}: {len(rows)} of {count} rows for {session_id}")
+
+
+@pytest.mark.slow
+def test_second_person_reaches_the_live_page_and_lands_in_delta(
+    realtime_api, realtime_workers, exam_frames
+):
+    api = realtime_api
+    session = api.create_session()
+    sid = session["session_id"]
+    live = SseReader(
+        f"{api.base_url}/proctoring/live",
+        {"token": api.staff_token("inst-a"), "severity": "medium"},
+    )
+    live.next_event(lambda k, e: k == "ready")
+    t0 = int(time.time() * 1000)
+    send_frames(api, session, exam_frames, t0)
+    _, opened, _ = live.next_event(
+        lambda k, e: k == "incident" and e["session_id"] == sid, timeout_s=90
+    )
+    assert opened["incident_type"] == "multiple_faces"
+    assert opened["state"] == "opened"
+    assert 11.0 <= opened["start_s"] <= 14.0
+    assert opened["incident_id"] == incident_id(sid, "multiple_faces", opened["start_s"])
+    live.close()
+
+    detections = wait_for_rows(api.settings, "stream_detections", sid, len(exam_frames))
+    counts = [r["face_count"] for r in sorted(detections, key=lambda r: r["frame_ts"])]
+    assert counts[:11] == [1] * 11 and counts[-3:] == [1, 1, 1]
+    assert sum(c == 2 for c in counts) >= 6
+    incidents = wait_for_rows(api.settings, "stream_incidents", sid, 1)
+    time.sleep(3)  # let the lander catch up with the closing event
+    incidents = [
+        r
+        for r in lake.read_table(api.settings, "stream_incidents").to_pylist()
+        if r["session_id"] == sid
+    ]
+    assert [(r["incident_id"], r["incident_type"], r["state"]) for r in incidents] == [
+        (opened["incident_id"], "multiple_faces", "closed")
+    ]
+    assert incidents[0]["review_status"] == "pending"
+    assert 19.0 <= incidents[0]["end_s"] <= 21.0
+
+
+@pytest.mark.slow
+def test_policy_extreme_incident_ends_the_session_automatically(
+    realtime_api, realtime_workers, exam_frames
+):
+    api = realtime_api
+    session = api.create_session(policy={"extreme_incident_types": ["multiple_faces"]})
+    sid = session["session_id"]
+    events = SseReader(f"{api.base_url}/sessions/{sid}/events", {"token": session["token"]})
+    events.next_event(lambda k, e: k == "status")
+    send_frames(api, session, exam_frames[:17], int(time.time() * 1000))
+    _, action, _ = events.next_event(lambda k, e: k == "action", timeout_s=90)
+    assert (action["action_type"], action["proctor_id"]) == ("end_session", "policy:auto")
+    with api.client() as client:
+        state = client.get(f"/sessions/{sid}", headers=bearer(session["token"])).json()
+    assert state["status"] == "terminated"
+    rows = wait_for_rows(api.settings, "proctor_actions", sid, 1)
+    assert [(r["action_type"], r["proctor_id"]) for r in rows] == [("end_session", "policy:auto")]
