@@ -1,0 +1,317 @@
+"""Temporal rules: per-second observations become incidents only when they persist.
+
+The ONE module both paths use. The realtime path feeds observations one at a time into a
+:class:`SessionRules` and forwards its opened/updated/closed events; the batch path calls
+:func:`observations_to_flags`, which runs the very same :class:`SessionRules` over a whole
+session in time order, so both give the same flags on the same recording.
+
+Per observation (webcam, 1 per second):
+- two or more faces -> ``multiple_faces``;
+- one face whose yaw/pitch differs from the session's neutral pose by more than the
+  thresholds -> ``gaze_away`` (neutral pose = median of the first calibration samples);
+- no face, but the body region under the last seen face still looks like it did while the
+  face was visible -> ``gaze_away`` (head turned away past what a frontal detector finds);
+- no face and that region changed -> ``face_not_visible``.
+Screen observations (every 10 s) with a banned window title -> ``unauthorized_app``.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from models.screen_apps import ScreenObservation
+from models.webcam import THUMBNAIL_SIZE, WebcamObservation
+
+INCIDENT_TYPES = ("multiple_faces", "face_not_visible", "gaze_away", "unauthorized_app")
+_ID_NAMESPACE = uuid.UUID("6f1c3c1e-6d9a-4c9e-9a55-70726f63746f")
+
+
+def incident_id(session_id: str, incident_type: str, start_s: float) -> str:
+    """Deterministic id from (session, type, start second): replays never duplicate."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{session_id}|{incident_type}|{math.floor(start_s)}"))
+
+
+@dataclass(frozen=True)
+class PersistenceRule:
+    """When a run of positive samples becomes an incident.
+
+    ``min_duration_s``: positive span (first to last positive, plus one sample period) needed
+    to open; 3 s because labelled events are at least 3 s long while glances and dropouts of
+    1-2 s must not count. ``max_gap_s``: the longest spacing between positives that still
+    continues one incident (2 s at 1 fps tolerates one missed detection).
+    ``severity_after_s``: (duration, severity) steps, longest first.
+    """
+
+    incident_type: str
+    min_duration_s: float
+    max_gap_s: float
+    sample_period_s: float
+    severity_after_s: tuple[tuple[float, str], ...]
+
+    def severity(self, duration_s: float) -> str:
+        for threshold, severity in self.severity_after_s:
+            if duration_s >= threshold:
+                return severity
+        return "low"
+
+
+@dataclass(frozen=True)
+class RuleParams:
+    """All thresholds of the session rules, each named. Values were chosen on the dev set
+    (``proctorlake/samples/devset.py`` seed 0, see models/README.md), never on the held-out set."""
+
+    yaw_threshold_deg: float = 25.0
+    """|yaw - neutral yaw| above this is looking away (natural head motion stays within ~12)."""
+    pitch_threshold_deg: float | None = None
+    """|pitch - neutral pitch| above this is looking away; off by default: with 5 landmarks
+    pitch is ambiguous within about +-25 degrees (two poses fit the eye-nose height), so
+    only yaw decides. Set it to use pitch anyway."""
+    calibration_samples: int = 10
+    """Single-face samples whose median pose is the session's neutral pose."""
+    body_present_max_change: float = 0.10
+    """Mean relative change of the body region (vs. while the face was visible) below which a
+    missing face counts as turned away rather than gone."""
+    rules: tuple[PersistenceRule, ...] = (
+        PersistenceRule("multiple_faces", 3.0, 2.0, 1.0, ((10.0, "high"), (0.0, "medium"))),
+        PersistenceRule(
+            "face_not_visible", 3.0, 2.0, 1.0, ((30.0, "high"), (10.0, "medium"), (0.0, "low"))
+        ),
+        PersistenceRule(
+            "gaze_away", 3.0, 2.0, 1.0, ((15.0, "high"), (8.0, "medium"), (0.0, "low"))
+        ),
+        PersistenceRule("unauthorized_app", 0.0, 15.0, 10.0, ((0.0, "high"),)),
+    )
+
+    def rule(self, incident_type: str) -> PersistenceRule:
+        return next(r for r in self.rules if r.incident_type == incident_type)
+
+
+DEFAULT_PARAMS = RuleParams()
+
+
+@dataclass(frozen=True)
+class Flag:
+    type: str
+    start_s: float
+    end_s: float
+    confidence: float
+    severity: str
+    frame_timestamps: tuple[float, ...]
+
+    def to_json(self) -> dict:
+        """The evaluation contract's flag object."""
+        return {
+            "type": self.type,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+            "confidence": round(self.confidence, 3),
+            "severity": self.severity,
+        }
+
+
+@dataclass(frozen=True)
+class IncidentEvent:
+    """``kind`` is opened, updated or closed; ``flag`` is the incident as known so far."""
+
+    kind: str
+    incident_id: str
+    flag: Flag
+
+
+@dataclass
+class _Run:
+    timestamps: list[float] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    opened: bool = False
+
+
+class PersistenceTracker:
+    """Turns one type's positive/negative samples into incident events."""
+
+    def __init__(self, rule: PersistenceRule, session_id: str = ""):
+        self.rule = rule
+        self.session_id = session_id
+        self._run: _Run | None = None
+
+    def _flag(self, run: _Run) -> Flag:
+        start = run.timestamps[0]
+        end = run.timestamps[-1] + self.rule.sample_period_s
+        return Flag(
+            self.rule.incident_type,
+            start,
+            end,
+            float(np.mean(run.confidences)),
+            self.rule.severity(end - start),
+            tuple(run.timestamps),
+        )
+
+    def _event(self, kind: str, run: _Run) -> IncidentEvent:
+        flag = self._flag(run)
+        return IncidentEvent(kind, incident_id(self.session_id, flag.type, flag.start_s), flag)
+
+    def observe(self, ts: float, positive: bool, confidence: float = 1.0) -> list[IncidentEvent]:
+        events: list[IncidentEvent] = []
+        run = self._run
+        if run is not None and ts - run.timestamps[-1] > self.rule.max_gap_s + 1e-6:
+            events.extend(self.close())
+            run = None
+        if not positive:
+            return events
+        if run is None:
+            run = self._run = _Run()
+        run.timestamps.append(ts)
+        run.confidences.append(confidence)
+        span = run.timestamps[-1] - run.timestamps[0] + self.rule.sample_period_s
+        needed = math.ceil(self.rule.min_duration_s / self.rule.sample_period_s - 1e-9)
+        if run.opened:
+            events.append(self._event("updated", run))
+        elif span >= self.rule.min_duration_s - 1e-6 and len(run.timestamps) >= needed:
+            run.opened = True
+            events.append(self._event("opened", run))
+        return events
+
+    def close(self) -> list[IncidentEvent]:
+        run, self._run = self._run, None
+        if run is None or not run.opened:
+            return []
+        return [self._event("closed", run)]
+
+
+@dataclass
+class _Calibration:
+    poses: list[tuple[float, float]] = field(default_factory=list)
+    neutral: tuple[float, float] | None = None
+    body_reference: np.ndarray | None = None
+    body_box: tuple[int, int, int, int] | None = None  # thumbnail cells x0, y0, x1, y1
+
+
+def _body_cells(obs: WebcamObservation) -> tuple[int, int, int, int]:
+    """Thumbnail cells covering the neck and shoulders under the main face (not the face:
+    it changes when the head turns; the body under it does not)."""
+    face = obs.main_face
+    assert face is not None
+    tw, th = THUMBNAIL_SIZE
+    sx, sy = tw / obs.frame_width, th / obs.frame_height
+    x0 = int(max(0, (face.x - 0.6 * face.w) * sx))
+    x1 = int(min(tw, math.ceil((face.x + 1.6 * face.w) * sx)))
+    y0 = int(max(0, (face.y + 1.2 * face.h) * sy))
+    y1 = int(min(th, math.ceil((face.y + 2.8 * face.h) * sy)))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
+
+
+class SessionRules:
+    """Incremental rules for one session: feed observations in time order, get events."""
+
+    def __init__(self, session_id: str = "", params: RuleParams = DEFAULT_PARAMS):
+        self.session_id = session_id
+        self.params = params
+        self._trackers = {t: PersistenceTracker(params.rule(t), session_id) for t in INCIDENT_TYPES}
+        self._cal = _Calibration()
+
+    @property
+    def neutral_pose(self) -> tuple[float, float] | None:
+        """(yaw, pitch) the session treats as looking at the screen, once calibrated."""
+        return self._cal.neutral
+
+    def _update_calibration(self, obs: WebcamObservation) -> None:
+        cal = self._cal
+        if len(cal.poses) < self.params.calibration_samples:
+            cal.poses.append((obs.yaw_deg, obs.pitch_deg))
+            if len(cal.poses) >= 3:
+                cal.neutral = tuple(float(v) for v in np.median(np.array(cal.poses), axis=0))
+
+    def _looking_away(self, obs: WebcamObservation) -> float | None:
+        """How far past the thresholds the main face is turned (None when within them)."""
+        if self._cal.neutral is None or obs.yaw_deg is None:
+            return None
+        yaw0, pitch0 = self._cal.neutral
+        excess = abs(obs.yaw_deg - yaw0) - self.params.yaw_threshold_deg
+        if self.params.pitch_threshold_deg is not None:
+            excess = max(excess, abs(obs.pitch_deg - pitch0) - self.params.pitch_threshold_deg)
+        return excess if excess > 0 else None
+
+    def _remember_body(self, obs: WebcamObservation) -> None:
+        cal = self._cal
+        cells = _body_cells(obs)
+        region = obs.thumbnail_array().astype(np.float32)
+        if cal.body_reference is None or cells != cal.body_box:
+            cal.body_reference, cal.body_box = region, cells
+        else:
+            cal.body_reference = 0.7 * cal.body_reference + 0.3 * region
+
+    def body_change(self, obs: WebcamObservation) -> float | None:
+        """Mean relative change of the body region since the face was last seen frontal."""
+        cal = self._cal
+        if cal.body_reference is None or cal.body_box is None:
+            return None
+        x0, y0, x1, y1 = cal.body_box
+        now = obs.thumbnail_array().astype(np.float32)[y0:y1, x0:x1]
+        ref = cal.body_reference[y0:y1, x0:x1]
+        return float(np.mean(np.abs(now - ref)) / 128.0)
+
+    def feed_webcam(self, obs: WebcamObservation) -> list[IncidentEvent]:
+        multiple = obs.face_count >= 2
+        away = gone = False
+        away_conf = gone_conf = multiple_conf = 0.0
+        if multiple:
+            second = sorted(f.score for f in obs.faces)[-2]
+            multiple_conf = 1.0 / (1.0 + math.exp(-3.0 * (second + 0.3)))
+        elif obs.face_count == 1:
+            if len(self._cal.poses) < self.params.calibration_samples:
+                self._update_calibration(obs)
+            excess = self._looking_away(obs)
+            if excess is not None:
+                away, away_conf = True, min(1.0, 0.6 + excess / 50.0)
+            else:
+                self._remember_body(obs)
+        else:
+            change = self.body_change(obs)
+            if change is not None and change <= self.params.body_present_max_change:
+                away, away_conf = True, 0.55
+            else:
+                gone = True
+                gone_conf = 0.9 if change is None else min(1.0, 0.6 + change)
+        events: list[IncidentEvent] = []
+        ts = obs.frame_ts
+        events += self._trackers["multiple_faces"].observe(ts, multiple, multiple_conf)
+        events += self._trackers["gaze_away"].observe(ts, away, away_conf)
+        events += self._trackers["face_not_visible"].observe(ts, gone, gone_conf)
+        return events
+
+    def feed_screen(self, obs: ScreenObservation) -> list[IncidentEvent]:
+        banned = bool(obs.banned_titles)
+        return self._trackers["unauthorized_app"].observe(obs.frame_ts, banned, obs.confidence)
+
+    def finish(self) -> list[IncidentEvent]:
+        """Close every open incident (end of session)."""
+        events: list[IncidentEvent] = []
+        for tracker in self._trackers.values():
+            events += tracker.close()
+        return events
+
+
+def observations_to_flags(
+    webcam_observations: Iterable[WebcamObservation],
+    screen_observations: Iterable[ScreenObservation] = (),
+    params: RuleParams = DEFAULT_PARAMS,
+    session_id: str = "",
+) -> list[Flag]:
+    """All flags of one session, by the same incremental rules the realtime path runs."""
+    rules = SessionRules(session_id, params)
+    closed: list[Flag] = []
+    for obs in sorted(webcam_observations, key=lambda o: o.frame_ts):
+        closed += [e.flag for e in rules.feed_webcam(obs) if e.kind == "closed"]
+    for obs in sorted(screen_observations, key=lambda o: o.frame_ts):
+        closed += [e.flag for e in rules.feed_screen(obs) if e.kind == "closed"]
+    closed += [e.flag for e in rules.finish()]
+    return sorted(closed, key=lambda f: (f.start_s, f.type))
+
+
+def flags_to_json(flags: Sequence[Flag], video_seconds: float) -> dict:
+    """The evaluation contract: {"flags": [...], "video_seconds": ...}."""
+    return {"flags": [f.to_json() for f in flags], "video_seconds": round(video_seconds, 3)}

@@ -1,0 +1,118 @@
+"""Per-frame webcam analysis: faces, head pose of the main face, and a tiny frame thumbnail.
+
+Stateless on purpose: Spark executors run it on any chunk of frames in any order; everything
+that needs the session's history (neutral pose, persistence) lives in ``temporal_rules``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from models.faces import DETECTION_WIDTH, SCORE_THRESHOLD, FaceBox, detect_faces, detection_gray
+from models.head_pose import estimate_head_poses
+
+THUMBNAIL_SIZE = (20, 15)
+"""Width x height of the colour thumbnail kept per frame. The session rules compare the
+region under the last seen face with it to tell a head turned away (body still there) from
+a student who left; 900 bytes per second of video."""
+
+MODEL_VERSION = "dlib-hog-v1+shape5+pnp"
+
+
+@dataclass(frozen=True)
+class WebcamObservation:
+    """What one sampled webcam frame shows. Boxes are in the frame's own pixels, strongest
+    first; yaw/pitch/eye_nose_ratio describe the largest face and are None without one."""
+
+    frame_ts: float
+    face_count: int
+    faces: tuple[FaceBox, ...]
+    yaw_deg: float | None
+    pitch_deg: float | None
+    eye_nose_ratio: float | None
+    frame_width: int
+    frame_height: int
+    thumbnail: bytes
+
+    def to_dict(self) -> dict:
+        """Plain JSON-safe fields (the thumbnail as base64)."""
+        row = asdict(self)
+        row["faces"] = [asdict(f) for f in self.faces]
+        row["thumbnail"] = base64.b64encode(self.thumbnail).decode("ascii")
+        return row
+
+    @classmethod
+    def from_dict(cls, row: dict) -> WebcamObservation:
+        faces = tuple(FaceBox(**f) for f in row["faces"])
+        thumb = row["thumbnail"]
+        return cls(
+            **{
+                **row,
+                "faces": faces,
+                "thumbnail": base64.b64decode(thumb) if isinstance(thumb, str) else thumb,
+            }
+        )
+
+    @property
+    def main_face(self) -> FaceBox | None:
+        return max(self.faces, key=lambda f: f.w * f.h) if self.faces else None
+
+    def thumbnail_array(self) -> np.ndarray:
+        w, h = THUMBNAIL_SIZE
+        return np.frombuffer(self.thumbnail, dtype=np.uint8).reshape(h, w, 3)
+
+
+def frame_thumbnail(frame: np.ndarray) -> bytes:
+    """Area-averaged RGB thumbnail, brightness-normalised so light changes move it little."""
+    small = cv2.resize(frame, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+    if small.ndim == 2:
+        small = np.repeat(small[:, :, None], 3, axis=2)
+    small *= 128.0 / max(1.0, float(small.mean()))
+    return np.clip(small, 0, 255).astype(np.uint8).tobytes()
+
+
+def analyze_webcam_frames(
+    frames: Sequence[np.ndarray],
+    timestamps_s: Sequence[float],
+    score_threshold: float = SCORE_THRESHOLD,
+    detection_width: int = DETECTION_WIDTH,
+) -> list[WebcamObservation]:
+    """One observation per RGB frame (a batch; a single frame is a batch of one)."""
+    if len(frames) != len(timestamps_s):
+        raise ValueError("one timestamp per frame")
+    detections = detect_faces(frames, score_threshold, detection_width)
+    observations = []
+    for frame, ts, detection in zip(frames, timestamps_s, detections, strict=True):
+        height, width = frame.shape[:2]
+        gray, scale = detection_gray(frame, detection_width)
+        yaw = pitch = ratio = None
+        if detection.faces:
+            main = max(detection.faces, key=lambda f: f.w * f.h)
+            scaled = FaceBox(
+                round(main.x * scale),
+                round(main.y * scale),
+                round(main.w * scale),
+                round(main.h * scale),
+                main.score,
+            )
+            pose = estimate_head_poses(gray, [scaled], (gray.shape[1], gray.shape[0]))[0]
+            yaw, pitch, ratio = pose.yaw_deg, pose.pitch_deg, pose.eye_nose_ratio
+        observations.append(
+            WebcamObservation(
+                float(ts),
+                detection.count,
+                detection.faces,
+                yaw,
+                pitch,
+                ratio,
+                width,
+                height,
+                frame_thumbnail(frame),
+            )
+        )
+    return observations
