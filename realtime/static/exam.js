@@ -1,0 +1,156 @@
+// Exam client: webcam + screen capture, 1 fps frames, recording segments, proctor messages.
+// The page is opened as /exam#session=<id>&token=<student token>.
+"use strict";
+
+const params = new URLSearchParams(location.hash.slice(1));
+const sessionId = params.get("session");
+const token = params.get("token");
+const base = `/sessions/${sessionId}`;
+const auth = { Authorization: `Bearer ${token}` };
+const state = { ended: false, framesSent: 0, segmentsStored: 0, t0: Date.now(), pending: [] };
+
+function setStatus(text, kind) {
+  const el = document.getElementById("status");
+  el.textContent = text;
+  el.dataset.state = kind;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { ...auth, ...(options.headers || {}) } });
+  if (response.status === 409) { showEnded("This session is closed."); }
+  return response;
+}
+
+function showEnded(reason) {
+  if (state.ended) return;
+  state.ended = true;
+  document.getElementById("ended-reason").textContent = reason;
+  document.getElementById("ended").hidden = false;
+  setStatus("ended", "ended");
+  for (const stream of [state.webcam, state.screen]) {
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+  }
+  if (state.events) state.events.close();
+}
+
+function showMessage(text) {
+  document.getElementById("overlay-text").textContent = text;
+  document.getElementById("overlay").hidden = false;
+}
+
+function grab(video, width, quality) {
+  const canvas = document.createElement("canvas");
+  const scale = width / (video.videoWidth || width);
+  canvas.width = width;
+  canvas.height = Math.round((video.videoHeight || width * 0.75) * scale);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+}
+
+async function sendFrame(track, video, width) {
+  if (state.ended || !video.videoWidth) return;
+  const capturedAt = Date.now();
+  const blob = await grab(video, width, track === "webcam" ? 0.8 : 0.6);
+  try {
+    const response = await api(`${base}/frames/${track}`, {
+      method: "POST", body: blob,
+      headers: { "Content-Type": "image/jpeg", "X-Captured-At-Ms": String(capturedAt) },
+    });
+    if (response.ok && track === "webcam") {
+      document.getElementById("frames-sent").textContent = ++state.framesSent;
+      setStatus("connected", "ok");
+    } else if (!response.ok && response.status >= 500) {
+      setStatus("server busy, retrying", "warn");
+    }
+  } catch (err) {
+    setStatus("offline, reconnecting…", "offline");  // the server flags the gap for auditors
+  }
+}
+
+// Each segment is a complete WebM (the recorder restarts), so the batch path can ingest it.
+function recordSegments(stream, seconds) {
+  const run = () => {
+    if (state.ended) return;
+    const startMs = Date.now() - state.t0;
+    const recorder = new MediaRecorder(stream, { mimeType: "video/webm" });
+    const parts = [];
+    recorder.ondataavailable = (e) => e.data.size && parts.push(e.data);
+    recorder.onstop = () => {
+      const segment = { startMs, endMs: Date.now() - state.t0, blob: new Blob(parts, { type: "video/webm" }) };
+      state.pending.push(segment);
+      flushSegments();
+      run();
+    };
+    recorder.start();
+    setTimeout(() => recorder.state !== "inactive" && recorder.stop(), seconds * 1000);
+    state.recorder = recorder;
+  };
+  run();
+}
+
+async function flushSegments() {
+  while (state.pending.length) {
+    const segment = state.pending[0];
+    try {
+      const url = `${base}/chunks/webcam?chunk_start_ms=${segment.startMs}&chunk_end_ms=${segment.endMs}`;
+      const response = await api(url, { method: "POST", body: segment.blob, headers: { "Content-Type": "video/webm" } });
+      if (!response.ok && response.status >= 500) return;  // keep it; retried with the next one
+      state.pending.shift();
+      if (response.ok) document.getElementById("segments-stored").textContent = ++state.segmentsStored;
+    } catch (err) {
+      return;  // offline: the segment stays queued until the network is back
+    }
+  }
+}
+
+function followEvents() {
+  const events = new EventSource(`${base}/events?token=${encodeURIComponent(token)}`);
+  state.events = events;
+  events.addEventListener("status", (e) => {
+    const status = JSON.parse(e.data).status;
+    if (status === "ended" || status === "terminated") showEnded("This session was closed.");
+  });
+  events.addEventListener("action", (e) => {
+    const action = JSON.parse(e.data);
+    if (action.action_type === "message") showMessage(action.message);
+    if (action.action_type === "end_session") showEnded(action.message || "Your proctor ended the session.");
+  });
+  // EventSource reconnects by itself after a network drop; the status event on reconnect
+  // tells the page if the session ended meanwhile.
+}
+
+async function start() {
+  if (!sessionId || !token) { setStatus("missing session or token in the link", "error"); return; }
+  const started = await api(`${base}/start`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ started_at_ms: state.t0 }),
+  });
+  if (!started.ok) { setStatus(`cannot start: ${(await started.json()).detail}`, "error"); return; }
+  const info = await started.json();
+  state.t0 = Date.parse(info.started_at) || state.t0;  // a reconnecting client keeps its origin
+  followEvents();
+  const webcamVideo = document.getElementById("webcam");
+  state.webcam = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  webcamVideo.srcObject = state.webcam;
+  setInterval(() => sendFrame("webcam", webcamVideo, 640), 1000);
+  recordSegments(state.webcam, 10);
+  try {
+    state.screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+    const screenVideo = document.createElement("video");
+    screenVideo.muted = true;
+    screenVideo.srcObject = state.screen;
+    await screenVideo.play();
+    setInterval(() => sendFrame("screen", screenVideo, 1280), 10000);
+  } catch (err) {
+    document.getElementById("counters").append(" (screen sharing unavailable)");
+  }
+}
+
+document.getElementById("overlay-ok").onclick = () => { document.getElementById("overlay").hidden = true; };
+document.getElementById("hand-in").onclick = async () => {
+  if (state.recorder && state.recorder.state !== "inactive") state.recorder.stop();
+  await api(`${base}/end`, { method: "POST" });
+  showEnded("You handed in. Thank you.");
+};
+window.addEventListener("online", flushSegments);
+start().catch((err) => setStatus(`error: ${err.message}`, "error"));

@@ -1,0 +1,118 @@
+// Proctor page: live thumbnails, sessions sorted by severity, incident timeline, chat, end.
+// The page is opened as /proctor#token=<proctor token>.
+"use strict";
+
+const token = new URLSearchParams(location.hash.slice(1)).get("token");
+const auth = { Authorization: `Bearer ${token}` };
+const rank = { low: 0, medium: 1, high: 2 };
+const state = { sessions: [], selected: null, live: null };
+
+function setStatus(text, kind) {
+  const el = document.getElementById("status");
+  el.textContent = text;
+  el.dataset.state = kind;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { ...auth, ...(options.headers || {}) } });
+  if (!response.ok) throw new Error((await response.json()).detail || response.statusText);
+  return response.json();
+}
+
+function renderGrid() {
+  const grid = document.getElementById("grid");
+  grid.replaceChildren();
+  const sorted = [...state.sessions].sort(
+    (a, b) => (rank[b.max_severity] ?? -1) - (rank[a.max_severity] ?? -1));
+  for (const s of sorted) {
+    const card = document.createElement("button");
+    card.className = "card";
+    card.dataset.sessionId = s.session_id;
+    card.dataset.severity = s.max_severity || "none";
+    const img = document.createElement("img");
+    img.alt = `webcam of ${s.student_id}`;
+    img.src = `/proctoring/sessions/${s.session_id}/thumbnail?token=${encodeURIComponent(token)}&t=${Date.now()}`;
+    img.onerror = () => { img.removeAttribute("src"); };
+    const label = document.createElement("span");
+    label.textContent = `${s.student_id} · ${s.exam_id}` +
+      (s.max_severity ? ` · ${s.max_severity} (${s.incidents.length})` : "");
+    card.append(img, label);
+    card.onclick = () => select(s.session_id);
+    grid.append(card);
+  }
+  if (state.selected) renderPanel();
+}
+
+function renderPanel() {
+  const s = state.sessions.find((x) => x.session_id === state.selected);
+  const panel = document.getElementById("panel");
+  if (!s) { panel.hidden = true; return; }
+  panel.hidden = false;
+  document.getElementById("panel-title").textContent = `${s.student_id} (${s.status})`;
+  const timeline = document.getElementById("timeline");
+  timeline.replaceChildren(...s.incidents.map((i) => {
+    const li = document.createElement("li");
+    li.dataset.severity = i.severity;
+    li.className = "incident";
+    li.textContent = `${i.incident_type} ${i.start_s.toFixed(0)}–${i.end_s.toFixed(0)} s · ${i.severity} · ${i.state}`;
+    return li;
+  }));
+}
+
+function select(sessionId) {
+  state.selected = sessionId;
+  renderPanel();
+}
+
+async function refresh() {
+  try {
+    state.sessions = await api("/proctoring/sessions");
+    renderGrid();
+  } catch (err) {
+    setStatus(`cannot list sessions: ${err.message}`, "error");
+  }
+}
+
+function follow() {
+  if (state.live) state.live.close();
+  const severity = document.getElementById("severity").value;
+  const live = new EventSource(`/proctoring/live?severity=${severity}&token=${encodeURIComponent(token)}`);
+  state.live = live;
+  live.addEventListener("ready", () => setStatus("live", "ok"));
+  live.addEventListener("incident", (e) => {
+    const incident = JSON.parse(e.data);
+    const s = state.sessions.find((x) => x.session_id === incident.session_id);
+    if (!s) { refresh(); return; }
+    s.incidents = s.incidents.filter((i) => i.incident_id !== incident.incident_id).concat([incident]);
+    if ((rank[incident.severity] ?? -1) > (rank[s.max_severity] ?? -1)) s.max_severity = incident.severity;
+    renderGrid();
+  });
+  live.onerror = () => setStatus("reconnecting…", "offline");
+}
+
+document.getElementById("severity").onchange = follow;
+document.getElementById("chat").onsubmit = async (e) => {
+  e.preventDefault();
+  const input = document.getElementById("chat-text");
+  if (!state.selected || !input.value.trim()) return;
+  await act({ type: "message", message: input.value });
+  input.value = "";
+};
+document.getElementById("end-session").onclick = () => act({ type: "end_session" });
+
+async function act(body) {
+  const note = document.getElementById("panel-note");
+  try {
+    const action = await api(`/proctoring/sessions/${state.selected}/actions`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    note.textContent = `${action.action_type} sent at ${new Date(action.created_at).toLocaleTimeString()}`;
+    await refresh();
+  } catch (err) {
+    note.textContent = `failed: ${err.message}`;
+  }
+}
+
+follow();
+refresh();
+setInterval(refresh, 5000);  // thumbnails are the latest frame, refreshed every 5 s
