@@ -21,6 +21,10 @@ THUMBNAIL_SIZE = (20, 15)
 region under the last seen face with it to tell a head turned away (body still there) from
 a student who left; 900 bytes per second of video."""
 
+WEBCAM_SAMPLE_EVERY_S = 1.0
+"""Webcam frames are sampled once per second: each observation is one session-second,
+which is what the persistence rules count."""
+
 MODEL_VERSION = "dlib-hog-v1+shape5+pnp"
 
 

@@ -1,49 +1,63 @@
 """``proctorlake analyze``: run the detectors and the session rules on video files.
 
-Uses exactly the models and rules of the Spark job (``models.webcam``,
-``models.screen_apps``, ``models.temporal_rules``): frames are sampled with the same
-``proctorlake.video.sample_frames`` (1 per second for the webcam, every 10 s for the screen),
-analysed in batches, and the session's observations turned into flags.
+Uses exactly what the Spark job uses, so both give the same flags on the same recording:
+the file is cut into the same constant-rate H.264 chunks ingest stores
+(``proctorlake.video.transcode_to_cfr_chunks`` with ingest's frame rates and the configured
+chunk length), sampled with the same ``sample_frames`` (1 per second for the webcam, every
+10 s for the screen), analysed by ``models.webcam`` / ``models.screen_apps`` and turned into
+flags by ``models.temporal_rules``.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-from models.screen_apps import SCREEN_SAMPLE_EVERY_S, analyze_screen_frames
-from models.temporal_rules import DEFAULT_PARAMS, RuleParams, flags_to_json, observations_to_flags
-from models.webcam import WebcamObservation, analyze_webcam_frames
-from proctorlake.video import probe, sample_frames, transcode_segment_to_cfr_mp4
+from models.screen_apps import SCREEN_SAMPLE_EVERY_S, ScreenObservation, analyze_screen_frames
+from models.temporal_rules import (
+    DEFAULT_PARAMS,
+    RuleParams,
+    flags_to_json,
+    observations_to_flags,
+)
+from models.webcam import WEBCAM_SAMPLE_EVERY_S, WebcamObservation, analyze_webcam_frames
+from proctorlake.ingest import ANALYSIS_FPS
+from proctorlake.settings import load_settings
+from proctorlake.video import probe, sample_frames, transcode_to_cfr_chunks
 
-WEBCAM_SAMPLE_EVERY_S = 1.0
-"""One webcam frame per second: each frame is one session-second for the rules."""
+BATCH_FRAMES = 16
 
-BATCH_FRAMES = 32
-
-
-def _batches(pairs: Iterator, size: int) -> Iterator[tuple[list[float], list]]:
-    ts, frames = [], []
-    for t, frame in pairs:
-        ts.append(t)
-        frames.append(frame)
-        if len(frames) == size:
-            yield ts, frames
-            ts, frames = [], []
-    if frames:
-        yield ts, frames
+_ANALYZERS = {"webcam": analyze_webcam_frames, "screen": analyze_screen_frames}
+_EVERY_S = {"webcam": WEBCAM_SAMPLE_EVERY_S, "screen": SCREEN_SAMPLE_EVERY_S}
 
 
-def webcam_observations(
-    path: Path, progress: Callable[[float], None] | None = None
-) -> list[WebcamObservation]:
-    """Observations of every sampled second of a webcam video."""
-    observations: list[WebcamObservation] = []
-    for ts, frames in _batches(sample_frames(Path(path), WEBCAM_SAMPLE_EVERY_S), BATCH_FRAMES):
-        observations += analyze_webcam_frames(frames, ts)
-        if progress is not None:
-            progress(ts[-1])
+def track_observations(
+    path: Path,
+    track: str,
+    scratch: Path,
+    progress: Callable[[float], None] | None = None,
+) -> list[WebcamObservation] | list[ScreenObservation]:
+    """Observations of one track's video, chunked and sampled as ingest + Spark do."""
+    out_dir = Path(scratch) / track
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chunks = transcode_to_cfr_chunks(
+        Path(path), out_dir, ANALYSIS_FPS[track], load_settings().chunk_seconds
+    )
+    analyze = _ANALYZERS[track]
+    observations: list = []
+    for chunk in chunks:
+        stamps, frames = [], []
+        for t, frame in sample_frames(chunk.path, _EVERY_S[track], offset_s=chunk.start_s):
+            stamps.append(t)
+            frames.append(frame)
+            if len(frames) == BATCH_FRAMES:
+                observations += analyze(frames, stamps)
+                stamps, frames = [], []
+                if progress is not None:
+                    progress(t)
+        if frames:
+            observations += analyze(frames, stamps)
     return observations
 
 
@@ -53,27 +67,19 @@ def analyze_recording(
     params: RuleParams = DEFAULT_PARAMS,
     progress: Callable[[float], None] | None = None,
 ) -> dict:
-    """``{"flags": [...], "video_seconds": float}`` for one recording (issue 3's contract)."""
+    """``{"flags": [...], "video_seconds": float}`` for one recording (issue 3's contract).
+
+    Raises ``proctorlake.video.VideoError`` for a file that is not a readable video.
+    """
     info = probe(Path(webcam_path))
+    if screen_path is not None:
+        probe(Path(screen_path))
     with tempfile.TemporaryDirectory(prefix="proctorlake-analyze-") as scratch:
-        webcam = webcam_observations(_decodable(Path(webcam_path), Path(scratch)), progress)
-        screen = []
-        if screen_path is not None:
-            screen_file = _decodable(Path(screen_path), Path(scratch))
-            for ts, frames in _batches(
-                sample_frames(screen_file, SCREEN_SAMPLE_EVERY_S), BATCH_FRAMES
-            ):
-                screen += analyze_screen_frames(frames, ts)
+        webcam = track_observations(Path(webcam_path), "webcam", Path(scratch), progress)
+        screen = (
+            track_observations(Path(screen_path), "screen", Path(scratch))
+            if screen_path is not None
+            else []
+        )
     flags = observations_to_flags(webcam, screen, params)
     return flags_to_json(flags, info.duration_s)
-
-
-def _decodable(path: Path, scratch: Path) -> Path:
-    """The file itself when it is H.264, else a CFR H.264 copy (decord cannot read browser
-    WebM), made the way ingest makes its analysis copies."""
-    info = probe(path)
-    if info.codec == "h264":
-        return path
-    target = scratch / f"{path.stem}.{info.codec}.mp4"
-    transcode_segment_to_cfr_mp4(path, target, max(1, round(info.fps)))
-    return target
