@@ -15,17 +15,25 @@ from proctorlake.settings import load_settings
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
-st.set_page_config(page_title="ProctorLake", page_icon="🎓", layout="wide")
+st.set_page_config(page_title="ProctorLake", page_icon=":material/school:", layout="wide")
 
 admin = sign_in.current_admin(load_settings())
 if admin is None:
     pages = [st.Page(sign_in.sign_in_page, title="Sign in", url_path="sign-in")]
 else:
     pages = [
-        st.Page(VIEWS / "overview.py", title="Overview", icon="📊", default=True),
-        st.Page(VIEWS / "session_review.py", title="Session review", icon="🎥"),
-        st.Page(VIEWS / "detector_quality.py", title="Detector quality", icon="🎯"),
-        st.Page(VIEWS / "erasure_requests.py", title="Erasure requests", icon="🧾"),
+        st.Page(
+            VIEWS / "overview.py", title="Overview", icon=":material/monitoring:", default=True
+        ),
+        st.Page(
+            VIEWS / "session_review.py", title="Session review", icon=":material/video_library:"
+        ),
+        st.Page(VIEWS / "detector_quality.py", title="Detector quality", icon=":material/target:"),
+        st.Page(
+            VIEWS / "erasure_requests.py",
+            title="Erasure requests",
+            icon=":material/delete_forever:",
+        ),
     ]
     with st.sidebar:
         st.markdown(f"**{admin.user}**  \n{admin.institution_id}")

@@ -91,11 +91,11 @@ def test_session_review_shows_timeline_video_frames_actions_identity(lakehouse):
     assert metrics(app) == {
         "Student": "s-ana",
         "Exam": "calc-101",
-        "Date": "2026-01-12",
         "Status": "ended",
         "Incidents": "3",
         "Pending": "1",
     }
+    assert app.caption[0].value == "Ana Lima · s-ana@students.example · exam on 2026-01-12"
     identity, actions = (frame.value for frame in app.dataframe)
     assert identity["verified"].tolist() == [True]
     assert actions["message"].tolist() == ["Please keep your face in view"]

@@ -59,15 +59,16 @@ detail = queries.session_detail(connection, session_id)
 incidents = queries.session_incidents(connection, session_id)
 chunks = queries.session_chunks(connection, session_id)
 
-facts = st.columns(6)
+facts = st.columns(5)
 facts[0].metric("Student", detail["student_id"])
 facts[1].metric("Exam", detail["exam_id"])
-facts[2].metric("Date", detail["session_date"])
-facts[3].metric("Status", detail["status"] or "–")
-facts[4].metric("Incidents", len(incidents))
-facts[5].metric("Pending", int(incidents["resolution"].isna().sum()))
-if detail.get("student_name"):
-    st.caption(f"{detail['student_name']} · {detail.get('student_email') or ''}")
+facts[2].metric("Status", detail["status"] or "–")
+facts[3].metric("Incidents", len(incidents))
+facts[4].metric("Pending", int(incidents["resolution"].isna().sum()))
+who = " · ".join(str(v) for v in (detail.get("student_name"), detail.get("student_email")) if v)
+st.caption(
+    f"{who} · exam on {detail['session_date']}" if who else f"Exam on {detail['session_date']}"
+)
 
 st.subheader("Identity record")
 identity = queries.session_identity(connection, session_id)
