@@ -7,7 +7,8 @@ Accounts live in one JSON file (``settings.admin_users_path``, env ``PROCTORLAKE
 
 A password hash is only needed for password sign-in; an account reached through the OIDC
 provider is looked up by the e-mail address the provider vouches for. Add an account with
-``python -m dashboards.admins add USER --institution ID`` (prompts for the password).
+``python -m dashboards.admins add USER --institution ID`` (prompts for the password); print a
+short-lived sign-in link with ``python -m dashboards.admins link USER``.
 """
 
 from __future__ import annotations
@@ -144,8 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--institution", required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--no-password", action="store_true", help="OIDC-only account")
+    link = commands.add_parser("link", help="print a sign-in link (valid for minutes)")
+    link.add_argument("user")
+    link.add_argument("--base-url", help="where the dashboard runs (default: local port)")
+    link.add_argument("--page", default="", help="e.g. session_review")
+    link.add_argument("--ttl", type=int, default=300, help="seconds the link stays valid")
     args = parser.parse_args(argv)
     settings = load_settings()
+    if args.command == "link":
+        return _print_link(settings, args.user, args.base_url, args.page, args.ttl)
     if args.no_password:
         password = None
     elif args.password_stdin:
@@ -154,6 +162,17 @@ def main(argv: list[str] | None = None) -> int:
         password = getpass.getpass(f"password for {args.user}: ")
     add_account(settings, args.user, args.institution, password)
     print(f"admin {args.user!r} of {args.institution!r} saved in {accounts_path(settings)}")
+    return 0
+
+
+def _print_link(settings: Settings, user: str, base_url: str | None, page: str, ttl: int) -> int:
+    from dashboards.links import sign_in_url
+
+    if admin_for_identity(settings, user, "link") is None:
+        print(f"no admin account {user!r} in {accounts_path(settings)}", file=sys.stderr)
+        return 2
+    base_url = base_url or f"http://127.0.0.1:{settings.dashboard_port}"
+    print(sign_in_url(settings, user, base_url, page, ttl_s=ttl))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -155,3 +156,28 @@ def test_admins_cli_adds_an_account_that_can_sign_in(lakehouse):
         "dave", "uni-south", "password"
     )
     assert stored["alice"]["institution_id"] == "uni-north"  # others kept
+
+
+def test_admins_cli_prints_a_sign_in_link_for_known_admins_only(lakehouse):
+    def link(user: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "dashboards.admins", "link", user, "--page", "session_review"],
+            capture_output=True,
+            text=True,
+        )
+
+    printed = link("alice")
+    assert printed.returncode == 0, printed.stderr
+    url = urlsplit(printed.stdout.strip())
+    assert (url.scheme, url.netloc, url.path) == (
+        "http",
+        f"127.0.0.1:{lakehouse.settings.dashboard_port}",
+        "/session_review",
+    )
+    token = parse_qs(url.query)[links.LINK_PARAM][0]
+    assert links.user_from_token(lakehouse.settings, token) == "alice"
+
+    refused = link("mallory")
+    assert refused.returncode == 2
+    assert "no admin account 'mallory'" in refused.stderr
+    assert not refused.stdout
