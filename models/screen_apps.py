@@ -126,6 +126,10 @@ TITLE_BAR_MIN_SPAN_PX = 320
 """...and its colour runs at least this far along the line (a window is wide; a button is not)."""
 
 
+BAND_COLOUR_STEP = 14
+"""Mean per-channel difference (0-255) that separates a title bar from its surroundings."""
+
+
 def _colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=-1)
 
@@ -145,15 +149,22 @@ def title_bar_of(
     text_h = y1 - y0
     background = np.median(image[y0:y1, x0:x1].reshape(-1, 3), axis=0)
     row_colour = np.median(image[:, x0:x1], axis=1)  # per row, the colour most of it has
-    differs = _colour_distance(row_colour, background) > 24
-    below = next((y for y in range(y1, min(h, y1 + 3 * text_h)) if differs[y]), None)
-    above = next((y for y in range(y0, max(-1, y0 - 3 * text_h), -1) if differs[y]), None)
+    differs = _colour_distance(row_colour, background) > BAND_COLOUR_STEP
+    # A bar's edges are region boundaries (3+ rows of another colour), not a 1-px rule or
+    # the glyphs of a neighbouring text line.
+    below = next(
+        (y for y in range(y1, min(h - 2, y1 + 3 * text_h)) if differs[y : y + 3].all()), None
+    )
+    above = next(
+        (y for y in range(y0, max(1, y0 - 3 * text_h), -1) if differs[y - 2 : y + 1].all()),
+        None,
+    )
     if below is None or above is None or below - above > TITLE_BAR_MAX_HEIGHT * text_h:
         return None
     best = (0, 0)
     # Measure the band's length on its plain rows just inside its edges, clear of glyphs.
     for row in (above + 2, below - 2):
-        same = _colour_distance(image[row], background) <= 24
+        same = _colour_distance(image[row], background) <= BAND_COLOUR_STEP
         left, right = x0, x1
         while left > 0 and same[left - 1]:
             left -= 1

@@ -61,16 +61,12 @@ def track_observations(
     return observations
 
 
-def analyze_recording(
+def recording_observations(
     webcam_path: Path,
     screen_path: Path | None = None,
-    params: RuleParams = DEFAULT_PARAMS,
     progress: Callable[[float], None] | None = None,
-) -> dict:
-    """``{"flags": [...], "video_seconds": float}`` for one recording (issue 3's contract).
-
-    Raises ``proctorlake.video.VideoError`` for a file that is not a readable video.
-    """
+) -> tuple[list[WebcamObservation], list[ScreenObservation], float]:
+    """Per-frame observations of both tracks and the webcam video's length in seconds."""
     info = probe(Path(webcam_path))
     if screen_path is not None:
         probe(Path(screen_path))
@@ -81,5 +77,18 @@ def analyze_recording(
             if screen_path is not None
             else []
         )
-    flags = observations_to_flags(webcam, screen, params)
-    return flags_to_json(flags, info.duration_s)
+    return webcam, screen, info.duration_s
+
+
+def analyze_recording(
+    webcam_path: Path,
+    screen_path: Path | None = None,
+    params: RuleParams = DEFAULT_PARAMS,
+    progress: Callable[[float], None] | None = None,
+) -> dict:
+    """``{"flags": [...], "video_seconds": float}`` for one recording (issue 3's contract).
+
+    Raises ``proctorlake.video.VideoError`` for a file that is not a readable video.
+    """
+    webcam, screen, seconds = recording_observations(webcam_path, screen_path, progress)
+    return flags_to_json(observations_to_flags(webcam, screen, params), seconds)
