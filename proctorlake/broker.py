@@ -245,8 +245,9 @@ def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> Brok
     with _locked(paths.lock_file):
         pid = _running_pid(paths)
         if pid is None:
+            log_offset = _file_size(paths.server_log)
             pid = _launch(settings, paths)
-            _wait_healthy(settings, paths, pid, timeout_s)
+            _wait_healthy(settings, paths, pid, timeout_s, log_offset)
         ensure_topics(settings.kafka_bootstrap)
     return broker_status(settings)
 
@@ -353,14 +354,17 @@ def _format_storage(jvm: list[str], paths: BrokerPaths) -> None:
         )
 
 
-def _wait_healthy(settings: Settings, paths: BrokerPaths, pid: int, timeout_s: float) -> None:
+def _wait_healthy(
+    settings: Settings, paths: BrokerPaths, pid: int, timeout_s: float, log_offset: int
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not _pid_alive(pid):
             paths.pid_file.unlink(missing_ok=True)
             raise BrokerError(
                 f"the Kafka broker exited during start; see {paths.server_log} and "
-                f"{paths.console_log}:\n{_tail(paths.console_log)}{_tail(paths.server_log)}"
+                f"{paths.console_log}:\n{_tail(paths.console_log)}"
+                f"{_start_errors(paths.server_log, log_offset)}"
             )
         if _metadata_answers(settings.kafka_bootstrap, timeout_s=5.0):
             return
@@ -369,7 +373,7 @@ def _wait_healthy(settings: Settings, paths: BrokerPaths, pid: int, timeout_s: f
     paths.pid_file.unlink(missing_ok=True)
     raise BrokerError(
         f"the Kafka broker did not answer on {settings.kafka_bootstrap} within {timeout_s:.0f} s "
-        f"and was stopped; see {paths.server_log}:\n{_tail(paths.server_log)}"
+        f"and was stopped; see {paths.server_log}:\n{_start_errors(paths.server_log, log_offset)}"
     )
 
 
@@ -487,12 +491,36 @@ def _java() -> str:
     return found
 
 
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _tail(log: Path, lines: int = 20) -> str:
     try:
         text = log.read_text(errors="replace").splitlines()[-lines:]
     except OSError:
         return ""
     return "".join(f"  {line}\n" for line in text)
+
+
+def _start_errors(log: Path, offset: int, limit: int = 10) -> str:
+    """The ERROR/FATAL lines this start wrote (the cause), else the log's last lines."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset if offset <= _file_size(log) else 0)
+            written = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    errors: list[str] = []
+    for index, line in enumerate(written):
+        if " ERROR " in line or " FATAL " in line:
+            # The exception message follows on its own line(s), before the "\tat" frames.
+            cause = [text for text in written[index + 1 : index + 4] if text[:1] not in "[\t"]
+            errors.extend(text[:400] for text in (line, *cause))
+    return "".join(f"  {line}\n" for line in errors[:limit]) if errors else _tail(log)
 
 
 @contextmanager

@@ -235,6 +235,7 @@ def test_broker_that_dies_at_start_points_at_its_log(
     with pytest.raises(BrokerError, match="exited during start") as raised:
         start_broker(settings, timeout_s=60)
     assert str(paths.server_log) in str(raised.value)
+    assert "Exception" in str(raised.value)  # the cause, read from the log
     assert not paths.pid_file.exists()
     assert broker_status(settings).running is False
 
