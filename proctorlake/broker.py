@@ -285,7 +285,7 @@ def ensure_topics(bootstrap: str) -> None:
         if missing:
             # Another caller may create them in between: the goal is reached all the same.
             with suppress(TopicAlreadyExistsError):
-                admin.create_topics(missing, timeout_ms=30_000)
+                admin.create_topics(missing, timeout_ms=30_000, wait_for_metadata=True)
         short = {
             topic.name: NewPartitions(topic.partitions)
             for topic in ALL_TOPICS
