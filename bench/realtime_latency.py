@@ -1,0 +1,223 @@
+"""Event-to-alert latency of the realtime path, measured at the proctor's SSE client.
+
+``python bench/realtime_latency.py --sessions N --seconds S`` starts a private broker, the
+API and the detector workers in a temp PROCTORLAKE_HOME, creates N sessions and sends each
+one real-face webcam frame per second for S seconds (one person, then a second person from
+second 5). Latency of an alert = time the ``multiple_faces`` "opened" event reaches the SSE
+client minus the capture time of the frame that opened it. The last line printed is JSON:
+p50_ms, p95_ms, p99_ms, alerts_expected, alerts_received (plus the run's parameters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # noqa: E402
+from proctorlake.settings import load_settings  # noqa: E402
+
+SECOND_PERSON_FROM_S = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _jpegs(seconds: int) -> list[bytes]:
+    script = WebcamScript(
+        (
+            Segment("present", SECOND_PERSON_FROM_S),
+            Segment("second_person", seconds - SECOND_PERSON_FROM_S + 2),
+        )
+    )
+    frames = []
+    for rgb in render_webcam_frames(script, seed=11, fps=1):
+        buffer = io.BytesIO()
+        Image.fromarray(rgb).save(buffer, "JPEG", quality=80)
+        frames.append(buffer.getvalue())
+    return frames[:seconds]
+
+
+def _wait_http(url: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer")
+
+
+def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: threading.Event):
+    with (
+        httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
+        client.stream("GET", url, params=params) as response,
+    ):
+        kind = None
+        for line in response.iter_lines():
+            if stop.is_set():
+                return
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+                if kind == "ready":
+                    ready.set()
+            elif line.startswith("data:") and kind == "incident":
+                event = json.loads(line[5:])
+                received = time.time() * 1000
+                if event["incident_type"] == "multiple_faces" and event["state"] == "opened":
+                    alerts.setdefault(
+                        event["session_id"], received - event["trigger_captured_at_ms"]
+                    )
+
+
+def run(sessions: int, seconds: int, detectors: int) -> dict:
+    home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-"))
+    env = dict(os.environ)
+    kafka_port = _free_port()
+    env.update(
+        PROCTORLAKE_HOME=str(home),
+        PROCTORLAKE_KAFKA_PORT=str(kafka_port),
+        PROCTORLAKE_KAFKA_CONTROLLER_PORT=str(_free_port()),
+        PROCTORLAKE_KAFKA_BOOTSTRAP=f"127.0.0.1:{kafka_port}",
+        PROCTORLAKE_API_PORT=str(_free_port()),
+    )
+    os.environ.update(env)
+    settings = load_settings()
+    from proctorlake.broker import start_broker, stop_broker
+    from realtime.auth import issue_token
+
+    frames = _jpegs(seconds)
+    start_broker(settings)
+    logs = open(home / "services.log", "ab")  # noqa: SIM115
+    api = subprocess.Popen(
+        [sys.executable, "-m", "realtime.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
+    )
+    workers = subprocess.Popen(
+        [sys.executable, "-m", "realtime.workers", "--detectors", str(detectors)],
+        cwd=REPO,
+        env=env,
+        stdout=logs,
+        stderr=logs,
+    )
+    base = f"http://127.0.0.1:{settings.api_port}"
+    stop = threading.Event()
+    try:
+        _wait_http(f"{base}/healthz")
+        admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
+        with httpx.Client(base_url=base, timeout=60) as client:
+            created = [
+                client.post(
+                    "/sessions",
+                    json={"exam_id": "bench", "student_id": f"stu-{i}", "institution_id": "inst-b"},
+                    headers=admin,
+                ).json()
+                for i in range(sessions)
+            ]
+        alerts: dict[str, float] = {}
+        ready = threading.Event()
+        listener = threading.Thread(
+            target=_listen,
+            args=(
+                f"{base}/proctoring/live",
+                {"token": admin["Authorization"][7:], "severity": "medium"},
+                alerts,
+                ready,
+                stop,
+            ),
+            daemon=True,
+        )
+        listener.start()
+        ready.wait(30)
+        clients = [httpx.Client(base_url=base, timeout=60) for _ in range(8)]
+
+        def send(index: int, session: dict, second: int) -> int:
+            response = clients[index % len(clients)].post(
+                session["endpoints"]["webcam_frames"],
+                content=frames[second],
+                headers={
+                    "Authorization": f"Bearer {session['token']}",
+                    "Content-Type": "image/jpeg",
+                    "X-Captured-At-Ms": str(int(time.time() * 1000)),
+                },
+            )
+            return response.status_code
+
+        started = time.monotonic()
+        failures = 0
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for second in range(seconds):
+                tick = started + second
+                time.sleep(max(0.0, tick - time.monotonic()))
+                # Spread each second's frames over the second, as real clients would be.
+                futures = []
+                for i, session in enumerate(created):
+                    time.sleep(max(0.0, tick + i / sessions - time.monotonic()))
+                    futures.append(pool.submit(send, i, session, second))
+                failures += sum(f.result() != 202 for f in futures)
+        deadline = time.monotonic() + 20
+        while len(alerts) < sessions and time.monotonic() < deadline:
+            time.sleep(0.2)
+        latencies = np.array(sorted(alerts.values())) if alerts else np.array([np.nan])
+        for client in clients:
+            client.close()
+        return {
+            "sessions": sessions,
+            "seconds": seconds,
+            "detector_processes": detectors,
+            "cpu_count": os.cpu_count(),
+            "frames_rejected": failures,
+            "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+            "p95_ms": round(float(np.percentile(latencies, 95)), 1),
+            "p99_ms": round(float(np.percentile(latencies, 99)), 1),
+            "max_ms": round(float(latencies.max()), 1),
+            "alerts_expected": sessions,
+            "alerts_received": len(alerts),
+        }
+    finally:
+        stop.set()
+        for process in (workers, api):
+            process.terminate()
+        for process in (workers, api):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        stop_broker(settings)
+        logs.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--detectors", type=int, default=2, help="detector worker processes")
+    args = parser.parse_args()
+    if args.seconds < SECOND_PERSON_FROM_S + 5:
+        parser.error(f"--seconds must be at least {SECOND_PERSON_FROM_S + 5:.0f}")
+    result = run(args.sessions, args.seconds, args.detectors)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
