@@ -92,6 +92,35 @@ def run_detection(
     return count, written
 
 
+REVIEW_COLUMNS = ("reviewed_by", "resolution", "reviewed_at")
+
+
+def _reviews(spark: SparkSession, settings: Settings, session_ids: Sequence[str]) -> DataFrame:
+    """Reviews already recorded for these sessions, collected before their rows are replaced."""
+    lake.ensure_table(settings, schemas.INCIDENTS)
+    rows = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.INCIDENTS.name))
+        .where(_in_sessions(session_ids))
+        .where("resolution IS NOT NULL OR reviewed_by IS NOT NULL")
+        .select("incident_id", *REVIEW_COLUMNS)
+        .collect()
+    )
+    schema = schemas.INCIDENTS.spark_schema()
+    return spark.createDataFrame(
+        rows, type(schema)([schema[c] for c in ("incident_id", *REVIEW_COLUMNS)])
+    )
+
+
+def keep_reviews(incidents: DataFrame, reviews: DataFrame) -> DataFrame:
+    """A re-run keeps each incident's human review (incident ids are deterministic)."""
+    renamed = reviews.select("incident_id", *[F.col(c).alias(f"prior_{c}") for c in REVIEW_COLUMNS])
+    joined = incidents.join(renamed, "incident_id", "left")
+    for column in REVIEW_COLUMNS:
+        joined = joined.withColumn(column, F.coalesce(F.col(f"prior_{column}"), F.col(column)))
+    return joined.select(*schemas.INCIDENTS.column_names)
+
+
 def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence[str]) -> int:
     """Apply the temporal rules to the sessions' detection_events and replace their incidents."""
     detections = (
@@ -99,9 +128,16 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
         .load(settings.table_uri(schemas.DETECTION_EVENTS.name))
         .where(_in_sessions(session_ids))
     )
-    replace_sessions(
-        incidents_from_detections(detections), settings, schemas.INCIDENTS, session_ids
+    starts = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
+        .select("session_id", F.col("started_at").alias("session_started_at"))
     )
+    detections = detections.join(starts, "session_id", "left")
+    incidents = keep_reviews(
+        incidents_from_detections(detections), _reviews(spark, settings, session_ids)
+    )
+    replace_sessions(incidents, settings, schemas.INCIDENTS, session_ids)
     return (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.INCIDENTS.name))

@@ -6,4 +6,9 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.spark",
     "tests.fixtures.erasure",
+    "tests.fixtures.realtime",
+    "tests.fixtures.lakehouse",
+    "tests.fixtures.chromium",
+    "tests.fixtures.dashboard_server",
+    "tests.fixtures.lti_platform",
 ]

@@ -14,8 +14,6 @@ from streamlit.testing.v1 import AppTest
 from dashboards import admins, links
 from tests.fixtures.lakehouse import DASHBOARD_HOME, metrics, sign_in_form
 
-pytest_plugins = ["tests.fixtures.lakehouse"]
-
 OIDC_SECRETS = {
     "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
     "cookie_secret": "a-cookie-secret",

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.lakehouse"]
-
 ANALYST_DOC = Path(__file__).resolve().parents[1] / "docs" / "analyst.md"
 
 

@@ -12,8 +12,6 @@ from PIL import Image
 
 from tests.fixtures.lakehouse import STRIP_HEIGHT, metrics, signed_in_app, strip_level
 
-pytest_plugins = ["tests.fixtures.lakehouse"]
-
 
 def test_overview_shows_the_institutions_window(lakehouse):
     app = signed_in_app("alice")

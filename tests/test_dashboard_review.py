@@ -13,8 +13,6 @@ from dashboards import review
 from proctorlake import lake, schemas
 from tests.fixtures.lakehouse import metrics, signed_in_app
 
-pytest_plugins = ["tests.fixtures.lakehouse"]
-
 PENDING = "N1-looking_away-3000"
 
 

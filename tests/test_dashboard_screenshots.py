@@ -14,12 +14,6 @@ from dashboards.links import sign_in_url
 from tests.fixtures.chromium import WINDOW
 from tests.fixtures.dashboard_server import REPO_ROOT
 
-pytest_plugins = [
-    "tests.fixtures.lakehouse",
-    "tests.fixtures.chromium",
-    "tests.fixtures.dashboard_server",
-]
-
 SCREENSHOTS = REPO_ROOT / ".artifacts" / "screenshots"
 
 # Page url path, extra query, texts that must be visible: numbers from the fixture spec.

@@ -20,7 +20,6 @@ from realtime.api.routers.identity import identity_object_key, signed_payload
 from realtime.auth import issue_token
 from tests.fixtures.realtime import bearer, encode_jpeg
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.realtime"]
 PROBLEM = "application/problem+json"
 
 

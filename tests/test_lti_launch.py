@@ -15,7 +15,6 @@ import pytest
 from tests.fixtures.lti_platform import CLAIM, PlatformEmulator, new_key
 from tests.fixtures.realtime import bearer
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.realtime", "tests.fixtures.lti_platform"]
 PROBLEM = "application/problem+json"
 
 

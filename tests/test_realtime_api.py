@@ -19,7 +19,6 @@ from proctorlake.video import write_video
 from realtime.auth import issue_token
 from tests.fixtures.realtime import SseReader, bearer, jpeg_bytes
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.realtime"]
 PROBLEM = "application/problem+json"
 
 

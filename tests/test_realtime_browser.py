@@ -12,7 +12,6 @@ from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.settings import REPO_ROOT
 from tests.fixtures.realtime import Chromium, write_y4m
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.realtime"]
 ARTIFACTS = REPO_ROOT / ".artifacts" / "realtime_browser"
 CAMERA = WebcamScript((Segment("present", 12.0), Segment("second_person", 28.0)))
 

@@ -11,8 +11,6 @@ from proctorlake import lake
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 
-pytest_plugins = ["tests.fixtures.broker", "tests.fixtures.realtime"]
-
 SCRIPT = WebcamScript(
     (Segment("present", 12.0), Segment("second_person", 8.0), Segment("present", 5.0))
 )
