@@ -15,10 +15,12 @@ Per table, in this order:
    touched by writers, so deleting only those is safe for writers. A reader still holding
    the version before the erasure gets "file not found" and must reload: by design, since
    what it would read is erased.
-4. Seal the history: one harmless commit, a checkpoint at it, and every older log file
-   (commits, checksums, checkpoints) deleted. The DELETE predicate (session ids) and any
-   statistics in old commits are gone, and time travel to any version before the erasure
-   fails instead of pointing at vanished files.
+4. Seal the history: a checkpoint at the current version, then every older log file
+   (commits, checksums, checkpoints) deleted. Statistics in old commits (which could hold a
+   personal value if a table was ever written without ``personal_columns`` excluded) are
+   gone, and time travel to any version before the erasure fails instead of pointing at
+   vanished files. The last commit (the DELETE, naming session ids only) stays: writers
+   need it to find the current version.
 5. On a versioned bucket, purge the noncurrent object versions and delete markers under the
    table, or the bytes would stay readable by version id.
 """
@@ -161,12 +163,13 @@ def _purge_dead_files(
     return purged, kept
 
 
-def _seal_history(settings: Settings, name: str, files: TableFiles, request_id: str) -> int:
-    """Commit, checkpoint, drop every older log file; returns the first version still readable."""
-    dt = open_delta(settings, name)
-    dt.alter.set_table_properties(
-        {"proctorlake.erasure.lastRequest": request_id}, raise_if_not_exists=False
-    )
+def _seal_history(settings: Settings, name: str, files: TableFiles) -> int:
+    """Checkpoint the current version and drop every older log file.
+
+    Returns the first version still readable. The current version's own commit stays (a
+    writer needs it to find the table's version): after a DELETE it is the DELETE, whose
+    predicate names session ids only.
+    """
     dt = open_delta(settings, name)
     dt.create_checkpoint()
     first = dt.version()
@@ -178,9 +181,7 @@ def _seal_history(settings: Settings, name: str, files: TableFiles, request_id: 
     return first
 
 
-def erase_sessions_from_table(
-    settings: Settings, name: str, session_ids: list[str], request_id: str
-) -> dict:
+def erase_sessions_from_table(settings: Settings, name: str, session_ids: list[str]) -> dict:
     """Run the five steps above on one table; idempotent, so a resumed request re-runs it."""
     dt = open_delta(settings, name)
     if dt is None or not _has_session_column(dt):
@@ -200,7 +201,7 @@ def erase_sessions_from_table(
         dt = open_delta(settings, name)
     live_after = _live_paths(dt)
     purged, unreadable_kept = _purge_dead_files(files, live_before, live_after, ids)
-    first_version = _seal_history(settings, name, files, request_id)
+    first_version = _seal_history(settings, name, files)
     noncurrent = files.purge_noncurrent_versions()
     dt = open_delta(settings, name)
     remaining = dt.to_pyarrow_dataset().count_rows(filter=_session_filter(session_ids))

@@ -209,9 +209,7 @@ def _run_step(settings: Settings, plan: ErasurePlan, step: str) -> dict:
     if step == "broker_keys":
         return broker_keys.destroy_session_keys(settings, ids)
     if step.startswith("delta:"):
-        return delta_tables.erase_sessions_from_table(
-            settings, step.removeprefix("delta:"), ids, plan.request_id
-        )
+        return delta_tables.erase_sessions_from_table(settings, step.removeprefix("delta:"), ids)
     if step == "objects":
         totals: dict[str, int] = {}
         for session_id in ids:
