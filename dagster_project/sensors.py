@@ -10,14 +10,14 @@ from dagster_project.resources import ProctorLakeResource
 from proctorlake import lake
 
 
-def ended_sessions_with_chunks(proctorlake: ProctorLakeResource) -> list[str]:
+def ended_sessions(proctorlake: ProctorLakeResource) -> list[str]:
+    """Sessions that ended (CLI ingest or the realtime path): their recording is complete."""
     settings = proctorlake.settings()
     rows = (
         lake.duckdb_connection(settings)
         .execute(
-            "select distinct s.session_id from exam_sessions s "
-            "join media_chunks c using (session_id) "
-            "where s.status in ('ended', 'terminated') order by 1"
+            "select distinct session_id from exam_sessions "
+            "where status in ('ended', 'terminated') order by 1"
         )
         .fetchall()
     )
@@ -34,7 +34,7 @@ def ended_sessions_sensor(
     context: SensorEvaluationContext, proctorlake: ProctorLakeResource
 ) -> SensorResult:
     known = set(context.instance.get_dynamic_partitions(session_partitions.name))
-    new = [s for s in ended_sessions_with_chunks(proctorlake) if s not in known]
+    new = [s for s in ended_sessions(proctorlake) if s not in known]
     return SensorResult(
         run_requests=[RunRequest(partition_key=s, run_key=f"analyze-{s}") for s in new],
         dynamic_partitions_requests=[session_partitions.build_add_request(new)] if new else [],

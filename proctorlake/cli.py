@@ -166,6 +166,122 @@ def _run_query(connection, query: str, as_json: bool) -> int:
     return 0
 
 
+# --- models and identity ------------------------------------------------------------------
+
+
+@command("analyze")
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.analyze import analyze_recording
+
+    result = analyze_recording(
+        args.webcam, args.screen, progress=lambda s: say(f"analysed {s:.0f} s")
+    )
+    if args.json:
+        print_json(result)
+    else:
+        rows = [
+            (f["type"], f["severity"], f["start_s"], f["end_s"], f["confidence"])
+            for f in result["flags"]
+        ]
+        print_table(("type", "severity", "start_s", "end_s", "confidence"), rows)
+        say(f"{result['video_seconds']:.0f} s of video analysed")
+    return 0
+
+
+@command("evaluate")
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.evaluate import main as evaluate_main
+
+    return evaluate_main([str(args.dataset_dir), *(["--json"] if args.json else [])])
+
+
+@command("verify-identity")
+def cmd_verify_identity(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.identity_cli import verify_identity_files
+
+    result = verify_identity_files(
+        args.id_photo, args.selfie, args.burst, args.expected_name, args.expected_id_number
+    )
+    if args.json:
+        print_json(result)
+    else:
+        verdict = "VERIFIED" if result["verified"] else "NOT VERIFIED (human review)"
+        print(f"{verdict}: similarity {result['similarity_score']:.3f}")
+        print(f"OCR: name={result['ocr']['name']!r} id={result['ocr']['id_number']!r}")
+        print(f"liveness: {result['liveness']}")
+    return 0
+
+
+# --- erasure ------------------------------------------------------------------------------
+
+
+@command("erase")
+def cmd_erase(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.erasure.commands import erase_command
+
+    return erase_command(settings, args.student, args.session, args.yes, args.json)
+
+
+@command("verify-certificate")
+def cmd_verify_certificate(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.erasure.commands import verify_certificate_command
+
+    return verify_certificate_command(settings, args.file, args.public_key, args.json)
+
+
+# --- demo and UIs -------------------------------------------------------------------------
+
+
+@command("demo")
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        sessions=args.sessions, duration_s=args.minutes * 60, start_services=not args.no_services
+    )
+    summary = run_demo(settings, options, say)
+    if args.json:
+        print_json(summary)
+        return 0
+    print()
+    print("Incidents found by the batch analysis (video timestamps in seconds):")
+    print_table(
+        ("session_id", "type", "severity", "start_s", "end_s", "confidence"),
+        [tuple(i.values()) for i in summary["incidents"]],
+    )
+    print()
+    for line in summary["where_to_look"]:
+        print(line)
+    print(f"\ndemo finished in {summary['elapsed_s']:.0f} s")
+    return 0
+
+
+@command("dashboard")
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import subprocess
+
+    from proctorlake.settings import REPO_ROOT
+
+    argv = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "dashboards" / "Home.py"),
+        "--server.port",
+        str(settings.dashboard_port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    say(f"dashboard on http://127.0.0.1:{settings.dashboard_port} (Ctrl-C stops it)")
+    return subprocess.call(argv, env=os.environ | {"PROCTORLAKE_HOME": str(settings.home)})
+
+
 # --- the parser ---------------------------------------------------------------------------
 
 
@@ -196,12 +312,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--command", help="run one query and print the result")
     p.add_argument("--json", action="store_true", help="print rows as a JSON array")
 
-    for extend in EXTRA_PARSERS:
-        extend(sub)
+    p = sub.add_parser("analyze", help="run the detectors on video files and print flags")
+    p.add_argument("webcam", type=Path)
+    p.add_argument("--screen", type=Path)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("evaluate", help="score `analyze` against a labelled set")
+    p.add_argument("dataset_dir", type=Path)
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("verify-identity", help="face match, OCR and liveness on image files")
+    p.add_argument("--id-photo", required=True, type=Path)
+    p.add_argument("--selfie", required=True, type=Path)
+    p.add_argument("--burst", type=Path, help="folder of selfie burst frames (liveness)")
+    p.add_argument("--expected-name")
+    p.add_argument("--expected-id-number")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("erase", help="GDPR erasure of a student's exam data (signed certificate)")
+    p.add_argument("--student", required=True)
+    p.add_argument("--session", help="erase only this session of the student")
+    p.add_argument("--yes", action="store_true", help="confirm: erasure cannot be undone")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("verify-certificate", help="check an erasure certificate's signature")
+    p.add_argument("file", type=Path)
+    p.add_argument("--public-key", type=Path, help="PEM of the signing key (default: ours)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("demo", help="run a sample exam window end to end")
+    p.add_argument("--sessions", type=int, default=2, help="sessions in the window (default 2)")
+    p.add_argument("--minutes", type=float, default=1.5, help="minutes per session (default 1.5)")
+    p.add_argument("--no-services", action="store_true", help="do not start the local services")
+    p.add_argument("--json", action="store_true")
+    sub.add_parser("dashboard", help="the Streamlit admin dashboard")
     return parser
-
-
-EXTRA_PARSERS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,9 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_user_error(exc: Exception) -> bool:
+    """Errors about the user's input or data: one line, no traceback."""
+    from models.identity_verification import IdentityInputError
     from proctorlake.ingest import IngestError
+    from proctorlake.video import VideoError
 
-    return isinstance(exc, IngestError | FileNotFoundError | ValueError)
+    user_errors = (IngestError, VideoError, IdentityInputError, FileNotFoundError, LookupError)
+    return isinstance(exc, user_errors)
 
 
 if __name__ == "__main__":

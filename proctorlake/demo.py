@@ -16,6 +16,10 @@ from pathlib import Path
 
 from proctorlake.settings import Settings
 
+REALTIME_PACE_S = 0.2
+"""Seconds between the demo client's frames: 5x faster than a real exam, so the demo is short
+(capture times still advance one second per frame)."""
+
 
 @dataclass(frozen=True)
 class DemoOptions:
@@ -65,6 +69,55 @@ def render_and_ingest(
             ingest_recording(settings, identity, path, progress=lambda m: say(f"    {m}"))
             ingested.append(session_id)
     return ingested
+
+
+def stream_through_realtime(
+    settings: Settings, options: DemoOptions, say: Callable[[str], None]
+) -> tuple[str, list[dict]]:
+    """One exam session as the browser would run it: frames to the API (Kafka, detector
+    workers, live alerts), the WebM recording uploaded, the session ended. Returns the
+    session id and the incidents the proctors' live feed showed."""
+    from proctorlake.exam_client import ExamClient, LiveFeed, encode_jpeg
+    from proctorlake.samples.webcam import demo_exam_script, make_webcam_recording
+    from proctorlake.video import iter_decoded_frames
+    from realtime.auth import issue_token
+
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    staff = issue_token(settings, "demo-proctor", "proctor", options.institution_id)
+    client = ExamClient(api, staff)
+    feed = LiveFeed(api, staff).start()
+    session = client.create_session(options.exam_id, "student-live", options.institution_id)
+    session_id = session["session_id"]
+    say(f"session {session_id} created through the API; streaming 1 frame per video second")
+    with tempfile.TemporaryDirectory(prefix="proctorlake-demo-live-") as tmp:
+        recording = Path(tmp) / "live.webm"
+        make_webcam_recording(
+            recording, demo_exam_script(options.duration_s, seed=100), seed=100, codec="libvpx"
+        )
+        t0 = int(time.time() * 1000)
+        next_second = 0.0
+        seen = 0
+        for t, frame in iter_decoded_frames(recording):
+            if t + 1e-6 < next_second:
+                continue
+            client.send_frame(session, encode_jpeg(frame), t0 + round(t * 1000))
+            next_second += 1.0
+            time.sleep(REALTIME_PACE_S)
+            for event in feed.events[seen:]:
+                say(
+                    f"    live alert: {event['incident_type']} ({event['severity']}, "
+                    f"{event['state']}) at {event.get('start_s', '?')} s"
+                )
+            seen = len(feed.events)
+        duration_ms = round(options.duration_s * 1000)
+        client.upload_segment(session, recording.read_bytes(), 0, duration_ms)
+    client.end_session(session)
+    time.sleep(3)  # let the workers close the session's open incidents
+    feed.stop()
+    client.close()
+    for event in feed.events[seen:]:
+        say(f"    live alert: {event['incident_type']} ({event['severity']}, {event['state']})")
+    return session_id, list(feed.events)
 
 
 def run_dagster_analysis(
@@ -119,6 +172,30 @@ def incident_rows(settings: Settings, session_ids: list[str]) -> list[tuple]:
     )
 
 
+def where_to_look(settings: Settings, options: DemoOptions) -> list[str]:
+    from dashboards.admins import add_account
+    from dashboards.links import sign_in_url
+    from realtime.auth import issue_token
+
+    add_account(settings, "demo-admin", options.institution_id, None)  # create or replace
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    dashboard = f"http://127.0.0.1:{settings.dashboard_port}"
+    proctor = issue_token(
+        settings, "demo-proctor", "proctor", options.institution_id, ttl_s=8 * 3600
+    )
+    return [
+        "Where to look:",
+        f"  Dagster UI (lineage, runs, checks):  http://127.0.0.1:{settings.dagster_port}",
+        f"  Proctor live page:                   {api}/proctor#token={proctor}",
+        f"  Admin dashboard (sign-in link, 1 h): "
+        f"{sign_in_url(settings, 'demo-admin', dashboard, ttl_s=3600)}",
+        f"  API docs:                            {api}/docs",
+        '  Analysts: .venv/bin/proctorlake sql -c "select detection_type, count(*) '
+        'from detection_events group by 1"',
+        "  Stop the services: .venv/bin/proctorlake down",
+    ]
+
+
 def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None]) -> dict:
     from proctorlake import lake
 
@@ -128,22 +205,22 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
 
         cli_main(["up"])
     lake.ensure_all_tables(settings)
-    say("== recording and ingesting the sample exam window")
-    session_ids = render_and_ingest(settings, options, say)
+    live_events: list[dict] = []
+    session_ids: list[str] = []
+    if options.start_services:
+        say("== realtime: one exam session through the API, Kafka and the detector workers")
+        live_session, live_events = stream_through_realtime(settings, options, say)
+        session_ids.append(live_session)
+    say("== recorded sessions: render from real faces and ingest")
+    session_ids += render_and_ingest(settings, options, say)
     say("== batch analysis through Dagster (Spark -> Delta)")
     run_dagster_analysis(settings, session_ids, say)
     rows = incident_rows(settings, session_ids)
+    columns = ("session_id", "type", "severity", "start_s", "end_s", "confidence")
     return {
         "sessions": session_ids,
-        "incidents": [
-            dict(
-                zip(
-                    ("session_id", "type", "severity", "start_s", "end_s", "confidence"),
-                    r,
-                    strict=True,
-                )
-            )
-            for r in rows
-        ],
+        "live_alerts": len(live_events),
+        "incidents": [dict(zip(columns, r, strict=True)) for r in rows],
+        "where_to_look": where_to_look(settings, options) if options.start_services else [],
         "elapsed_s": round(time.monotonic() - started, 1),
     }

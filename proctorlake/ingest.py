@@ -17,7 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from proctorlake import lake, schemas
-from proctorlake.object_store import ObjectStore, chunk_key, manifest_key, open_object_store
+from proctorlake.object_store import (
+    ObjectNotFound,
+    ObjectStore,
+    chunk_key,
+    manifest_key,
+    open_object_store,
+)
 from proctorlake.settings import Settings
 from proctorlake.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
 
@@ -76,6 +82,35 @@ def _probe_or_reject(track: str, path: Path) -> VideoInfo:
         raise IngestError(f"{track} recording rejected: {exc}") from exc
 
 
+def media_chunk_row(
+    session_id: str,
+    institution_id: str,
+    chunk: StoredChunk,
+    measured: VideoInfo,
+    gap_before_ms: int,
+    ingested_at: dt.datetime,
+) -> dict:
+    """The ``media_chunks`` row of a stored chunk, with what was measured on its source."""
+    return {
+        "session_id": session_id,
+        "institution_id": institution_id,
+        "track": chunk.track,
+        "chunk_index": chunk.chunk_index,
+        "chunk_start_ms": chunk.chunk_start_ms,
+        "chunk_end_ms": chunk.chunk_end_ms,
+        "original_key": chunk.original_key,
+        "analysis_key": chunk.analysis_key,
+        "width": measured.width,
+        "height": measured.height,
+        "fps": measured.fps,
+        "bitrate_bps": measured.bitrate_bps,
+        "frame_count": chunk.frame_count,
+        "gap_before_ms": max(0, gap_before_ms),
+        "ingested_at": ingested_at,
+        "session_date": ingested_at.date().isoformat(),
+    }
+
+
 def _store_track(
     settings: Settings,
     store: ObjectStore,
@@ -99,36 +134,19 @@ def _store_track(
             end_ms = round(piece.end_s * 1000)
             analysis_key = chunk_key(identity.session_id, track, start_ms, "mp4")
             store.put_file(analysis_key, piece.path)
-            chunks.append(
-                StoredChunk(
-                    track,
-                    piece.index,
-                    start_ms,
-                    end_ms,
-                    analysis_key,
-                    original_key,
-                    piece.frame_count,
-                )
+            chunk = StoredChunk(
+                track, piece.index, start_ms, end_ms, analysis_key, original_key, piece.frame_count
             )
+            chunks.append(chunk)
             rows.append(
-                {
-                    "session_id": identity.session_id,
-                    "institution_id": identity.institution_id,
-                    "track": track,
-                    "chunk_index": piece.index,
-                    "chunk_start_ms": start_ms,
-                    "chunk_end_ms": end_ms,
-                    "original_key": original_key,
-                    "analysis_key": analysis_key,
-                    "width": info.width,
-                    "height": info.height,
-                    "fps": info.fps,
-                    "bitrate_bps": info.bitrate_bps,
-                    "frame_count": piece.frame_count,
-                    "gap_before_ms": max(0, start_ms - previous_end_ms),
-                    "ingested_at": now,
-                    "session_date": now.date().isoformat(),
-                }
+                media_chunk_row(
+                    identity.session_id,
+                    identity.institution_id,
+                    chunk,
+                    info,
+                    start_ms - previous_end_ms,
+                    now,
+                )
             )
             previous_end_ms = end_ms
             size_kib = piece.path.stat().st_size // 1024
@@ -198,3 +216,62 @@ def ingest_recording(
         ["session_id"],
     )
     return manifest
+
+
+def ingest_uploaded_segments(
+    settings: Settings, session_id: str, progress: Callable[[str], None] = lambda _msg: None
+) -> int:
+    """Transcode a realtime session's uploaded WebM segments and register them as chunks.
+
+    The exam client uploads self-contained WebM segments (listed in the session manifest);
+    each becomes one CFR H.264 chunk beside its original. Idempotent: segments that already
+    have an analysis copy are skipped, rows are merged by (session, track, start). A segment
+    that cannot be decoded is named in the error and nothing of it is registered.
+    Returns how many segments were transcoded now.
+    """
+    store = open_object_store(settings)
+    try:
+        manifest = json.loads(store.get_bytes(manifest_key(session_id)))
+    except ObjectNotFound as exc:
+        raise IngestError(f"session {session_id} has no uploaded recording") from exc
+    pending = [c for c in manifest["chunks"] if not c.get("analysis_key")]
+    rows = []
+    now = dt.datetime.now(dt.UTC)
+    with tempfile.TemporaryDirectory(prefix="proctorlake-segments-") as tmp:
+        for entry in pending:
+            track = entry["track"]
+            source = store.download(entry["original_key"], Path(tmp) / "segment.webm")
+            try:
+                measured = probe(source)
+                pieces = transcode_to_cfr_chunks(source, Path(tmp), ANALYSIS_FPS[track], 10**9)
+            except VideoError as exc:
+                raise IngestError(f"segment {entry['original_key']} is unreadable: {exc}") from exc
+            analysis_key = chunk_key(session_id, track, entry["chunk_start_ms"], "mp4")
+            store.put_file(analysis_key, pieces[0].path)
+            chunk = StoredChunk(
+                track,
+                entry["chunk_index"],
+                entry["chunk_start_ms"],
+                entry["chunk_end_ms"],
+                analysis_key,
+                entry["original_key"],
+                pieces[0].frame_count,
+            )
+            rows.append(
+                media_chunk_row(
+                    session_id,
+                    manifest["institution_id"],
+                    chunk,
+                    measured,
+                    entry.get("gap_before_ms", 0),
+                    now,
+                )
+            )
+            entry["analysis_key"] = analysis_key
+            progress(f"{track}: segment at {entry['chunk_start_ms']} ms transcoded")
+    if rows:
+        lake.merge_rows(
+            settings, schemas.MEDIA_CHUNKS, rows, ["session_id", "track", "chunk_start_ms"]
+        )
+        store.put_bytes(manifest_key(session_id), json.dumps(manifest, indent=2).encode())
+    return len(rows)

@@ -189,6 +189,10 @@ class S3ObjectStore:
         )
 
 
+def object_exists(settings: Settings, key: str) -> bool:
+    return open_object_store(settings).exists(key)
+
+
 def open_object_store(settings: Settings) -> ObjectStore:
     """The store the settings name: ``local`` (default) or ``s3``."""
     if settings.storage_backend == "s3":

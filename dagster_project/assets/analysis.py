@@ -17,6 +17,8 @@ from dagster import (
 from dagster_project.partitions import session_partitions
 from dagster_project.resources import ProctorLakeResource
 from proctorlake import lake
+from proctorlake.ingest import ingest_uploaded_segments
+from proctorlake.object_store import manifest_key, object_exists
 from spark_jobs.analyze_sessions import run_detection, run_incidents
 
 # Transient failures (a busy executor, a storage hiccup) are retried; a corrupt chunk fails
@@ -28,13 +30,16 @@ TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIA
     partitions_def=session_partitions,
     group_name="bronze",
     key_prefix=["bronze"],
-    description="A session's stored recording chunks (written by ingest or the realtime upload).",
+    description="A session's recording chunks: uploaded segments transcoded, all registered.",
 )
 def media_chunks(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
     settings = proctorlake.settings()
     session_id = context.partition_key
+    if object_exists(settings, manifest_key(session_id)):
+        transcoded = ingest_uploaded_segments(settings, session_id, progress=context.log.info)
+        context.log.info(f"{transcoded} uploaded segments transcoded and registered")
     rows = (
         lake.duckdb_connection(settings)
         .execute(
