@@ -134,3 +134,32 @@ def test_killed_midway_then_rerun_completes(settings, lakehouse, tmp_path) -> No
         ids = set(lake.read_table(settings, table).column("session_id").to_pylist())
         assert ids == {s for o in others for s in o.session_ids}, table
     assert erase(settings, alice.student_id).noop
+
+
+def test_dagster_job_runs_a_planned_request(settings, lakehouse) -> None:
+    from dagster_project.erasure_job import erasure_job
+    from dagster_project.resources import ProctorLakeResource
+    from proctorlake.erasure import plan_erasure
+
+    plan = plan_erasure(settings, lakehouse[1].student_id)
+    config = {"request_id": plan.request_id}
+    result = erasure_job.execute_in_process(
+        run_config={
+            "ops": {
+                name: {"config": config}
+                for name in (
+                    "keep_anonymous_counts",
+                    "shred_broker_keys",
+                    "erase_delta_tables",
+                    "erase_objects",
+                    "erase_caches",
+                    "sign_certificate",
+                )
+            }
+        },
+        resources={"proctorlake": ProctorLakeResource(home=str(settings.home))},
+    )
+    assert result.success
+    assert result.output_for_node("sign_certificate") == plan.request_id
+    sessions = lake.read_table(settings, "exam_sessions").column("session_id").to_pylist()
+    assert "sess-b1" not in sessions and "sess-a1" in sessions
