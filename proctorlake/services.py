@@ -28,8 +28,13 @@ class ServiceError(RuntimeError):
 class ServiceSpec:
     name: str
     argv: tuple[str, ...]
-    health_url: str | None
+    url: str | None
+    health_path: str | None
     env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def health_url(self) -> str | None:
+        return f"{self.url}{self.health_path}" if self.url and self.health_path else None
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,8 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
     dagster = f"http://127.0.0.1:{settings.dagster_port}"
     dashboard = f"http://127.0.0.1:{settings.dashboard_port}"
     specs = [
-        ServiceSpec("api", (python, "-m", "realtime.serve"), f"{api}/docs"),
-        ServiceSpec("workers", (python, "-m", "realtime.workers"), None),
+        ServiceSpec("api", (python, "-m", "realtime.serve"), api, "/healthz"),
+        ServiceSpec("workers", (python, "-m", "realtime.workers"), None, None),
         ServiceSpec(
             "dagster",
             (
@@ -67,7 +72,8 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
                 "-p",
                 str(settings.dagster_port),
             ),
-            f"{dagster}/server_info",
+            dagster,
+            "/server_info",
             (("DAGSTER_HOME", str(dagster_home(settings))),),
         ),
         ServiceSpec(
@@ -87,7 +93,8 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
                 "--browser.gatherUsageStats",
                 "false",
             ),
-            f"{dashboard}/_stcore/health",
+            dashboard,
+            "/_stcore/health",
         ),
     ]
     return [s for s in specs if _module_available(s)]
@@ -126,9 +133,8 @@ def status(settings: Settings, spec: ServiceSpec) -> ServiceStatus:
     pid_path = _pid_file(settings, spec.name)
     pid = int(pid_path.read_text()) if pid_path.exists() else None
     running = pid is not None and _alive(pid, spec.argv)
-    url = spec.health_url.rsplit("/", 1)[0] if spec.health_url else None
     return ServiceStatus(
-        spec.name, running, pid if running else None, url, _log_file(settings, spec.name)
+        spec.name, running, pid if running else None, spec.url, _log_file(settings, spec.name)
     )
 
 
