@@ -24,6 +24,7 @@ from proctorlake.object_store import (
     manifest_key,
     open_object_store,
 )
+from proctorlake.recording_quality import record_session_quality
 from proctorlake.settings import Settings
 from proctorlake.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
 
@@ -215,6 +216,7 @@ def ingest_recording(
         ],
         ["session_id"],
     )
+    record_session_quality(settings, identity.session_id)
     return manifest
 
 
@@ -274,4 +276,5 @@ def ingest_uploaded_segments(
             settings, schemas.MEDIA_CHUNKS, rows, ["session_id", "track", "chunk_start_ms"]
         )
         store.put_bytes(manifest_key(session_id), json.dumps(manifest, indent=2).encode())
+        record_session_quality(settings, session_id)
     return len(rows)

@@ -298,6 +298,68 @@ ANONYMIZED_SESSIONS = Table(
     "link (the one table without session_id).",
 )
 
+RECORDING_QUALITY = Table(
+    "recording_quality",
+    "silver",
+    (
+        *_KEYS,
+        _c("track", "string", False),  # webcam | screen
+        _c("chunk_count", "int", False),
+        _c("min_width", "int"),
+        _c("min_height", "int"),
+        _c("min_fps", "double"),
+        _c("mean_bitrate_bps", "long"),
+        _c("total_gap_ms", "long"),
+        _c("max_gap_ms", "long"),
+        _c("below_floor", "boolean", False),
+        _c("issues", "string"),  # why it is below the floor, e.g. "height 480 < 720"
+        _c("floor", "string", False),  # the floor it was checked against, e.g. 1280x720@15fps
+        _c("measured_at", "timestamp", False),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Per session and track: what arrived against the 720p/15 fps floor (auditors' flag; it "
+    "never fails an exam).",
+)
+
+LEGAL_HOLDS = Table(
+    "legal_holds",
+    "audit",
+    (
+        _c("event_id", "string", False),
+        *_KEYS,
+        _c("action", "string", False),  # placed | released
+        _c("actor", "string", False),  # the admin who acted
+        _c("reason", "string", False),  # case reference; no personal data
+        _c("event_at", "timestamp", False),
+        _c("month", "string", False),
+    ),
+    ("month",),
+    "Every legal hold placed or released; a session is held while its latest event is placed.",
+)
+
+RETENTION_LOG = Table(
+    "retention_log",
+    "audit",
+    (
+        _c("session_id", "string", False),
+        _c("institution_id", "string", False),
+        _c("session_ended_at", "timestamp"),
+        _c("retention_days", "int", False),
+        _c("expired_at", "timestamp", False),
+        _c("status", "string", False),  # started | purged
+        _c("erasure_request_id", "string"),
+        _c("rows_removed", "long"),
+        _c("objects_removed", "long"),
+        _c("object_versions_removed", "long"),
+        _c("run_id", "string", False),
+        _c("purged_at", "timestamp"),
+        _c("month", "string", False),
+    ),
+    ("month",),
+    "What the retention schedule removed (one row per expired session, through erasure).",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     EXAM_SESSIONS,
     MEDIA_CHUNKS,
@@ -309,6 +371,9 @@ ALL_TABLES: tuple[Table, ...] = (
     IDENTITY_VERIFICATIONS,
     ERASURE_LOG,
     ANONYMIZED_SESSIONS,
+    RECORDING_QUALITY,
+    LEGAL_HOLDS,
+    RETENTION_LOG,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in ALL_TABLES}

@@ -49,6 +49,8 @@ class Settings:
     torch_device: str = ""
     # JSON file of dashboard admins: {user: {"password_hash": ..., "institution_id": ...}}.
     admin_users_path: Path | None = None
+    # JSON file of per-institution retention: {"institutions": {id: {"retention_days": N}}}.
+    retention_policy_path: Path | None = None
 
     @property
     def lake_root(self) -> str:
@@ -108,4 +110,5 @@ def load_settings() -> Settings:
         lti_platforms_path=Path(lti) if (lti := _env("LTI_PLATFORMS", "")) else None,
         torch_device=_env("TORCH_DEVICE", ""),
         admin_users_path=Path(_env("ADMIN_USERS", str(home / "admin_users.json"))),
+        retention_policy_path=Path(_env("RETENTION_POLICY", str(home / "retention_policy.json"))),
     )

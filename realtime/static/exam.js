@@ -67,6 +67,10 @@ async function sendFrame(track, video, width) {
   }
 }
 
+// The seed's floor: at least 1280x720 at 15 fps. Asked as "ideal", not "min", so a weaker
+// camera still runs the exam; ingest measures what arrived and flags a session below it.
+const RECORDING_FLOOR = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 15 } };
+
 // Each segment is a complete WebM (the recorder restarts), so the batch path can ingest it.
 function recordSegments(stream, seconds) {
   const run = () => {
@@ -130,12 +134,12 @@ async function start() {
   state.t0 = Date.parse(info.started_at) || state.t0;  // a reconnecting client keeps its origin
   followEvents();
   const webcamVideo = document.getElementById("webcam");
-  state.webcam = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  state.webcam = await navigator.mediaDevices.getUserMedia({ video: RECORDING_FLOOR, audio: false });
   webcamVideo.srcObject = state.webcam;
   setInterval(() => sendFrame("webcam", webcamVideo, 640), 1000);
   recordSegments(state.webcam, 10);
   try {
-    state.screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+    state.screen = await navigator.mediaDevices.getDisplayMedia({ video: RECORDING_FLOOR });
     const screenVideo = document.createElement("video");
     screenVideo.muted = true;
     screenVideo.srcObject = state.screen;
