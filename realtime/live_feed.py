@@ -1,10 +1,11 @@
 """Fan-out of topic events to server-sent-event clients inside one API process.
 
-A follower thread tails the ``incidents`` and ``proctor.actions`` topics (every partition,
-from the end) and hands each event to the asyncio loop, where subscribers filter it: a
-proctor stream sees its institution's incidents at or above a severity, an exam client sees
-only its own session's proctor actions. Each incident's latest state is kept per session for
-the proctor page's timeline; the live page shows only sessions whose tier has a human.
+A follower thread tails the ``incidents``, ``proctor.actions`` and ``sessions`` topics (every
+partition, from the end) and hands each event to the asyncio loop, where subscribers filter
+it: a proctor stream sees its institution's incidents at or above a severity and its identity
+reviews, an exam client sees only its own session's proctor actions. Each incident's latest
+state, and each identity check that needs a human, is kept per session for the proctor page;
+the live page shows only sessions whose tier has a human.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from kafka.errors import KafkaError
 
 from proctorlake import keystore
 from proctorlake.settings import Settings
-from proctorlake.topics import INCIDENTS, PROCTOR_ACTIONS
+from proctorlake.topics import INCIDENTS, PROCTOR_ACTIONS, SESSIONS, SessionEvent
 from realtime import kafka_io
 from realtime.session_registry import SEVERITIES
 
@@ -45,6 +46,7 @@ class LiveFeed:
     loop: asyncio.AbstractEventLoop | None = None
     subscribers: set[Subscriber] = field(default_factory=set)
     timeline: dict[str, dict[str, dict]] = field(default_factory=dict)
+    reviews: dict[str, dict[str, dict]] = field(default_factory=dict)  # session -> record -> item
     loaded: set[str] = field(default_factory=set)  # sessions whose Delta history was read
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,6 +72,18 @@ class LiveFeed:
                 return
             incidents[incident["incident_id"]] = {"id": incident["incident_id"], **incident}
 
+    def reviews_of(self, session_id: str) -> list[dict]:
+        with self._lock:
+            return sorted(self.reviews.get(session_id, {}).values(), key=lambda r: r["at"])
+
+    def remember_review(self, review: dict, only_if_new: bool = False) -> None:
+        """Keep an identity check that a human must review (Delta history never overwrites)."""
+        with self._lock:
+            reviews = self.reviews.setdefault(review["session_id"], {})
+            if only_if_new and review["record_id"] in reviews:
+                return
+            reviews[review["record_id"]] = review
+
     def publish(self, kind: str, event: dict) -> None:
         """Thread-safe: deliver an event to matching subscribers on the loop."""
         if self.loop is None:
@@ -84,6 +98,28 @@ class LiveFeed:
                 subscriber.queue.put_nowait((kind, event))
 
 
+REVIEW_FIELDS = (
+    "record_id",
+    "session_id",
+    "institution_id",
+    "student_id",
+    "exam_id",
+    "verified",
+    "review_required",
+    "similarity_score",
+    "reasons",
+    "at",
+)
+
+
+def review_item(event: dict) -> dict:
+    """The proctor page's review item of a ``verified`` sessions event (kind: identity)."""
+    item = {name: event.get(name) for name in REVIEW_FIELDS}
+    item["reasons"] = list(item["reasons"] or [])
+    item["kind"] = "identity"
+    return item
+
+
 def sse_message(kind: str, event: dict, event_id: str | None = None) -> str:
     lines = [f"event: {kind}"]
     if event_id:
@@ -93,7 +129,8 @@ def sse_message(kind: str, event: dict, event_id: str | None = None) -> str:
 
 
 class TopicFollower(threading.Thread):
-    """Tails incidents and proctor actions into the feed; calls ``on_incident`` for policy."""
+    """Tails incidents, proctor actions and session events into the feed; calls
+    ``on_incident`` for policy."""
 
     def __init__(
         self,
@@ -112,7 +149,9 @@ class TopicFollower(threading.Thread):
         self._stop.set()
 
     def run(self) -> None:
-        consumer = kafka_io.make_tail_consumer(self.settings, [INCIDENTS, PROCTOR_ACTIONS])
+        consumer = kafka_io.make_tail_consumer(
+            self.settings, [INCIDENTS, PROCTOR_ACTIONS, SESSIONS]
+        )
         try:
             for partition in consumer.assignment():
                 consumer.position(partition)  # resolve the end offsets before serving
@@ -140,8 +179,17 @@ class TopicFollower(threading.Thread):
             except Exception:  # a failed automatic action must not stop the live feed
                 log.exception("automatic action failed for incident %s", incident["incident_id"])
             return
+        topic = SESSIONS if record.topic == SESSIONS.name else PROCTOR_ACTIONS
         try:
-            action = kafka_io.decode_event(self.settings, PROCTOR_ACTIONS, session_id, record.value)
+            event = kafka_io.decode_event(self.settings, topic, session_id, record.value)
         except keystore.KeyErased:
-            return
-        self.feed.publish("action", action)
+            return  # the session was erased: its events are gone on purpose
+        if topic is PROCTOR_ACTIONS:
+            self.feed.publish("action", event)
+        elif event.get("event") == SessionEvent.VERIFIED and event.get("review_required"):
+            review = review_item(event)
+            self.feed.remember_review(review)
+            self.feed.publish("review", review)
+        else:
+            lifecycle = ("event", "session_id", "institution_id", "status", "at")
+            self.feed.publish("session", {name: event.get(name) for name in lifecycle})

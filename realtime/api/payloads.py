@@ -112,6 +112,19 @@ class Incident(BaseModel):
     auto_action: str | None = None
 
 
+class Review(BaseModel):
+    """An item a human must look at outside the incident timeline (a failed identity check)."""
+
+    kind: Literal["identity"] = "identity"
+    record_id: str
+    session_id: str
+    verified: bool
+    review_required: bool
+    similarity_score: float | None
+    reasons: list[str]
+    at: dt.datetime
+
+
 class LiveSession(BaseModel):
     session_id: str
     exam_id: str
@@ -122,3 +135,4 @@ class LiveSession(BaseModel):
     max_severity: str | None
     open_incidents: int
     incidents: list[Incident]
+    reviews: list[Review] = Field(default_factory=list, description="identity checks to review")

@@ -22,20 +22,23 @@ async function api(path, options = {}) {
 function renderGrid() {
   const grid = document.getElementById("grid");
   grid.replaceChildren();
-  const sorted = [...state.sessions].sort(
-    (a, b) => (rank[b.max_severity] ?? -1) - (rank[a.max_severity] ?? -1));
+  // A pending identity review ranks like a high-severity incident.
+  const urgency = (s) => Math.max(rank[s.max_severity] ?? -1, s.reviews.length ? rank.high : -1);
+  const sorted = [...state.sessions].sort((a, b) => urgency(b) - urgency(a));
   for (const s of sorted) {
     const card = document.createElement("button");
     card.className = "card";
     card.dataset.sessionId = s.session_id;
     card.dataset.severity = s.max_severity || "none";
+    card.dataset.review = s.reviews.length ? "pending" : "none";
     const img = document.createElement("img");
     img.alt = `webcam of ${s.student_id}`;
     img.src = `/proctoring/sessions/${s.session_id}/thumbnail?token=${encodeURIComponent(token)}&t=${Date.now()}`;
     img.onerror = () => { img.removeAttribute("src"); };
     const label = document.createElement("span");
     label.textContent = `${s.student_id} · ${s.exam_id}` +
-      (s.max_severity ? ` · ${s.max_severity} (${s.incidents.length})` : "");
+      (s.max_severity ? ` · ${s.max_severity} (${s.incidents.length})` : "") +
+      (s.reviews.length ? " · identity review" : "");
     card.append(img, label);
     card.onclick = () => select(s.session_id);
     grid.append(card);
@@ -55,6 +58,15 @@ function renderPanel() {
     li.dataset.severity = i.severity;
     li.className = "incident";
     li.textContent = `${i.incident_type} ${i.start_s.toFixed(0)}–${i.end_s.toFixed(0)} s · ${i.severity} · ${i.state}`;
+    return li;
+  }));
+  const reviews = document.getElementById("reviews");
+  reviews.replaceChildren(...s.reviews.map((r) => {
+    const li = document.createElement("li");
+    li.className = "review";
+    li.dataset.recordId = r.record_id;
+    const score = r.similarity_score == null ? "" : ` · similarity ${r.similarity_score.toFixed(2)}`;
+    li.textContent = `identity check failed${score}: ${r.reasons.join("; ") || "see record"} (${r.record_id})`;
     return li;
   }));
 }
@@ -87,6 +99,14 @@ function follow() {
     if ((rank[incident.severity] ?? -1) > (rank[s.max_severity] ?? -1)) s.max_severity = incident.severity;
     renderGrid();
   });
+  live.addEventListener("review", (e) => {
+    const review = JSON.parse(e.data);
+    const s = state.sessions.find((x) => x.session_id === review.session_id);
+    if (!s) { refresh(); return; }
+    s.reviews = s.reviews.filter((r) => r.record_id !== review.record_id).concat([review]);
+    renderGrid();
+  });
+  live.addEventListener("session", () => refresh());  // created, started, ended elsewhere
   live.onerror = () => setStatus("reconnecting…", "offline");
 }
 

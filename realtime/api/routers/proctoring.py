@@ -15,9 +15,16 @@ from starlette.concurrency import run_in_threadpool
 
 from proctorlake import lake, schemas
 from realtime.api.deps import Claims, Services, require_staff, session_for
-from realtime.api.payloads import ActionIn, ActionRecorded, Incident, LiveSession, Severity
+from realtime.api.payloads import (
+    ActionIn,
+    ActionRecorded,
+    Incident,
+    LiveSession,
+    Review,
+    Severity,
+)
 from realtime.frame_intake import FrameRejected, thumbnail_path
-from realtime.live_feed import severity_rank, sse_message
+from realtime.live_feed import review_item, severity_rank, sse_message
 from realtime.services import RealtimeServices
 from realtime.session_registry import SEVERITIES
 
@@ -26,21 +33,41 @@ KEEPALIVE_S = 15.0
 LIVE_TIERS = ("ai_human",)
 
 
+def _session_rows(services: RealtimeServices, table_name: str, session_id: str) -> list[dict]:
+    table = lake.open_table(services.settings, table_name)
+    if table is None:
+        return []
+    dataset = table.to_pyarrow_dataset()
+    return dataset.to_table(filter=pc.field("session_id") == session_id).to_pylist()
+
+
+def _load_history(services: RealtimeServices, session_id: str) -> None:
+    """Once per session and process: incidents and failed identity checks from Delta, so a
+    restarted API shows what happened before it started following the topics."""
+    feed = services.feed
+    if session_id in feed.loaded:
+        return
+    for row in _session_rows(services, schemas.STREAM_INCIDENTS.name, session_id):
+        feed.remember_incident(row, only_if_new=True)
+    for row in _session_rows(services, schemas.IDENTITY_VERIFICATIONS.name, session_id):
+        if not row["verified"]:
+            event = {**row, "review_required": True, "at": row["verified_at"].isoformat()}
+            feed.remember_review(review_item(event), only_if_new=True)
+    feed.loaded.add(session_id)
+
+
 def _timeline(services: RealtimeServices, session_id: str) -> list[dict]:
     """The session's incidents: live ones from the feed, older ones read back from Delta."""
-    feed = services.feed
-    if session_id not in feed.loaded:
-        table = lake.open_table(services.settings, schemas.STREAM_INCIDENTS.name)
-        if table is not None:
-            rows = (
-                table.to_pyarrow_dataset()
-                .to_table(filter=pc.field("session_id") == session_id)
-                .to_pylist()
-            )
-            for row in rows:
-                feed.remember_incident(row, only_if_new=True)
-        feed.loaded.add(session_id)
-    return feed.incidents_of(session_id)
+    _load_history(services, session_id)
+    return services.feed.incidents_of(session_id)
+
+
+def _reviews(services: RealtimeServices, session_id: str) -> list[Review]:
+    _load_history(services, session_id)
+    return [
+        Review(**{k: item.get(k) for k in Review.model_fields})
+        for item in services.feed.reviews_of(session_id)
+    ]
 
 
 def _incident(item: dict) -> Incident:
@@ -54,15 +81,19 @@ async def live(
     services: Services,
     severity: Annotated[Severity, Query(description="lowest severity to stream")] = "medium",
 ) -> StreamingResponse:
-    """Server-sent events: incidents of the institution's human-proctored sessions."""
+    """Server-sent events of the institution: incidents of its human-proctored sessions at
+    or above ``severity``, identity checks that need a review, and session lifecycle."""
     require_staff(claims)
     institution = claims.institution_id
     threshold = severity_rank(severity)
 
     def accepts(kind: str, event: dict) -> bool:
+        if event.get("institution_id") != institution:
+            return False
+        if kind in ("review", "session"):
+            return True
         return (
             kind == "incident"
-            and event.get("institution_id") == institution
             and event.get("tier") in LIVE_TIERS
             and event.get("alert", True)
             and severity_rank(event.get("severity", "")) >= threshold
@@ -79,20 +110,30 @@ async def live(
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
-                yield sse_message(kind, event, f"{event['incident_id']}:{event['state']}")
+                yield sse_message(kind, event, _event_id(kind, event))
         finally:
             services.feed.unsubscribe(subscriber)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
 
 
+def _event_id(kind: str, event: dict) -> str:
+    if kind == "incident":
+        return f"{event['incident_id']}:{event['state']}"
+    if kind == "review":
+        return f"{event['record_id']}:review"
+    return f"{event['session_id']}:{event.get('event')}"
+
+
 @router.get("/sessions", response_model=list[LiveSession])
 def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
-    """Open sessions of the institution, the most severe first."""
+    """Open sessions of the institution, the most severe first; a pending identity review
+    ranks like a high-severity incident (the person may not be the student)."""
     require_staff(claims)
     result = []
     for session in services.registry.open_sessions(claims.institution_id):
         incidents = _timeline(services, session.session_id)
+        reviews = _reviews(services, session.session_id)
         worst = max((severity_rank(i["severity"]) for i in incidents), default=-1)
         result.append(
             LiveSession(
@@ -105,11 +146,14 @@ def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
                 max_severity=SEVERITIES[worst] if worst >= 0 else None,
                 open_incidents=sum(1 for i in incidents if i["state"] != "closed"),
                 incidents=[_incident(i) for i in incidents],
+                reviews=reviews,
             )
         )
-    result.sort(
-        key=lambda s: (-severity_rank(s.max_severity or ""), s.started_at is None, s.session_id)
-    )
+
+    def urgency(s: LiveSession) -> int:
+        return max(severity_rank(s.max_severity or ""), severity_rank("high") if s.reviews else -1)
+
+    result.sort(key=lambda s: (-urgency(s), s.started_at is None, s.session_id))
     return result
 
 
