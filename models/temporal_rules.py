@@ -65,12 +65,21 @@ class RuleParams:
     """All thresholds of the session rules, each named. Values were chosen on the dev set
     (``proctorlake/samples/devset.py`` seed 0, see models/README.md), never on the held-out set."""
 
-    yaw_threshold_deg: float = 25.0
-    """|yaw - neutral yaw| above this is looking away (natural head motion stays within ~12)."""
+    yaw_threshold_deg: float = 18.0
+    """|yaw - neutral yaw| above this is looking away, when foreshortening confirms it."""
+    min_eye_span_shrink: float = 0.05
+    """...and the eye span (relative to the eye-nose height) must have shrunk by at least this
+    share of its neutral value (cos 18 deg = 0.95). A real turn always foreshortens the eyes;
+    landmark jitter on small or blurred faces swings the solvePnP yaw by 30-40 degrees
+    without doing so (dev set: lfw_07 spikes at 0.97-1.0, real 40+ degree turns 0.86-0.93)."""
     pitch_threshold_deg: float | None = None
     """|pitch - neutral pitch| above this is looking away; off by default: with 5 landmarks
     pitch is ambiguous within about +-25 degrees (two poses fit the eye-nose height), so
     only yaw decides. Set it to use pitch anyway."""
+    yaw_noise_factor: float = 4.0
+    """Without foreshortening, a turn must exceed this many times the session's own yaw
+    noise (robust spread over the calibration samples) as well as ``yaw_threshold_deg``:
+    blurred faces whose landmarks jitter get a wider band, steady ones keep the narrow one."""
     calibration_samples: int = 10
     """Single-face samples whose median pose is the session's neutral pose."""
     body_present_max_change: float = 0.10
@@ -184,8 +193,10 @@ class PersistenceTracker:
 
 @dataclass
 class _Calibration:
-    poses: list[tuple[float, float]] = field(default_factory=list)
+    poses: list[tuple[float, float, float]] = field(default_factory=list)
     neutral: tuple[float, float] | None = None
+    neutral_ratio: float | None = None
+    yaw_spread: float = 0.0
     body_reference: np.ndarray | None = None
     body_box: tuple[int, int, int, int] | None = None  # thumbnail cells x0, y0, x1, y1
 
@@ -221,16 +232,23 @@ class SessionRules:
     def _update_calibration(self, obs: WebcamObservation) -> None:
         cal = self._cal
         if len(cal.poses) < self.params.calibration_samples:
-            cal.poses.append((obs.yaw_deg, obs.pitch_deg))
+            cal.poses.append((obs.yaw_deg, obs.pitch_deg, obs.eye_nose_ratio))
             if len(cal.poses) >= 3:
-                cal.neutral = tuple(float(v) for v in np.median(np.array(cal.poses), axis=0))
+                yaw, pitch, ratio = (float(v) for v in np.median(np.array(cal.poses), axis=0))
+                cal.neutral, cal.neutral_ratio = (yaw, pitch), ratio
+                yaws = np.array([p[0] for p in cal.poses])
+                cal.yaw_spread = float(1.4826 * np.median(np.abs(yaws - yaw)))
 
     def _looking_away(self, obs: WebcamObservation) -> float | None:
         """How far past the thresholds the main face is turned (None when within them)."""
         if self._cal.neutral is None or obs.yaw_deg is None:
             return None
         yaw0, pitch0 = self._cal.neutral
-        excess = abs(obs.yaw_deg - yaw0) - self.params.yaw_threshold_deg
+        threshold = self.params.yaw_threshold_deg
+        shrink = 1.0 - obs.eye_nose_ratio / max(1e-6, self._cal.neutral_ratio)
+        if shrink < self.params.min_eye_span_shrink:
+            threshold = max(threshold, self.params.yaw_noise_factor * self._cal.yaw_spread)
+        excess = abs(obs.yaw_deg - yaw0) - threshold
         if self.params.pitch_threshold_deg is not None:
             excess = max(excess, abs(obs.pitch_deg - pitch0) - self.params.pitch_threshold_deg)
         return excess if excess > 0 else None

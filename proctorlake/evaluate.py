@@ -18,7 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from models.screen_apps import ScreenObservation
 from models.temporal_rules import DEFAULT_PARAMS, INCIDENT_TYPES, RuleParams, observations_to_flags
+from models.webcam import WebcamObservation
 from proctorlake.analyze import recording_observations
 
 MATCH_OVERLAP_S = 1.0
@@ -60,10 +62,35 @@ def _nearest(value: float, choices: tuple[float, ...]) -> float:
     return min(choices, key=lambda c: abs(c - value))
 
 
+def _observations(clip: dict, dataset_dir: Path, cache_dir: Path | None):
+    """The clip's per-frame observations, from ``cache_dir`` when already computed there
+    (tuning the rules re-scores a set without re-running the detectors)."""
+    screen = dataset_dir / clip["screen"] if clip.get("screen") else None
+    cached = Path(cache_dir) / f"{clip['name']}.json" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        payload = json.loads(cached.read_text())
+        return (
+            [WebcamObservation.from_dict(o) for o in payload["webcam"]],
+            [ScreenObservation.from_dict(o) for o in payload["screen"]],
+            payload["seconds"],
+        )
+    webcam, screen_obs, seconds = recording_observations(dataset_dir / clip["webcam"], screen)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "webcam": [o.to_dict() for o in webcam],
+            "screen": [o.to_dict() for o in screen_obs],
+            "seconds": seconds,
+        }
+        cached.write_text(json.dumps(payload))
+    return webcam, screen_obs, seconds
+
+
 def evaluate_dataset(
     dataset_dir: Path,
     params: RuleParams = DEFAULT_PARAMS,
     progress: Callable[[str], None] | None = None,
+    cache_dir: Path | None = None,
 ) -> dict:
     """Run the analysis on every labelled clip and score it (see the module docstring)."""
     dataset_dir = Path(dataset_dir)
@@ -76,8 +103,7 @@ def evaluate_dataset(
     for clip in labels:
         if progress is not None:
             progress(clip["name"])
-        screen = dataset_dir / clip["screen"] if clip.get("screen") else None
-        webcam, screen_obs, seconds = recording_observations(dataset_dir / clip["webcam"], screen)
+        webcam, screen_obs, seconds = _observations(clip, dataset_dir, cache_dir)
         flags = [f.to_json() for f in observations_to_flags(webcam, screen_obs, params)]
         events = [e for e in clip["events"] if e["end_s"] - e["start_s"] >= MIN_EVENT_S]
         hit_events, true_flags = match(flags, events)
@@ -186,8 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score the detectors on a labelled set.")
     parser.add_argument("dataset_dir", type=Path)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="keep per-clip observations here (tuning)"
+    )
     args = parser.parse_args(argv)
-    report = evaluate_dataset(args.dataset_dir, progress=lambda n: print(n, file=sys.stderr))
+    report = evaluate_dataset(
+        args.dataset_dir, progress=lambda n: print(n, file=sys.stderr), cache_dir=args.cache
+    )
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 

@@ -23,6 +23,10 @@ GAMMAS = (1.0, 1.4, 1.8, 2.2)
 """Base lighting of the clips: gamma 1.0 (bright) to 2.2 (dim room)."""
 
 
+SIZES = ((640, 480),) * 8 + ((1280, 720), (320, 240))
+"""Most clips at 640x480, some HD and some small, to exercise the detection scale."""
+
+
 def random_script(rng: np.random.Generator, face: str, gamma: float, duration_s: float):
     """Segments alternating normal work with events and hard negatives, all seeded."""
     second = str(rng.choice([f for f in FACE_NAMES if f != face]))
@@ -34,7 +38,7 @@ def random_script(rng: np.random.Generator, face: str, gamma: float, duration_s:
         elif roll < 0.4:
             seg = Segment("second_person", float(rng.uniform(3.5, 10)), gamma)
         elif roll < 0.6:
-            yaw = float(rng.choice([-1, 1]) * rng.uniform(40, 65))
+            yaw = float(rng.choice([-1, 1]) * rng.uniform(35, 65))
             seg = Segment("turned", float(rng.uniform(3.5, 8)), gamma, yaw)
         elif roll < 0.75:
             yaw = float(rng.choice([-1, 1]) * rng.uniform(40, 65))
@@ -46,7 +50,13 @@ def random_script(rng: np.random.Generator, face: str, gamma: float, duration_s:
         segments += [seg, Segment("present", float(rng.uniform(4, 8)), gamma)]
     used = sum(s.duration_s for s in segments)
     segments.append(Segment("present", max(4.0, duration_s - used), gamma))
-    return WebcamScript(tuple(segments), face, second, background_seed=int(rng.integers(1 << 30)))
+    return WebcamScript(
+        tuple(segments),
+        face,
+        second,
+        background_seed=int(rng.integers(1 << 30)),
+        face_scale=float(rng.uniform(0.75, 1.15)),
+    )
 
 
 def random_screen(rng: np.random.Generator, duration_s: float) -> tuple[ScreenSegment, ...]:
@@ -55,9 +65,9 @@ def random_screen(rng: np.random.Generator, duration_s: float) -> tuple[ScreenSe
     harmless = ["calculator", "news"]
     segments = [ScreenSegment(float(rng.uniform(12, 20)), "exam")]
     while sum(s.duration_s for s in segments) < duration_s - 25:
-        name = str(rng.choice(banned if rng.random() < 0.5 else harmless))
-        segments.append(ScreenSegment(float(rng.uniform(20, 30)), name, "exam"))
-        segments.append(ScreenSegment(float(rng.uniform(10, 15)), "exam"))
+        name = str(rng.choice(banned if rng.random() < 0.6 else harmless))
+        segments.append(ScreenSegment(float(rng.uniform(12, 22)), name, "exam"))
+        segments.append(ScreenSegment(float(rng.uniform(8, 12)), "exam"))
     used = sum(s.duration_s for s in segments)
     segments.append(ScreenSegment(max(5.0, duration_s - used), "exam"))
     return tuple(segments)
@@ -81,7 +91,10 @@ def build_dev_set(
         gamma = GAMMAS[(i // len(FACE_NAMES) + i) % len(GAMMAS)]
         script = random_script(rng, face, gamma, duration_s)
         name = f"clip_{i:03d}"
-        truth = make_webcam_recording(out_dir / f"{name}.mp4", script, seed * 1000 + i, fps=fps)
+        size = SIZES[int(rng.integers(len(SIZES)))]
+        truth = make_webcam_recording(
+            out_dir / f"{name}.mp4", script, seed * 1000 + i, fps=fps, size=size
+        )
         entry = {
             "name": name,
             "webcam": f"{name}.mp4",
@@ -90,6 +103,8 @@ def build_dev_set(
             "events": truth.events_as_dicts(),
             "face": face,
             "gamma": gamma,
+            "size": list(size),
+            "face_scale": script.face_scale,
             "segments": [asdict(s) for s in script.segments],
         }
         if i < screens:

@@ -55,6 +55,7 @@ class WebcamScript:
     face: str = "astronaut"
     second_face: str = "grace_hopper"
     background_seed: int = 0
+    face_scale: float = 1.0  # 1.0: face ~22% of the frame width (close to a laptop camera)
 
     @property
     def duration_s(self) -> float:
@@ -120,8 +121,8 @@ def render_webcam_frames(
     width, height = size
     margin = max(8, width // 25)
     room = room_background(width + 2 * margin, height + 2 * margin, script.background_seed)
-    face_width = int(width * 0.22)
-    second_width = int(width * 0.17)
+    face_width = int(width * 0.22 * script.face_scale)
+    second_width = int(width * 0.17 * script.face_scale)
     shirt = tuple(int(c) for c in rng.integers(20, 200, size=3))
     second_shirt = tuple(int(c) for c in rng.integers(20, 200, size=3))
     second_side = 1 if rng.random() < 0.5 else -1
