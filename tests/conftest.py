@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.chromium",
     "tests.fixtures.dashboard_server",
     "tests.fixtures.lti_platform",
+    "tests.fixtures.retention",
 ]
