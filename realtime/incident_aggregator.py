@@ -16,6 +16,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 
+from models.screen_apps import ScreenObservation
 from models.temporal_rules import SessionRules, incident_id
 from models.webcam import WebcamObservation
 from proctorlake.topics import IncidentEvent
@@ -89,6 +90,27 @@ class IncidentAggregator:
             )
         track.last_ts = ts
         for rule_event in track.rules.feed_webcam(observation):
+            event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def observe_screen(
+        self,
+        meta: SessionMeta,
+        observation: ScreenObservation,
+        captured_at_ms: int,
+        now_ms: int,
+    ) -> list[dict]:
+        """A screen frame's window titles (every 10 s) through the same rules and ids."""
+        track = self.sessions.get(meta.session_id)
+        if track is None:
+            track = self.sessions[meta.session_id] = SessionTrack(SessionRules(meta.session_id))
+        if observation.frame_ts <= track.last_ts:
+            return []  # already processed: a replay after a restart
+        track.last_ts = observation.frame_ts
+        events = []
+        for rule_event in track.rules.feed_screen(observation):
             event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
             if event is not None:
                 events.append(event)

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from proctorlake import lake, schemas
 from proctorlake.settings import Settings
-from proctorlake.topics import FRAMES_WEBCAM, SESSIONS, SessionEvent
+from proctorlake.topics import FRAMES_SCREEN, FRAMES_WEBCAM, SESSIONS, SessionEvent
 from realtime import kafka_io
 
 TIERS = ("none", "ai", "ai_human")
@@ -245,8 +245,8 @@ class SessionRegistry:
         self._sessions[session.session_id] = session
 
     def _mark_end_of_frames(self, session: ExamSession) -> None:
-        """An empty record after the last frame, on the frames' partition: the detector
-        worker closes the session's open incidents when it reaches it."""
+        """An empty record after the last frame, on each frames topic's partition of the
+        session: the webcam and screen workers close its open incidents when they reach it."""
         ended_ms = int(session.ended_at.timestamp() * 1000)
         metadata = kafka_io.headers(
             captured_at_ms=ended_ms,
@@ -257,9 +257,12 @@ class SessionRegistry:
             extreme=",".join(session.policy.extreme_incident_types),
             end_of_session=1,
         )
-        self.producer.send(
-            FRAMES_WEBCAM.name, key=session.session_id, value=b"", headers=metadata
-        ).get(timeout=15)
+        sent = [
+            self.producer.send(topic.name, key=session.session_id, value=b"", headers=metadata)
+            for topic in (FRAMES_WEBCAM, FRAMES_SCREEN)
+        ]
+        for future in sent:
+            future.get(timeout=15)
 
     def _publish(self, session: ExamSession, event_type: str, **extra: int) -> None:
         event = {
