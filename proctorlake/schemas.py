@@ -190,6 +190,7 @@ PROCTOR_ACTIONS = Table(
     ),
     ("session_date",),
     "Every proctor action, audited.",
+    personal_columns=("message",),  # chat text may name the student
 )
 
 STREAM_DETECTIONS = Table(
@@ -360,6 +361,62 @@ RETENTION_LOG = Table(
     "What the retention schedule removed (one row per expired session, through erasure).",
 )
 
+SESSION_REPORTS = Table(
+    "session_reports",
+    "gold",
+    (
+        *_KEYS,
+        _c("exam_id", "string"),
+        _c("status", "string"),
+        _c("started_at", "timestamp"),
+        _c("ended_at", "timestamp"),
+        _c("recording_s", "double"),  # analysed webcam seconds
+        _c("chunks", "int"),
+        _c("gaps", "int"),  # breaks in the chunk chain (auditors' gap flags)
+        _c("detection_rows", "long"),
+        _c("incidents", "long"),
+        _c("high_severity_incidents", "long"),
+        _c("incidents_by_type", "string"),  # JSON object: incident type -> count
+        _c("confirmed", "long"),
+        _c("dismissed", "long"),
+        _c("pending_review", "long"),
+        _c("risk_score", "double"),  # 0..100, see spark_jobs.session_reports.risk_score
+        _c("verification_outcome", "string"),  # verified | failed | not_verified
+        _c("similarity_score", "double"),
+        _c("proctor_actions", "long"),
+        _c("actions_by_type", "string"),  # JSON object: action type -> count
+        _c("built_at", "timestamp", False),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "One summary per analysed session: incidents, risk score, identity outcome, proctor actions.",
+)
+
+INSTITUTION_DAILY = Table(
+    "institution_daily",
+    "gold",
+    (
+        _c("institution_id", "string", False),
+        _c("session_date", "string", False),
+        _c("sessions", "long", False),
+        _c("recording_s", "double"),
+        _c("incidents", "long"),
+        _c("high_severity_incidents", "long"),
+        _c("flagged_sessions", "long"),  # risk score at or above the flag threshold
+        _c("mean_risk_score", "double"),
+        _c("verified_sessions", "long"),
+        _c("unverified_sessions", "long"),
+        _c("proctor_actions", "long"),
+        _c("confirmed", "long"),
+        _c("dismissed", "long"),
+        _c("pending_review", "long"),
+        _c("built_at", "timestamp", False),
+    ),
+    ("session_date",),
+    "Per institution and exam day, rebuilt from session_reports: aggregate counts only (no "
+    "session column, like anonymized_sessions).",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     EXAM_SESSIONS,
     MEDIA_CHUNKS,
@@ -374,6 +431,8 @@ ALL_TABLES: tuple[Table, ...] = (
     RECORDING_QUALITY,
     LEGAL_HOLDS,
     RETENTION_LOG,
+    SESSION_REPORTS,
+    INSTITUTION_DAILY,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in ALL_TABLES}

@@ -1,0 +1,64 @@
+"""``DELETE /sessions/{id}/data`` over real HTTP: who may erase, the certificate, a no-op repeat."""
+
+from __future__ import annotations
+
+import pytest
+
+from proctorlake import lake
+from proctorlake.erasure.certificate import Certificate, verify_certificate
+from proctorlake.object_store import manifest_key, open_object_store
+from tests.fixtures.realtime import bearer, jpeg_bytes
+
+pytestmark = pytest.mark.slow
+
+
+def test_admin_erases_a_session_and_gets_a_signed_certificate(realtime_api) -> None:
+    api = realtime_api
+    session = api.create_session("inst-a")
+    session_id = session["session_id"]
+    with api.client() as client:
+        stored = client.post(
+            session["endpoints"]["webcam_frames"],
+            content=jpeg_bytes(),
+            headers=bearer(session["token"]) | {"Content-Type": "image/jpeg"},
+        )
+        assert stored.status_code == 202, stored.text
+        segment = b"\x1a\x45\xdf\xa3" + b"\x00" * 64
+        client.post(
+            session["endpoints"]["webcam_chunks"],
+            params={"chunk_start_ms": 0, "chunk_end_ms": 1000},
+            content=segment,
+            headers=bearer(session["token"]) | {"Content-Type": "video/webm"},
+        )
+        store = open_object_store(api.settings)
+        assert store.exists(manifest_key(session_id))
+
+        url = f"/sessions/{session_id}/data"
+        proctor = client.delete(url, headers=bearer(api.staff_token("inst-a", "proctor")))
+        assert proctor.status_code == 403
+        other = client.delete(url, headers=bearer(api.staff_token("inst-b", "admin")))
+        assert other.status_code == 403
+        student = client.delete(url, headers=bearer(session["token"]))
+        assert student.status_code == 403
+        assert store.exists(manifest_key(session_id))  # refused requests touched nothing
+
+        admin = bearer(api.staff_token("inst-a", "admin"))
+        erased = client.delete(url, headers=admin)
+        assert erased.status_code == 200, erased.text
+        body = erased.json()
+        certificate = Certificate(body["certificate"], body["signature"], body["public_key"])
+        assert verify_certificate(certificate, api.settings)
+        assert body["certificate"]["noop"] is False
+        assert session_id in body["certificate"]["session_ids"]
+        assert not list(store.list(f"sessions/{session_id}/"))
+        rows = lake.duckdb_connection(api.settings).execute(
+            "select count(*) from exam_sessions where session_id = ?", [session_id]
+        )
+        assert rows.fetchone()[0] == 0
+
+        again = client.delete(url, headers=admin)
+        assert again.status_code == 200, again.text
+        assert again.json()["certificate"]["noop"] is True
+        unknown = client.delete("/sessions/s-does-not-exist/data", headers=admin)
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"].startswith("application/problem+json")
