@@ -9,11 +9,13 @@ from dagster import Definitions, load_assets_from_modules
 from dagster_project.assets import analysis
 from dagster_project.jobs import analyze_session_job
 from dagster_project.resources import ProctorLakeResource
+from dagster_project.retention import retention_job, retention_schedule
 from dagster_project.sensors import ended_sessions_sensor
 
 defs = Definitions(
     assets=load_assets_from_modules([analysis]),
-    jobs=[analyze_session_job],
+    jobs=[analyze_session_job, retention_job],
+    schedules=[retention_schedule],
     sensors=[ended_sessions_sensor],
     resources={"proctorlake": ProctorLakeResource()},
 )
