@@ -34,6 +34,14 @@ class HoldError(ValueError):
     """A hold request was rejected (unknown session, already held, not held, no reason)."""
 
 
+class HoldSessionUnknown(HoldError):
+    """The session has no stored data (never existed, or already purged or erased)."""
+
+
+class HoldStateConflict(HoldError):
+    """Placing a hold on a held session, or releasing one that is not held."""
+
+
 @dataclass(frozen=True)
 class HoldEvent:
     event_id: str
@@ -80,7 +88,7 @@ def session_institution(settings: Settings, session_id: str) -> str:
         else None
     )
     if rows is None or rows.num_rows == 0:
-        raise HoldError(f"session {session_id} has no stored data to hold")
+        raise HoldSessionUnknown(f"session {session_id} has no stored data to hold")
     return rows["institution_id"][0].as_py()
 
 
@@ -137,7 +145,7 @@ def place_hold(settings: Settings, session_id: str, reason: str, actor: str) -> 
     with hold_lock(settings):
         institution_id = session_institution(settings, session_id)
         if is_held(settings, session_id):
-            raise HoldError(f"session {session_id} is already under legal hold")
+            raise HoldStateConflict(f"session {session_id} is already under legal hold")
         event = _record(settings, session_id, institution_id, PLACED, actor, reason)
         tag_session_objects(settings, session_id, institution_id, held=True)
     return event
@@ -152,7 +160,7 @@ def release_hold(settings: Settings, session_id: str, reason: str, actor: str) -
     with hold_lock(settings):
         placed = current_holds(settings).get(session_id)
         if placed is None:
-            raise HoldError(f"session {session_id} is not under legal hold")
+            raise HoldStateConflict(f"session {session_id} is not under legal hold")
         event = _record(settings, session_id, placed.institution_id, RELEASED, actor, reason)
         tag_session_objects(settings, session_id, placed.institution_id, held=False)
     return event
