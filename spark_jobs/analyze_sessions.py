@@ -7,15 +7,25 @@ session) -> load (Delta, replacing the sessions' previous rows so re-runs never 
 from __future__ import annotations
 
 import functools
+import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from proctorlake import lake, schemas
+from proctorlake.object_store import open_object_store
 from proctorlake.settings import Settings
-from spark_jobs.detect_chunks import detect_partition
+from spark_jobs.chunk_checkpoints import finished_keys
+from spark_jobs.detect_chunks import (
+    CHUNK_FAILED,
+    ChunkFailed,
+    DetectJob,
+    chunk_checkpoint_key,
+    detect_partition,
+)
 from spark_jobs.observation_rows import incidents_for_session
 
 
@@ -39,11 +49,30 @@ def extract_chunks(
     return chunks.where(_in_sessions(session_ids)).where(F.col("track").isin(list(tracks)))
 
 
-def detect(settings: Settings, chunks: DataFrame, parallelism: int) -> DataFrame:
-    """One task per chunk, so chunks are analysed in parallel across executors."""
-    return chunks.repartition(parallelism, "analysis_key").mapInPandas(
-        functools.partial(detect_partition, settings), schemas.DETECTION_EVENTS.spark_schema()
+def detect(job: DetectJob, chunks: DataFrame) -> DataFrame:
+    """Detection rows of these chunks, each chunk analysed (or read back) in its own task."""
+    return chunks.mapInPandas(
+        functools.partial(detect_partition, job), schemas.DETECTION_EVENTS.spark_schema()
     )
+
+
+def one_task_per_chunk(spark: SparkSession, chunks: list[Row]) -> DataFrame:
+    """The chunk rows spread one per partition, longest first, so no task waits on a
+    neighbour's chunk and the longest work starts earliest."""
+    ordered = sorted(
+        chunks,
+        key=lambda c: (c["track"] != "screen", c["chunk_start_ms"] - c["chunk_end_ms"]),
+    )
+    schema = schemas.MEDIA_CHUNKS.spark_schema()
+    values = [tuple(c[name] for name in schema.fieldNames()) for c in ordered]
+    rdd = spark.sparkContext.parallelize(values, len(values))
+    return spark.createDataFrame(rdd, schema)
+
+
+def chunk_failure(exc: BaseException) -> str | None:
+    """The per-chunk message inside Spark's wrapper of an executor error, if there is one."""
+    match = re.search(rf"{CHUNK_FAILED}: [^\n]+", str(exc))
+    return match.group(0) if match else None
 
 
 def incidents_from_detections(detections: DataFrame) -> DataFrame:
@@ -67,29 +96,53 @@ def replace_sessions(
     )
 
 
+@dataclass(frozen=True)
+class DetectionRun:
+    chunks: int
+    reused_chunks: int  # read back from checkpoints of an earlier, interrupted run
+    detected_chunks: int
+    rows: int
+    run_id: str
+
+
 def run_detection(
     spark: SparkSession,
     settings: Settings,
     session_ids: Sequence[str],
     tracks: Sequence[str] = ("webcam", "screen"),
-) -> tuple[int, int]:
-    """Detect over every chunk of the sessions and replace their detection_events rows."""
-    chunks = extract_chunks(spark, settings, session_ids, tracks).cache()
-    count = chunks.count()
-    if count == 0:
+    run_id: str | None = None,
+) -> DetectionRun:
+    """Detect over every chunk of the sessions and replace their detection_events rows.
+
+    Finished chunks are checkpointed as they finish; a re-run after a kill reads them back.
+    A chunk that cannot be analysed raises ``ChunkFailed`` naming it; nothing is replaced.
+    """
+    run_id = run_id or uuid.uuid4().hex
+    chunks = extract_chunks(spark, settings, session_ids, tracks).collect()
+    if not chunks:
         raise LookupError(f"no recording chunks for sessions {list(session_ids)}")
-    parallelism = max(1, min(count, spark.sparkContext.defaultParallelism * 2))
-    replace_sessions(
-        detect(settings, chunks, parallelism), settings, schemas.DETECTION_EVENTS, session_ids
-    )
-    chunks.unpersist()
+    store = open_object_store(settings)
+    reused = len(finished_keys(store, [chunk_checkpoint_key(c.asDict()) for c in chunks]))
+    job = DetectJob(settings, run_id)
+    try:
+        replace_sessions(
+            detect(job, one_task_per_chunk(spark, chunks)),
+            settings,
+            schemas.DETECTION_EVENTS,
+            session_ids,
+        )
+    except Exception as exc:
+        message = chunk_failure(exc)
+        if message is None:
+            raise
+        raise ChunkFailed(message) from None
     written = (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.DETECTION_EVENTS.name))
         .where(_in_sessions(session_ids))
         .count()
     )
-    return count, written
+    return DetectionRun(len(chunks), reused, len(chunks) - reused, written, run_id)
 
 
 REVIEW_COLUMNS = ("reviewed_by", "resolution", "reviewed_at")
@@ -149,6 +202,47 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
 def analyze_sessions(
     spark: SparkSession, settings: Settings, session_ids: Sequence[str]
 ) -> AnalysisResult:
-    chunks, rows = run_detection(spark, settings, session_ids)
+    detection = run_detection(spark, settings, session_ids)
     incidents = run_incidents(spark, settings, session_ids)
-    return AnalysisResult(tuple(session_ids), chunks, rows, incidents)
+    return AnalysisResult(tuple(session_ids), detection.chunks, detection.rows, incidents)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m spark_jobs.analyze_sessions --session ID ...``: one Spark run in its own
+    process (benches pick the core count; tests kill it mid-way)."""
+    import argparse
+    import json
+    import time
+
+    from proctorlake.settings import load_settings
+    from proctorlake.spark_session import get_spark
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--session", action="append", required=True, dest="sessions")
+    parser.add_argument("--cores", type=int, default=None)
+    parser.add_argument("--run-id", default=None)
+    parser.add_argument("--track", action="append", dest="tracks")
+    parser.add_argument("--detections-only", action="store_true")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    spark = get_spark(settings, app_name="proctorlake-analysis", cores=args.cores)
+    started = time.monotonic()
+    tracks = tuple(args.tracks or ("webcam", "screen"))
+    detection = run_detection(spark, settings, args.sessions, tracks, run_id=args.run_id)
+    detected_s = time.monotonic() - started
+    incidents = None if args.detections_only else run_incidents(spark, settings, args.sessions)
+    result = {
+        "chunks": detection.chunks,
+        "reused_chunks": detection.reused_chunks,
+        "detected_chunks": detection.detected_chunks,
+        "detection_rows": detection.rows,
+        "incidents": incidents,
+        "detection_s": round(detected_s, 3),
+        "total_s": round(time.monotonic() - started, 3),
+    }
+    print(json.dumps(result))
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

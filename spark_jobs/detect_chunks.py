@@ -1,15 +1,18 @@
 """Executor side of the analysis: one recording chunk in, detection rows out.
 
 Runs inside Spark's Python workers (``mapInPandas``): each task opens its chunk from the
-object store by key, samples one frame per second with decord and runs the shared detectors
-from ``models``. Video bytes never travel through the driver.
+object store by key, samples frames with decord (1/s webcam, 1/10 s screen) and runs the
+shared detectors from ``models`` in batches. Video bytes never travel through the driver.
+
+Every finished chunk is checkpointed at once (``spark_jobs.chunk_checkpoints``); a chunk that
+already has a checkpoint for its detector version is read back, not decoded again.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +20,24 @@ import pandas as pd
 from proctorlake.object_store import LocalObjectStore, open_object_store
 from proctorlake.schemas import DETECTION_EVENTS
 from proctorlake.settings import Settings
+from spark_jobs.chunk_checkpoints import checkpoint_key, load_checkpoint, save_checkpoint
 
 SAMPLE_EVERY_S = {"webcam": 1.0, "screen": 10.0}
 FRAME_BATCH = 16
+CHUNK_FAILED = "chunk failed"
+"""Words every per-chunk error starts with, so the driver can find them in Spark's wrapper."""
+
+
+class ChunkFailed(RuntimeError):
+    """One chunk could not be analysed (corrupt or missing video); names the chunk."""
+
+
+@dataclass(frozen=True)
+class DetectJob:
+    """What executors need besides the chunk rows: settings and the run that writes."""
+
+    settings: Settings
+    run_id: str
 
 
 def _chunk_path(store, key: str, tmp: Path) -> Path:
@@ -49,26 +67,40 @@ def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
     return rows
 
 
-def detect_partition(settings: Settings, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def chunk_checkpoint_key(chunk: dict) -> str:
+    from spark_jobs.observation_rows import detector_version
+
+    return checkpoint_key(
+        chunk["session_id"], chunk["analysis_key"], detector_version(chunk["track"])
+    )
+
+
+def analyse_chunk(job: DetectJob, chunk: dict, store, tmp: Path) -> pd.DataFrame:
+    """The chunk's rows: from its checkpoint when one exists, else detected and checkpointed."""
+    key = chunk_checkpoint_key(chunk)
+    done = load_checkpoint(store, key)
+    if done is not None:
+        return done
+    try:
+        rows = detection_rows_for_chunk(chunk, store, tmp)
+    except Exception as exc:
+        raise ChunkFailed(
+            f"{CHUNK_FAILED}: {chunk['analysis_key']} (session {chunk['session_id']}, "
+            f"{chunk['track']} from {chunk['chunk_start_ms'] / 1000:.0f} s): {exc}"
+        ) from exc
+    frame = pd.DataFrame(rows, columns=DETECTION_EVENTS.column_names)
+    save_checkpoint(store, key, frame, job.run_id)
+    return frame
+
+
+def detect_partition(job: DetectJob, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body: chunk rows in, detection rows out (a failure names its chunk).
 
-    The settings travel with the function (bind them with ``functools.partial``), so workers
+    The settings travel with the function (bind the job with ``functools.partial``), so workers
     read the same store as the driver whatever their environment says.
     """
-    store = open_object_store(settings)
-    columns = DETECTION_EVENTS.column_names
+    store = open_object_store(job.settings)
     with tempfile.TemporaryDirectory(prefix="proctorlake-detect-") as tmp:
         for batch in batches:
             for chunk in batch.to_dict("records"):
-                try:
-                    rows = detection_rows_for_chunk(chunk, store, Path(tmp))
-                except Exception as exc:
-                    raise RuntimeError(
-                        f"chunk {chunk['analysis_key']} of session {chunk['session_id']} "
-                        f"failed: {exc}"
-                    ) from exc
-                yield pd.DataFrame(rows, columns=columns)
-
-
-def encode_detail(value: dict) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+                yield analyse_chunk(job, chunk, store, Path(tmp))

@@ -20,6 +20,19 @@ from proctorlake.schemas import INCIDENTS
 
 WEBCAM_DETECTION = "webcam_frame"
 SCREEN_DETECTION = "screen_frame"
+SCREEN_MODEL_VERSION = "rapidocr-titlebar-v1"
+"""``models.screen_apps`` declares no version yet; bump this when its matcher changes."""
+ROWS_FORMAT = "rows-v1"
+"""Bump when the mapping below changes, so chunk checkpoints are redone."""
+
+
+def model_version(track: str) -> str:
+    return MODEL_VERSION if track == "webcam" else SCREEN_MODEL_VERSION
+
+
+def detector_version(track: str) -> str:
+    """What a chunk checkpoint is valid for: the track's model and this row mapping."""
+    return f"{track}-{model_version(track)}-{ROWS_FORMAT}"
 
 
 def run_detectors(track: str, frames: Sequence[np.ndarray], stamps: Sequence[float]) -> list:
@@ -82,7 +95,7 @@ def observations_to_rows(chunk: dict, observations: Sequence) -> list[dict]:
                 "frame_ts": float(obs.frame_ts),
                 **typed,
                 "detail": json.dumps(obs.to_dict(), separators=(",", ":")),
-                "model_version": MODEL_VERSION,
+                "model_version": model_version(chunk["track"]),
                 "session_date": chunk["session_date"],
             }
         )

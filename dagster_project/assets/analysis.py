@@ -8,6 +8,7 @@ from __future__ import annotations
 from dagster import (
     AssetExecutionContext,
     Backoff,
+    Failure,
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
@@ -20,6 +21,7 @@ from proctorlake import lake
 from proctorlake.ingest import ingest_uploaded_segments
 from proctorlake.object_store import manifest_key, object_exists
 from spark_jobs.analyze_sessions import run_detection, run_incidents
+from spark_jobs.detect_chunks import ChunkFailed
 
 # Transient failures (a busy executor, a storage hiccup) are retried; a corrupt chunk fails
 # the same way each time and ends its own partition with the chunk named in the error.
@@ -73,9 +75,25 @@ def detection_events(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
     settings = proctorlake.settings()
-    chunks, rows = run_detection(proctorlake.spark(), settings, [context.partition_key])
-    context.log.info(f"analysed {chunks} chunks into {rows} detection rows")
-    return MaterializeResult(metadata={"chunks": chunks, "rows": rows})
+    try:
+        run = run_detection(
+            proctorlake.spark(), settings, [context.partition_key], run_id=context.run_id
+        )
+    except ChunkFailed as exc:
+        # A corrupt chunk fails the same way every time: fail this partition now, clearly.
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    context.log.info(
+        f"{run.chunks} chunks ({run.reused_chunks} from checkpoints, {run.detected_chunks} "
+        f"analysed) into {run.rows} detection rows"
+    )
+    return MaterializeResult(
+        metadata={
+            "chunks": run.chunks,
+            "reused_chunks": run.reused_chunks,
+            "detected_chunks": run.detected_chunks,
+            "rows": run.rows,
+        }
+    )
 
 
 @asset(
