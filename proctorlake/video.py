@@ -89,6 +89,10 @@ def write_video(
                     stream.options = {"preset": "veryfast", "crf": "23"}
                 else:
                     stream.bit_rate = 1_500_000
+                    # libvpx's default "good" deadline cost ~250 ms of CPU a frame here and
+                    # its worker threads spin; realtime mode on one thread costs ~7 ms
+                    # (browsers encode in realtime mode too).
+                    stream.options = {"deadline": "realtime", "cpu-used": "8", "threads": "1"}
                 if gop:
                     stream.codec_context.gop_size = gop
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
