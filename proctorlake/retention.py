@@ -153,7 +153,13 @@ def _log_row(
         "status": status,
         "erasure_request_id": certificate.request_id if certificate else None,
         "rows_removed": (
-            sum(t["rows_removed"] for t in stores["delta_tables"].values()) if stores else None
+            sum(
+                t["rows_removed"]
+                for name, t in stores["delta_tables"].items()
+                if name != schemas.RETENTION_LOG.name  # our own "started" row
+            )
+            if stores
+            else None
         ),
         "objects_removed": stores["objects"]["objects_removed"] if stores else None,
         "object_versions_removed": stores["objects"]["versions_removed"] if stores else None,
