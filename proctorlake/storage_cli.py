@@ -10,6 +10,7 @@ import argparse
 import getpass
 import json
 import sys
+from dataclasses import asdict
 
 from proctorlake.settings import Settings
 
@@ -160,7 +161,7 @@ def _estimate(args: argparse.Namespace, settings: Settings) -> int:
     rate = measured_rate(settings)
     estimate = estimate_storage(args.sessions, args.hours, args.windows_per_year, years, rate)
     if args.json:
-        _print_json(estimate.to_json() | {"measured": rate.__dict__, "seed": seed_arithmetic()})
+        _print_json(estimate.to_json() | {"measured": asdict(rate), "seed": seed_arithmetic()})
         return 0
     kbps = rate.bytes_per_hour * 8 / 3600 / 1000
     basis = f"{rate.sessions} sessions, {rate.recorded_hours:.2f} h" if rate.sessions else "none"
