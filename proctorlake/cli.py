@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from proctorlake.settings import Settings, load_settings
+from proctorlake.storage_cli import add_storage_parser, run_storage_command
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Handler] = {}
@@ -343,7 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-services", action="store_true", help="do not start the local services")
     p.add_argument("--json", action="store_true")
     sub.add_parser("dashboard", help="the Streamlit admin dashboard")
+    add_storage_parser(sub)
     return parser
+
+
+COMMANDS["storage"] = run_storage_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
