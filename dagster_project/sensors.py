@@ -1,7 +1,5 @@
 """The sensor that turns ended sessions into analysis runs (one dynamic partition each)."""
 
-from __future__ import annotations
-
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
 
 from dagster_project.jobs import analyze_session_job

@@ -3,8 +3,6 @@
 Orchestration only: each asset calls one function of ``spark_jobs`` or ``proctorlake``.
 """
 
-from __future__ import annotations
-
 from dagster import (
     AssetExecutionContext,
     Backoff,
