@@ -22,6 +22,7 @@ from proctorlake.erasure import (
     verify_certificate_file,
 )
 from proctorlake.erasure.commands import erase_command, verify_certificate_command
+from proctorlake.erasure.ids import SessionUnderLegalHold
 from proctorlake.erasure.state import all_plans
 from proctorlake.settings import Settings
 from tests.fixtures.erasure import build_lakehouse
@@ -163,3 +164,17 @@ def test_dagster_job_runs_a_planned_request(settings, lakehouse) -> None:
     assert result.output_for_node("sign_certificate") == plan.request_id
     sessions = lake.read_table(settings, "exam_sessions").column("session_id").to_pylist()
     assert "sess-b1" not in sessions and "sess-a1" in sessions
+
+
+def test_a_session_under_legal_hold_is_not_erased(settings, lakehouse) -> None:
+    from proctorlake.legal_holds import place_hold, release_hold
+
+    alice = lakehouse[0]
+    session_id = alice.session_ids[0]
+    place_hold(settings, session_id, "disputed incident", "admin-1")
+    before = snapshot(settings.home)
+    with pytest.raises(SessionUnderLegalHold, match="legal hold"):
+        erase(settings, alice.student_id, session_id)
+    assert snapshot(settings.home) == before
+    release_hold(settings, session_id, "dispute settled", "admin-1")
+    assert erase(settings, alice.student_id, session_id).body["noop"] is False

@@ -38,11 +38,13 @@ from deltalake.exceptions import TableNotFoundError
 
 from proctorlake import lake
 from proctorlake.erasure.table_files import LOG_DIR, TableFiles, lake_table_names, table_files
-from proctorlake.schemas import ALL_TABLES, ERASURE_LOG
+from proctorlake.schemas import ALL_TABLES, ERASURE_LOG, LEGAL_HOLDS, RETENTION_LOG
 from proctorlake.settings import Settings
 
 LAYER_ORDER = {"bronze": 0, "silver": 1, "gold": 2, "audit": 3}
-KEPT_TABLES = frozenset({ERASURE_LOG.name})  # the audit of erasures holds no personal data
+# Audit tables that must outlive the sessions they talk about; they hold no personal data
+# (ids, hashed student ids, reasons and actors only).
+KEPT_TABLES = frozenset({ERASURE_LOG.name, LEGAL_HOLDS.name, RETENTION_LOG.name})
 UNREADABLE_ORPHAN_GRACE_S = 3600  # a writer in flight finishes its files well within this
 _LOG_VERSION = re.compile(r"^(\d{20})\.")
 

@@ -41,6 +41,11 @@ class SessionNotOfStudent(ErasureError):
     """The session exists but belongs to another student."""
 
 
+class SessionUnderLegalHold(ErasureError):
+    """The session is under legal hold: GDPR Art. 17(3)(e) allows keeping data needed for
+    legal claims, so erasure waits until an admin lifts the hold."""
+
+
 def check_student_id(student_id: object) -> str:
     if not isinstance(student_id, str) or not _STUDENT_ID.match(student_id):
         raise MalformedId(

@@ -37,6 +37,7 @@ from proctorlake.erasure.certificate import (
 )
 from proctorlake.erasure.ids import (
     SessionNotOfStudent,
+    SessionUnderLegalHold,
     UnknownSession,
     UnknownStudent,
     check_session_id,
@@ -159,6 +160,16 @@ def _noop_plan(settings: Settings, hashed: str, session_id: str | None) -> Erasu
     )
 
 
+def _refuse_held(settings: Settings, session_ids: list[str]) -> None:
+    from proctorlake.legal_holds import is_held
+
+    held = [s for s in session_ids if is_held(settings, s)]
+    if held:
+        raise SessionUnderLegalHold(
+            f"session(s) {', '.join(held)} are under legal hold; lift the hold to erase them"
+        )
+
+
 def plan_erasure(settings: Settings, student_id: str, session_id: str | None = None) -> ErasurePlan:
     """Validate and resolve a request, then save its plan; nothing is erased yet.
 
@@ -174,6 +185,7 @@ def plan_erasure(settings: Settings, student_id: str, session_id: str | None = N
         if owner is not None and owner != student_id:
             raise SessionNotOfStudent(f"session {session_id} belongs to another student")
         sessions = {s: i for s, i in sessions.items() if s == session_id}
+    _refuse_held(settings, sorted(sessions))
     known = student_hash(settings, student_id, create=False)
     if not sessions:
         erased_before = known is not None and (

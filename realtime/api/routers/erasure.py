@@ -7,7 +7,12 @@ from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
 from proctorlake import lake
-from proctorlake.erasure.ids import ErasureError, MalformedId, SessionNotOfStudent
+from proctorlake.erasure.ids import (
+    ErasureError,
+    MalformedId,
+    SessionNotOfStudent,
+    SessionUnderLegalHold,
+)
 from proctorlake.erasure.runner import erase_session
 from realtime.api.deps import Claims, Services
 from realtime.api.problems import Forbidden
@@ -40,7 +45,7 @@ async def erase_session_data(session_id: str, claims: Claims, services: Services
         certificate = await run_in_threadpool(erase_session, services.settings, session_id)
     except MalformedId as exc:
         raise HTTPException(400, str(exc)) from exc
-    except SessionNotOfStudent as exc:
+    except (SessionNotOfStudent, SessionUnderLegalHold) as exc:
         raise HTTPException(409, str(exc)) from exc
     except ErasureError as exc:
         raise HTTPException(404, str(exc)) from exc
