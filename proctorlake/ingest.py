@@ -26,6 +26,7 @@ from proctorlake.object_store import (
 )
 from proctorlake.recording_quality import record_session_quality
 from proctorlake.settings import Settings
+from proctorlake.storage_policy import tag_session_objects
 from proctorlake.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
 
 TRACKS = ("webcam", "screen")
@@ -217,6 +218,7 @@ def ingest_recording(
         ["session_id"],
     )
     record_session_quality(settings, identity.session_id)
+    tag_session_objects(settings, identity.session_id, identity.institution_id, held=False)
     return manifest
 
 
@@ -277,4 +279,5 @@ def ingest_uploaded_segments(
         )
         store.put_bytes(manifest_key(session_id), json.dumps(manifest, indent=2).encode())
         record_session_quality(settings, session_id)
+        tag_session_objects(settings, session_id, manifest["institution_id"], held=False)
     return len(rows)
