@@ -5,7 +5,11 @@ API and the detector workers in a temp PROCTORLAKE_HOME, creates N sessions and 
 one real-face webcam frame per second for S seconds (one person, then a second person from
 second 5). Latency of an alert = time the ``multiple_faces`` "opened" event reaches the SSE
 client minus the capture time of the frame that opened it. The last line printed is JSON:
-p50_ms, p95_ms, p99_ms, alerts_expected, alerts_received (plus the run's parameters).
+p50_ms, p95_ms, p99_ms, alerts_expected, alerts_received, plus the run's parameters, the
+load average before and after (the machine may be shared), and the CPU each part of the
+pipeline spent per frame (API, webcam detectors, lander, broker; read from /proc), from
+which ``sessions_per_core`` and ``cores_for_200k_sessions`` follow: CPU time, unlike
+latency, does not depend on what else the machine is running.
 """
 
 from __future__ import annotations
@@ -34,6 +38,35 @@ from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # n
 from proctorlake.settings import load_settings  # noqa: E402
 
 SECOND_PERSON_FROM_S = 5.0
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a process and its reaped children (0 when gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+    return (utime + stime + cutime + cstime) / TICKS
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _process_tree_cpu_s(pid: int) -> float:
+    return _cpu_s(pid) + sum(_process_tree_cpu_s(child) for child in _children(pid))
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
 
 
 def _free_port() -> int:
@@ -91,7 +124,7 @@ def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: 
                     )
 
 
-def run(sessions: int, seconds: int, detectors: int) -> dict:
+def run(sessions: int, seconds: int, detectors: int, detection_width: int | None) -> dict:
     home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-"))
     env = dict(os.environ)
     kafka_port = _free_port()
@@ -104,7 +137,7 @@ def run(sessions: int, seconds: int, detectors: int) -> dict:
     )
     os.environ.update(env)
     settings = load_settings()
-    from proctorlake.broker import start_broker, stop_broker
+    from proctorlake.broker import broker_status, start_broker, stop_broker
     from realtime.auth import issue_token
 
     frames = _jpegs(seconds)
@@ -113,13 +146,24 @@ def run(sessions: int, seconds: int, detectors: int) -> dict:
     api = subprocess.Popen(
         [sys.executable, "-m", "realtime.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
     )
-    workers = subprocess.Popen(
-        [sys.executable, "-m", "realtime.workers", "--detectors", str(detectors)],
+    width = ["--detection-width", str(detection_width)] if detection_width else []
+    detectors_process = subprocess.Popen(
+        [sys.executable, "-m", "realtime.workers", "--only", "detectors"]
+        + ["--detectors", str(detectors), *width],
         cwd=REPO,
         env=env,
         stdout=logs,
         stderr=logs,
     )
+    lander = subprocess.Popen(
+        [sys.executable, "-m", "realtime.workers", "--only", "lander"],
+        cwd=REPO,
+        env=env,
+        stdout=logs,
+        stderr=logs,
+    )
+    workers = (detectors_process, lander)
+    broker_pid = broker_status(settings).pid
     base = f"http://127.0.0.1:{settings.api_port}"
     stop = threading.Event()
     try:
@@ -152,17 +196,29 @@ def run(sessions: int, seconds: int, detectors: int) -> dict:
         clients = [httpx.Client(base_url=base, timeout=60) for _ in range(8)]
 
         def send(index: int, session: dict, second: int) -> int:
-            response = clients[index % len(clients)].post(
-                session["endpoints"]["webcam_frames"],
-                content=frames[second],
-                headers={
-                    "Authorization": f"Bearer {session['token']}",
-                    "Content-Type": "image/jpeg",
-                    "X-Captured-At-Ms": str(int(time.time() * 1000)),
-                },
-            )
+            try:
+                response = clients[index % len(clients)].post(
+                    session["endpoints"]["webcam_frames"],
+                    content=frames[second],
+                    headers={
+                        "Authorization": f"Bearer {session['token']}",
+                        "Content-Type": "image/jpeg",
+                        "X-Captured-At-Ms": str(int(time.time() * 1000)),
+                    },
+                )
+            except httpx.HTTPError:
+                return 0  # counted as a rejected frame
             return response.status_code
 
+        parts = {
+            "api": lambda: _process_tree_cpu_s(api.pid),
+            "detectors": lambda: _process_tree_cpu_s(detectors_process.pid),
+            "lander": lambda: _process_tree_cpu_s(lander.pid),
+            "broker": lambda: _cpu_s(broker_pid),
+            "bench_clients": lambda: time.process_time(),
+        }
+        cpu_before = {name: read() for name, read in parts.items()}
+        load_before = _load()
         started = time.monotonic()
         failures = 0
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -178,6 +234,13 @@ def run(sessions: int, seconds: int, detectors: int) -> dict:
         deadline = time.monotonic() + 20
         while len(alerts) < sessions and time.monotonic() < deadline:
             time.sleep(0.2)
+        time.sleep(2.5)  # let the lander's last micro-batch land, so its CPU counts
+        frames_sent = sessions * seconds
+        cpu_ms = {
+            name: round(1000 * (read() - cpu_before[name]) / frames_sent, 2)
+            for name, read in parts.items()
+        }
+        pipeline_ms = sum(v for k, v in cpu_ms.items() if k != "bench_clients")
         latencies = np.array(sorted(alerts.values())) if alerts else np.array([np.nan])
         for client in clients:
             client.close()
@@ -185,7 +248,14 @@ def run(sessions: int, seconds: int, detectors: int) -> dict:
             "sessions": sessions,
             "seconds": seconds,
             "detector_processes": detectors,
+            "detection_width": detection_width or "default",
             "cpu_count": os.cpu_count(),
+            "load_avg_1m_before": load_before,
+            "load_avg_1m_after": _load(),
+            "cpu_ms_per_frame": cpu_ms,
+            "pipeline_cpu_ms_per_frame": round(pipeline_ms, 2),
+            "sessions_per_core": round(1000 / pipeline_ms, 1),
+            "cores_for_200k_sessions": round(200_000 * pipeline_ms / 1000),
             "frames_rejected": failures,
             "p50_ms": round(float(np.percentile(latencies, 50)), 1),
             "p95_ms": round(float(np.percentile(latencies, 95)), 1),
@@ -196,9 +266,9 @@ def run(sessions: int, seconds: int, detectors: int) -> dict:
         }
     finally:
         stop.set()
-        for process in (workers, api):
+        for process in (*workers, api):
             process.terminate()
-        for process in (workers, api):
+        for process in (*workers, api):
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -212,10 +282,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--detectors", type=int, default=2, help="detector worker processes")
+    parser.add_argument(
+        "--detection-width", type=int, default=None, help="HOG width (default: the workers')"
+    )
     args = parser.parse_args()
     if args.seconds < SECOND_PERSON_FROM_S + 5:
         parser.error(f"--seconds must be at least {SECOND_PERSON_FROM_S + 5:.0f}")
-    result = run(args.sessions, args.seconds, args.detectors)
+    result = run(args.sessions, args.seconds, args.detectors, args.detection_width)
     print(json.dumps(result))
 
 

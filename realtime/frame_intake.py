@@ -26,6 +26,10 @@ TRACK_TOPICS: dict[str, Topic] = {"webcam": FRAMES_WEBCAM, "screen": FRAMES_SCRE
 MAX_FRAME_BYTES = {"webcam": 512 * 1024, "screen": 3 * 1024 * 1024}
 MAX_FRAME_PIXELS = {"webcam": 1920 * 1080, "screen": 3840 * 2160}
 THUMBNAIL_EVERY_S = 2.0
+GAP_MS = 5000
+"""A webcam frame this long after the session's previous one follows a stream gap (a network
+drop and reconnect): the API records it on the ``sessions`` topic for auditors, and the
+detector's ``stream_gap`` incident lands in Delta."""
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -45,6 +49,7 @@ class FrameReceipt:
     published: bool
     partition: int | None
     offset: int | None
+    gap_before_ms: int | None = None
 
 
 def validate_jpeg(track: str, data: bytes) -> tuple[int, int]:
@@ -84,16 +89,19 @@ class FrameIntake:
         self.settings = settings
         self.producer = producer
         self._thumbnail_written: dict[str, float] = {}
+        self._last_webcam_ms: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def accept(
         self, session: ExamSession, track: str, jpeg: bytes, captured_at_ms: int
     ) -> FrameReceipt:
         validate_jpeg(track, jpeg)
+        gap = None
         if track == "webcam":
             self._keep_thumbnail(session.session_id, jpeg)
+            gap = self._gap_before(session.session_id, captured_at_ms)
         if session.tier == "none":
-            return FrameReceipt(session.session_id, track, captured_at_ms, False, None, None)
+            return FrameReceipt(session.session_id, track, captured_at_ms, False, None, None, gap)
         topic = TRACK_TOPICS[track]
         metadata = kafka_io.headers(
             captured_at_ms=captured_at_ms,
@@ -108,8 +116,20 @@ class FrameIntake:
             topic.name, key=session.session_id, value=sealed, headers=metadata
         ).get(timeout=15)
         return FrameReceipt(
-            session.session_id, track, captured_at_ms, True, sent.partition, sent.offset
+            session.session_id, track, captured_at_ms, True, sent.partition, sent.offset, gap
         )
+
+    def _gap_before(self, session_id: str, captured_at_ms: int) -> int | None:
+        """Milliseconds since the session's previous webcam frame when that is a gap (this
+        process's view: after an API restart the first frame sees no gap here, the detector
+        still flags it)."""
+        with self._lock:
+            last = self._last_webcam_ms.get(session_id)
+            if last is None or captured_at_ms > last:
+                self._last_webcam_ms[session_id] = captured_at_ms
+        if last is not None and captured_at_ms - last > GAP_MS:
+            return captured_at_ms - last
+        return None
 
     def _keep_thumbnail(self, session_id: str, jpeg: bytes) -> None:
         now = time.monotonic()

@@ -30,9 +30,9 @@ from proctorlake.settings import Settings
 from proctorlake.topics import Topic
 from realtime import kafka_io
 from realtime.incident_aggregator import IncidentAggregator, SessionMeta
+from realtime.resilient import run_until_stopped
 
 log = logging.getLogger(__name__)
-RETRY_PAUSE_S = 2.0
 
 
 def checkpoint_dir(settings: Settings) -> Path:
@@ -185,29 +185,8 @@ class FrameWorker:
             self.producer.close(timeout=5)
 
 
-def run_frame_worker(
-    build: Callable[[], FrameWorker], stop: threading.Event, retry_pause_s: float = RETRY_PAUSE_S
-) -> None:
-    """Run a worker until ``stop``; rebuild it when the broker fails under it.
-
-    The failed batch was not committed, so the rebuilt worker polls it again (same incident
-    ids, frames already counted are skipped).
-    """
-    while not stop.is_set():
-        try:
-            worker = build()
-        except Exception as exc:  # broker not reachable yet
-            log.warning("cannot reach the broker (%s); retrying", exc)
-            stop.wait(retry_pause_s)
-            continue
-        try:
-            while not stop.is_set():
-                worker.run_once()
-        except Exception:
-            log.exception("frame worker failed; rebuilding it from the last commit")
-            stop.wait(retry_pause_s)
-        finally:
-            try:
-                worker.close()
-            except Exception as exc:
-                log.warning("closing the failed worker: %s", exc)
+def run_frame_worker(build: Callable[[], FrameWorker], stop: threading.Event) -> None:
+    """Run a worker until ``stop``, rebuilt after failures (see :mod:`realtime.resilient`):
+    the failed batch was not committed, so the new worker polls it again (same incident
+    ids, frames already counted are skipped)."""
+    run_until_stopped(build, lambda worker: worker.run_once(), stop)

@@ -143,10 +143,10 @@ class TopicFollower(threading.Thread):
         self.feed = feed
         self.on_incident = on_incident
         self.ready = threading.Event()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def run(self) -> None:
         consumer = kafka_io.make_tail_consumer(
@@ -156,7 +156,7 @@ class TopicFollower(threading.Thread):
             for partition in consumer.assignment():
                 consumer.position(partition)  # resolve the end offsets before serving
             self.ready.set()
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 try:
                     batches = consumer.poll(timeout_ms=200)
                 except KafkaError as exc:
@@ -192,4 +192,5 @@ class TopicFollower(threading.Thread):
             self.feed.publish("review", review)
         else:
             lifecycle = ("event", "session_id", "institution_id", "status", "at")
+            lifecycle += ("gap_from_ms", "gap_to_ms")
             self.feed.publish("session", {name: event.get(name) for name in lifecycle})

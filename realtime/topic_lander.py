@@ -23,6 +23,7 @@ from proctorlake import lake, schemas
 from proctorlake.settings import Settings
 from proctorlake.topics import DETECTIONS, INCIDENTS
 from realtime import kafka_io
+from realtime.resilient import run_until_stopped
 
 log = logging.getLogger(__name__)
 GROUP_ID = "delta-lander"
@@ -100,9 +101,5 @@ class TopicLander:
 
 
 def run_lander(settings: Settings, stop: threading.Event) -> None:
-    lander = TopicLander(settings)
-    try:
-        while not stop.is_set():
-            lander.land_once()
-    finally:
-        lander.close()
+    """Land until ``stop``; rebuilt after broker failures, resuming from the last commit."""
+    run_until_stopped(lambda: TopicLander(settings), lambda lander: lander.land_once(), stop)

@@ -73,6 +73,9 @@ class FrameAccepted(BaseModel):
     published: bool = Field(description="false for tier 'none': kept as thumbnail only")
     partition: int | None
     offset: int | None
+    gap_before_ms: int | None = Field(
+        default=None, description="set when this frame follows a stream gap (reconnect)"
+    )
 
 
 class ChunkStored(BaseModel):

@@ -159,6 +159,9 @@ async def post_frame(
         started = dt.datetime.fromtimestamp(captured / 1000, dt.UTC)
         session = await run_in_threadpool(services.registry.start, session_id, started)
     receipt = await run_in_threadpool(services.intake.accept, session, track, jpeg, captured)
+    if receipt.gap_before_ms is not None:
+        gap_from = captured - receipt.gap_before_ms
+        await run_in_threadpool(services.registry.record_gap, session, gap_from, captured)
     return FrameAccepted(**receipt.__dict__)
 
 
