@@ -131,9 +131,7 @@ def run_dagster_analysis(
     from dagster_project.resources import ProctorLakeResource
     from proctorlake.services import dagster_home
 
-    home = dagster_home(settings)
-    home.mkdir(parents=True, exist_ok=True)
-    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
     instance = DagsterInstance.get()
     instance.add_dynamic_partitions(session_partitions.name, session_ids)
     assets = list(defs.assets)

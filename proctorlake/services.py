@@ -47,7 +47,11 @@ class ServiceStatus:
 
 
 def dagster_home(settings: Settings) -> Path:
-    return settings.home / "dagster"
+    """DAGSTER_HOME for the local mode, created with an (empty) instance config."""
+    home = settings.home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # defaults: run and event storage in this folder
+    return home
 
 
 def service_specs(settings: Settings) -> list[ServiceSpec]:
@@ -144,8 +148,6 @@ def start(settings: Settings, spec: ServiceSpec, timeout_s: float = 120.0) -> Se
         return current
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     env = os.environ.copy() | dict(spec.env) | {"PROCTORLAKE_HOME": str(settings.home)}
-    for path in (v for k, v in spec.env if k == "DAGSTER_HOME"):
-        Path(path).mkdir(parents=True, exist_ok=True)
     log = _log_file(settings, spec.name)
     with open(log, "ab") as out:
         process = subprocess.Popen(
