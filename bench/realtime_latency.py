@@ -234,7 +234,18 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
         deadline = time.monotonic() + 20
         while len(alerts) < sessions and time.monotonic() < deadline:
             time.sleep(0.2)
-        time.sleep(2.5)  # let the lander's last micro-batch land, so its CPU counts
+        # Frames after the alert may still be queued: wait until the detectors go idle
+        # (under 0.05 CPU-seconds a second) so every frame's CPU counts, then let the
+        # lander's last micro-batch land.
+        idle_deadline = time.monotonic() + 120
+        previous = parts["detectors"]()
+        while time.monotonic() < idle_deadline:
+            time.sleep(1.0)
+            current = parts["detectors"]()
+            if current - previous < 0.05:
+                break
+            previous = current
+        time.sleep(2.5)
         frames_sent = sessions * seconds
         cpu_ms = {
             name: round(1000 * (read() - cpu_before[name]) / frames_sent, 2)
