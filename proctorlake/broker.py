@@ -22,7 +22,6 @@ here: start and status only check that the cluster answers.
 from __future__ import annotations
 
 import base64
-import fcntl
 import os
 import shutil
 import signal
@@ -30,14 +29,14 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from proctorlake.file_lock import exclusive_lock
 from proctorlake.jars import kafka_classpath
 from proctorlake.settings import Settings
 from proctorlake.topics import ALL_TOPICS, FRAMES_SCREEN, FRAMES_WEBCAM, Topic
@@ -242,7 +241,7 @@ def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> Brok
     paths = broker_paths(settings)
     for folder in (paths.data_dir, paths.config_dir, paths.logs_dir, paths.pid_file.parent):
         folder.mkdir(parents=True, exist_ok=True)
-    with _locked(paths.lock_file):
+    with exclusive_lock(paths.lock_file):
         pid = _running_pid(paths)
         if pid is None:
             log_offset = _file_size(paths.server_log)
@@ -263,7 +262,7 @@ def stop_broker(settings: Settings, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     paths = broker_paths(settings)
     if not paths.pid_file.parent.is_dir():
         return False
-    with _locked(paths.lock_file):
+    with exclusive_lock(paths.lock_file):
         pid = _running_pid(paths)
         if pid is None:
             return False
@@ -521,13 +520,3 @@ def _start_errors(log: Path, offset: int, limit: int = 10) -> str:
             cause = [text for text in written[index + 1 : index + 4] if text[:1] not in "[\t"]
             errors.extend(text[:400] for text in (line, *cause))
     return "".join(f"  {line}\n" for line in errors[:limit]) if errors else _tail(log)
-
-
-@contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -14,7 +14,6 @@ Run ``python -m proctorlake.jars`` to resolve by hand (``--force`` to resolve ag
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import importlib.util
 import json
@@ -24,11 +23,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from proctorlake.file_lock import exclusive_lock
 from proctorlake.settings import REPO_ROOT, Settings, load_settings
 
 POM_DIR = REPO_ROOT / "jars"
@@ -91,7 +89,7 @@ def resolve_jars(settings: Settings, force: bool = False, pom_dir: Path = POM_DI
     """
     jars_dir = settings.jars_dir
     jars_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(jars_dir / ".lock"):
+    with exclusive_lock(jars_dir / ".lock"):
         digest = pom_digest(pom_dir)
         if not force:
             current = _read_stamp(jars_dir, digest)
@@ -205,16 +203,6 @@ def _maven_errors(output: str) -> str:
     # The cause comes first; an empty "[ERROR]" line separates it from the boilerplate.
     cause = errors[: errors.index("[ERROR]")] if "[ERROR]" in errors else errors[:8]
     return "\n".join(cause or lines[-20:])
-
-
-@contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with lock_path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _folder_mib(jars: tuple[Path, ...]) -> float:

@@ -13,16 +13,15 @@ lifecycle expiry rule, which matches by tag, never reaches a held session's reco
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 
 import pyarrow.compute as pc
 
 from proctorlake import lake, schemas
 from proctorlake.erasure.ids import MalformedId, check_session_id
+from proctorlake.file_lock import exclusive_lock
 from proctorlake.settings import Settings
 
 PLACED = "placed"
@@ -56,17 +55,9 @@ class HoldEvent:
         return asdict(self) | {"event_at": self.event_at.isoformat()}
 
 
-@contextmanager
-def hold_lock(settings: Settings) -> Iterator[None]:
+def hold_lock(settings: Settings) -> AbstractContextManager[None]:
     """Serialises hold changes with retention purges on this installation."""
-    path = settings.home / "retention" / "holds.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(settings.home / "retention" / "holds.lock")
 
 
 def _checked(session_id: str) -> str:

@@ -19,12 +19,11 @@ Requests run one at a time (a lock file), so two erasures never race on a table.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pyarrow.compute as pc
 
@@ -54,6 +53,7 @@ from proctorlake.erasure.state import (
     save_plan,
     unfinished_plans,
 )
+from proctorlake.file_lock import exclusive_lock
 from proctorlake.settings import Settings
 
 log = logging.getLogger("proctorlake.erasure")
@@ -61,16 +61,9 @@ log = logging.getLogger("proctorlake.erasure")
 StepCallback = Callable[[str, dict], None]
 
 
-@contextmanager
-def erasure_lock(settings: Settings) -> Iterator[None]:
-    path = erasure_dir(settings) / "erasure.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def erasure_lock(settings: Settings) -> AbstractContextManager[None]:
+    """One erasure at a time on this installation."""
+    return exclusive_lock(erasure_dir(settings) / "erasure.lock")
 
 
 def _now() -> str:
