@@ -259,28 +259,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("dashboard")
 def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    """The dashboard in the foreground (``up`` runs the same service in the background)."""
     import os
     import subprocess
 
-    from proctorlake.settings import REPO_ROOT
+    from proctorlake.services import service_specs
 
-    argv = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO_ROOT / "dashboards" / "Home.py"),
-        "--server.port",
-        str(settings.dashboard_port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    say(f"dashboard on http://127.0.0.1:{settings.dashboard_port} (Ctrl-C stops it)")
-    return subprocess.call(argv, env=os.environ | {"PROCTORLAKE_HOME": str(settings.home)})
+    spec = next(s for s in service_specs(settings) if s.name == "dashboard")
+    say(f"dashboard on {spec.url} (Ctrl-C stops it)")
+    return subprocess.call(spec.argv, env=os.environ | {"PROCTORLAKE_HOME": str(settings.home)})
 
 
 # --- the parser ---------------------------------------------------------------------------
