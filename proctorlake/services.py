@@ -101,19 +101,7 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
             "/_stcore/health",
         ),
     ]
-    return [s for s in specs if _module_available(s)]
-
-
-def _module_available(spec: ServiceSpec) -> bool:
-    if spec.argv[1:3] == ("-m", "realtime.serve"):
-        return (REPO_ROOT / "realtime" / "serve.py").exists()
-    if spec.argv[1:3] == ("-m", "realtime.workers"):
-        return (REPO_ROOT / "realtime" / "workers.py").exists() or (
-            REPO_ROOT / "realtime" / "workers" / "__main__.py"
-        ).exists()
-    if "streamlit" in spec.argv:
-        return (REPO_ROOT / "dashboards" / "Home.py").exists()
-    return True
+    return specs
 
 
 def _pid_file(settings: Settings, name: str) -> Path:
