@@ -81,6 +81,32 @@ def _c(name: str, type_: str, nullable: bool = True) -> Column:
 
 _KEYS = (_c("session_id", "string", False), _c("institution_id", "string", False))
 
+# What a detector says about one frame: the same columns on the batch and the stream path.
+_DETECTOR_OUTPUT = (
+    _c("detection_type", "string", False),
+    _c("confidence", "double", False),
+    _c("face_count", "int"),
+    _c("bbox_x", "int"),
+    _c("bbox_y", "int"),
+    _c("bbox_w", "int"),
+    _c("bbox_h", "int"),
+    _c("yaw_deg", "double"),
+    _c("pitch_deg", "double"),
+    _c("detail", "string"),
+    _c("model_version", "string"),
+)
+
+# An incident as the shared temporal rules define it, on both paths.
+_INCIDENT_CORE = (
+    _c("incident_id", "string", False),
+    *_KEYS,
+    _c("incident_type", "string", False),
+    _c("severity", "string", False),  # low | medium | high
+    _c("confidence", "double", False),
+    _c("start_s", "double", False),
+    _c("end_s", "double", False),
+)
+
 EXAM_SESSIONS = Table(
     "exam_sessions",
     "bronze",
@@ -135,17 +161,7 @@ DETECTION_EVENTS = Table(
         _c("track", "string", False),
         _c("chunk_start_ms", "long", False),
         _c("frame_ts", "double", False),  # seconds from the session's recording start
-        _c("detection_type", "string", False),
-        _c("confidence", "double", False),
-        _c("face_count", "int"),
-        _c("bbox_x", "int"),
-        _c("bbox_y", "int"),
-        _c("bbox_w", "int"),
-        _c("bbox_h", "int"),
-        _c("yaw_deg", "double"),
-        _c("pitch_deg", "double"),
-        _c("detail", "string"),
-        _c("model_version", "string"),
+        *_DETECTOR_OUTPUT,
         _c("session_date", "string", False),
     ),
     ("session_date",),
@@ -156,13 +172,7 @@ INCIDENTS = Table(
     "incidents",
     "gold",
     (
-        _c("incident_id", "string", False),
-        *_KEYS,
-        _c("incident_type", "string", False),
-        _c("severity", "string", False),  # low | medium | high
-        _c("confidence", "double", False),
-        _c("start_s", "double", False),
-        _c("end_s", "double", False),
+        *_INCIDENT_CORE,
         _c("started_at", "timestamp"),
         _c("ended_at", "timestamp"),
         _c("frame_timestamps", "array<double>"),
@@ -201,17 +211,7 @@ STREAM_DETECTIONS = Table(
         _c("track", "string", False),  # webcam | screen
         _c("frame_ts", "double", False),  # seconds since the session was created
         _c("captured_at", "timestamp", False),
-        _c("detection_type", "string", False),
-        _c("confidence", "double", False),
-        _c("face_count", "int"),
-        _c("bbox_x", "int"),
-        _c("bbox_y", "int"),
-        _c("bbox_w", "int"),
-        _c("bbox_h", "int"),
-        _c("yaw_deg", "double"),
-        _c("pitch_deg", "double"),
-        _c("detail", "string"),
-        _c("model_version", "string"),
+        *_DETECTOR_OUTPUT,
         _c("session_date", "string", False),
     ),
     ("session_date",),
@@ -222,13 +222,7 @@ STREAM_INCIDENTS = Table(
     "stream_incidents",
     "bronze",
     (
-        _c("incident_id", "string", False),
-        *_KEYS,
-        _c("incident_type", "string", False),
-        _c("severity", "string", False),  # low | medium | high
-        _c("confidence", "double", False),
-        _c("start_s", "double", False),
-        _c("end_s", "double", False),
+        *_INCIDENT_CORE,
         _c("state", "string", False),  # opened | updated | closed
         _c("tier", "string"),  # ai | ai_human
         _c("auto_action", "string"),  # the policy's automatic action, if any
