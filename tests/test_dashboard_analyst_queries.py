@@ -87,7 +87,7 @@ EXPECTED = {
             "precision": 0.5,
         },
         {
-            "detector": "looking_away",
+            "detector": "gaze_away",
             "confirmed": 1,
             "dismissed": 1,
             "pending": 2,

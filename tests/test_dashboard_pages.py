@@ -38,7 +38,7 @@ def test_overview_shows_the_institutions_window(lakehouse):
     }
     assert by_hour == {
         ("01-12 09", "face_not_visible"): 2,
-        ("01-12 09", "looking_away"): 3,
+        ("01-12 09", "gaze_away"): 3,
         ("01-12 09", "multiple_faces"): 1,
         ("01-12 10", "multiple_faces"): 1,  # N3 started 09:05, flagged 3400 s later
         ("01-13 14", "face_not_visible"): 1,
@@ -101,7 +101,7 @@ def test_session_review_shows_timeline_video_frames_actions_identity(lakehouse):
     assert incident_lines == [
         "**face_not_visible** · high · confidence 0.80 · 2:00–2:15 · **confirmed**",
         "**multiple_faces** · high · confidence 0.80 · 15:00–15:30 · **confirmed**",
-        "**looking_away** · medium · confidence 0.80 · 50:00–50:10 · **pending**",
+        "**gaze_away** · medium · confidence 0.80 · 50:00–50:10 · **pending**",
     ]
 
     # The player opens the chunk at the first incident; frames are the incident's own.
@@ -153,12 +153,12 @@ def test_detector_quality_shows_precision_per_detector_and_day(lakehouse):
         "index"
     ) == {
         "face_not_visible": {"confirmed": 2, "dismissed": 1, "pending": 0},
-        "looking_away": {"confirmed": 0, "dismissed": 1, "pending": 2},
+        "gaze_away": {"confirmed": 0, "dismissed": 1, "pending": 2},
         "multiple_faces": {"confirmed": 2, "dismissed": 0, "pending": 1},
     }
     assert summary.set_index("detector")["precision"].round(3).to_dict() == {
         "face_not_visible": 0.667,
-        "looking_away": 0.0,
+        "gaze_away": 0.0,
         "multiple_faces": 1.0,
     }
     daily = {
@@ -166,7 +166,7 @@ def test_detector_quality_shows_precision_per_detector_and_day(lakehouse):
     }
     assert daily == {
         ("2026-01-12", "face_not_visible"): 0.5,
-        ("2026-01-12", "looking_away"): 0.0,
+        ("2026-01-12", "gaze_away"): 0.0,
         ("2026-01-12", "multiple_faces"): 1.0,
         ("2026-01-13", "face_not_visible"): 1.0,
         ("2026-01-13", "multiple_faces"): 1.0,
@@ -176,7 +176,7 @@ def test_detector_quality_shows_precision_per_detector_and_day(lakehouse):
     monthly = app.dataframe[1].value
     assert monthly.set_index("detector")["precision"].round(3).to_dict() == {
         "face_not_visible": 0.667,
-        "looking_away": 0.0,
+        "gaze_away": 0.0,
         "multiple_faces": 1.0,
     }
 

@@ -13,7 +13,7 @@ from dashboards import review
 from proctorlake import lake, schemas
 from tests.fixtures.lakehouse import metrics, signed_in_app
 
-PENDING = "N1-looking_away-3000"
+PENDING = "N1-gaze_away-3000"
 
 
 def _incidents_by_id(settings) -> dict[str, dict]:
@@ -33,7 +33,7 @@ def test_dismissal_in_the_page_is_written_back_and_audited(lakehouse):
     assert not app.exception
     assert app.success[0].value == f"Incident {PENDING} dismissed."
     assert metrics(app)["Pending"] == "0"
-    assert "**looking_away** · medium · confidence 0.80 · 50:00–50:10 · **dismissed**" in [
+    assert "**gaze_away** · medium · confidence 0.80 · 50:00–50:10 · **dismissed**" in [
         m.value for m in app.markdown
     ]
 
