@@ -238,7 +238,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from proctorlake.demo import DemoOptions, run_demo
 
     options = DemoOptions(
-        sessions=args.sessions, duration_s=args.minutes * 60, start_services=not args.no_services
+        sessions=args.sessions,
+        duration_s=args.minutes * 60,
+        render_fps=args.render_fps,
+        start_services=not args.no_services,
     )
     summary = run_demo(settings, options, say)
     if args.json:
@@ -254,6 +257,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     for line in summary["where_to_look"]:
         print(line)
     print(f"\ndemo finished in {summary['elapsed_s']:.0f} s")
+    return 0
+
+
+@command("report")
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from proctorlake.reports import render_report
+
+    fmt = "json" if args.json else "html" if args.html else "text"
+    print(render_report(settings, args.session_id, fmt))
     return 0
 
 
@@ -325,9 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-key", type=Path, help="PEM of the signing key (default: ours)")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("report", help="a session's incident report with video links")
+    p.add_argument("session_id")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--html", action="store_true")
+
     p = sub.add_parser("demo", help="run a sample exam window end to end")
     p.add_argument("--sessions", type=int, default=2, help="sessions in the window (default 2)")
     p.add_argument("--minutes", type=float, default=1.5, help="minutes per session (default 1.5)")
+    p.add_argument(
+        "--render-fps", type=int, default=15, help="frame rate of the rendered recordings"
+    )
     p.add_argument("--no-services", action="store_true", help="do not start the local services")
     p.add_argument("--json", action="store_true")
     sub.add_parser("dashboard", help="the Streamlit admin dashboard")

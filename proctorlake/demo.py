@@ -21,10 +21,15 @@ REALTIME_PACE_S = 0.2
 (capture times still advance one second per frame)."""
 
 
+LIVE_SESSION_S = 90.0
+"""The streamed session stays short whatever the window size: it shows the live path."""
+
+
 @dataclass(frozen=True)
 class DemoOptions:
     sessions: int = 2
     duration_s: float = 90.0
+    render_fps: int = 15  # a big window renders at 5 fps (ingest still stores 15 fps CFR)
     start_services: bool = True
     institution_id: str = "demo-university"
     exam_id: str = "demo-exam-101"
@@ -40,9 +45,11 @@ def render_and_ingest(
     """Render one recording per session (distinct faces, seeded) and ingest it."""
     from proctorlake.ingest import SessionIdentity, ingest_recording, session_exists
     from proctorlake.samples.faces import FACE_NAMES
+    from proctorlake.samples.screen import demo_screen_segments, make_screen_recording
     from proctorlake.samples.webcam import WebcamScript, demo_exam_script, make_webcam_recording
 
     ingested = []
+    minutes = options.duration_s / 60
     with tempfile.TemporaryDirectory(prefix="proctorlake-demo-") as tmp:
         for i, session_id in enumerate(demo_session_ids(options)):
             if session_exists(settings, session_id):
@@ -54,10 +61,12 @@ def render_and_ingest(
             second = FACE_NAMES[(i + 1) % len(FACE_NAMES)]
             script = WebcamScript(base.segments, face, second, background_seed=i)
             path = Path(tmp) / f"{session_id}.webm"
+            screen = Path(tmp) / f"{session_id}-screen.mp4"
             say(
-                f"[{i + 1}/{options.sessions}] rendering {options.duration_s:.0f} s webcam ({face})"
+                f"[{i + 1}/{options.sessions}] rendering {minutes:.1f} min webcam ({face}) + screen"
             )
-            make_webcam_recording(path, script, seed=i, codec="libvpx")
+            make_webcam_recording(path, script, seed=i, fps=options.render_fps, codec="libvpx")
+            make_screen_recording(screen, demo_screen_segments(options.duration_s), seed=i)
             identity = SessionIdentity(
                 session_id,
                 f"student-{i:03d}",
@@ -66,7 +75,7 @@ def render_and_ingest(
                 student_name=f"Demo Student {i:03d}",
                 student_email=f"student{i:03d}@demo-university.example",
             )
-            ingest_recording(settings, identity, path, progress=lambda m: say(f"    {m}"))
+            ingest_recording(settings, identity, path, screen, progress=lambda m: say(f"    {m}"))
             ingested.append(session_id)
     return ingested
 
@@ -92,7 +101,7 @@ def stream_through_realtime(
     with tempfile.TemporaryDirectory(prefix="proctorlake-demo-live-") as tmp:
         recording = Path(tmp) / "live.webm"
         make_webcam_recording(
-            recording, demo_exam_script(options.duration_s, seed=100), seed=100, codec="libvpx"
+            recording, demo_exam_script(LIVE_SESSION_S, seed=100), seed=100, codec="libvpx"
         )
         t0 = int(time.time() * 1000)
         next_second = 0.0
@@ -109,7 +118,7 @@ def stream_through_realtime(
                     f"{event['state']}) at {event.get('start_s', '?')} s"
                 )
             seen = len(feed.events)
-        duration_ms = round(options.duration_s * 1000)
+        duration_ms = round(LIVE_SESSION_S * 1000)
         client.upload_segment(session, recording.read_bytes(), 0, duration_ms)
     client.end_session(session)
     time.sleep(3)  # let the workers close the session's open incidents
@@ -123,35 +132,22 @@ def stream_through_realtime(
 def run_dagster_analysis(
     settings: Settings, session_ids: list[str], say: Callable[[str], None]
 ) -> None:
-    """Materialize the analysis assets per session in the instance the Dagster UI reads."""
-    from dagster import DagsterInstance, materialize
+    """Materialize each session's partition (with its blocking quality checks) in the
+    instance the Dagster UI reads, then the institution statistics."""
+    from dagster import DagsterInstance
 
-    from dagster_project.definitions import defs
-    from dagster_project.partitions import session_partitions
-    from dagster_project.resources import ProctorLakeResource
+    from dagster_project.runs import analyze_in_dagster
     from proctorlake.services import dagster_home
 
     os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
-    instance = DagsterInstance.get()
-    instance.add_dynamic_partitions(session_partitions.name, session_ids)
-    assets = list(defs.assets)
-    resource = ProctorLakeResource(home=str(settings.home))
-    for i, session_id in enumerate(session_ids):
-        started = time.monotonic()
-        result = materialize(
-            assets,
-            partition_key=session_id,
-            instance=instance,
-            resources={"proctorlake": resource},
-            tags={"source": "proctorlake-demo"},
+    runs = analyze_in_dagster(
+        settings, session_ids, DagsterInstance.get(), say, tags={"source": "proctorlake-demo"}
+    )
+    failed = [r for r in runs if not r.success]
+    if failed:
+        raise RuntimeError(
+            "analysis failed for " + ", ".join(f"{r.session_id} ({r.error})" for r in failed)
         )
-        state = "ok" if result.success else "FAILED"
-        say(
-            f"[{i + 1}/{len(session_ids)}] Dagster run {result.run_id[:8]} for {session_id}: "
-            f"{state} in {time.monotonic() - started:.0f} s"
-        )
-        if not result.success:
-            raise RuntimeError(f"analysis of {session_id} failed; see the run in the Dagster UI")
 
 
 def incident_rows(settings: Settings, session_ids: list[str]) -> list[tuple]:
