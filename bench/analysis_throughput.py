@@ -26,10 +26,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--chunk-seconds", type=int, default=60)
+    parser.add_argument("--render-fps", type=int, default=15, help="fps of the rendered source")
     args = parser.parse_args()
     video_s = args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="proctorlake-bench-home-") as home:
-        settings, prep = prepare(Path(home), video_s, args.chunk_seconds, screen=False)
+        settings, prep = prepare(
+            Path(home), video_s, args.chunk_seconds, screen=False, render_fps=args.render_fps
+        )
         print(f"ingest: {video_s:.0f} s of video in {prep['ingest_s']:.1f} s", flush=True)
         runs = {}
         for cores in (1, 2):

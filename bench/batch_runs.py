@@ -56,15 +56,22 @@ def screen_segments(duration_s: float) -> tuple[ScreenSegment, ...]:
     )
 
 
-def prepare(home: Path, duration_s: float, chunk_s: int, screen: bool) -> tuple[Settings, dict]:
-    """Render and ingest one session into ``home``; returns settings and the timings."""
+def prepare(
+    home: Path, duration_s: float, chunk_s: int, screen: bool, render_fps: int = 15
+) -> tuple[Settings, dict]:
+    """Render and ingest one session into ``home``; returns settings and the timings.
+
+    A long recording can be rendered at a lower ``render_fps`` (cheaper to make); ingest
+    still stores 15 fps CFR chunks, so the analysis does the same work either way."""
     os.environ["PROCTORLAKE_HOME"] = str(home)
     os.environ["PROCTORLAKE_CHUNK_SECONDS"] = str(chunk_s)
     settings = load_settings()
     with tempfile.TemporaryDirectory(prefix="proctorlake-bench-") as tmp:
         webcam = Path(tmp) / "webcam.webm"
         started = time.monotonic()
-        make_webcam_recording(webcam, exam_script(duration_s), seed=3, codec="libvpx")
+        make_webcam_recording(
+            webcam, exam_script(duration_s), seed=3, fps=render_fps, codec="libvpx"
+        )
         screen_path = None
         if screen:
             screen_path = Path(tmp) / "screen.mp4"

@@ -44,10 +44,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=4.0)
     parser.add_argument("--chunk-seconds", type=int, default=60)
+    parser.add_argument("--render-fps", type=int, default=15, help="fps of the rendered source")
     args = parser.parse_args()
     video_s = args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="proctorlake-bench-home-") as home:
-        settings, prep = prepare(Path(home), video_s, args.chunk_seconds, screen=True)
+        settings, prep = prepare(
+            Path(home), video_s, args.chunk_seconds, screen=True, render_fps=args.render_fps
+        )
         runs = {}
         for cores in (1, 2):
             runs[cores] = spark_run(settings, cores, ("webcam", "screen"))
