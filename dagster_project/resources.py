@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dagster import ConfigurableResource
 from pyspark.sql import SparkSession
 
@@ -20,10 +22,9 @@ class ProctorLakeResource(ConfigurableResource):
     spark_cores: int | None = None
 
     def settings(self) -> Settings:
-        import os
-
+        # The override stays inside this resource: the process environment is not touched.
         if self.home:
-            os.environ["PROCTORLAKE_HOME"] = self.home
+            return load_settings(os.environ | {"PROCTORLAKE_HOME": self.home})
         return load_settings()
 
     def spark(self) -> SparkSession:

@@ -8,6 +8,7 @@ setting these variables only.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,6 @@ PREFIX = "PROCTORLAKE_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(PREFIX + name, default)
 
 
 @dataclass(frozen=True)
@@ -82,18 +81,24 @@ class Settings:
         return f"{self.lake_root}/{table}"
 
 
-def load_settings() -> Settings:
-    """Read the environment once; call again after changing it (tests do)."""
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``environ`` (default: the process environment); call again
+    after changing it (tests do)."""
+    environ = os.environ if environ is None else environ
+
+    def _env(name: str, default: str) -> str:
+        return environ.get(PREFIX + name, default)
+
     home = Path(_env("HOME", str(Path.cwd() / ".proctorlake"))).resolve()
     kafka_port = int(_env("KAFKA_PORT", "9092"))
     return Settings(
         home=home,
         storage_backend=_env("STORAGE", "local"),
-        s3_endpoint=os.environ.get(PREFIX + "S3_ENDPOINT"),
+        s3_endpoint=environ.get(PREFIX + "S3_ENDPOINT"),
         s3_bucket=_env("S3_BUCKET", "proctorlake"),
         s3_region=_env("S3_REGION", "us-east-1"),
-        s3_access_key=os.environ.get(PREFIX + "S3_ACCESS_KEY"),
-        s3_secret_key=os.environ.get(PREFIX + "S3_SECRET_KEY"),
+        s3_access_key=environ.get(PREFIX + "S3_ACCESS_KEY"),
+        s3_secret_key=environ.get(PREFIX + "S3_SECRET_KEY"),
         kafka_bootstrap=_env("KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}"),
         kafka_port=kafka_port,
         kafka_controller_port=int(_env("KAFKA_CONTROLLER_PORT", str(kafka_port + 1))),
