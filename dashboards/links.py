@@ -8,14 +8,13 @@ able to mint one can already read that home's accounts file and lake.
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import jwt
 
+from proctorlake.key_files import read_or_create_key
 from proctorlake.settings import Settings
 
 _AUDIENCE = "proctorlake-dashboard"
@@ -31,19 +30,7 @@ def _key_path(settings: Settings) -> Path:
 
 
 def _link_key(settings: Settings) -> bytes:
-    path = _key_path(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        tmp.write_bytes(secrets.token_bytes(32))
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # atomic create-if-absent: concurrent first users share one key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_bytes()
+    return read_or_create_key(_key_path(settings))
 
 
 def sign_in_token(settings: Settings, user: str, ttl_s: int = 300) -> str:

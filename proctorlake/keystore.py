@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from proctorlake.key_files import read_or_create_key
 from proctorlake.settings import Settings
 
 _NONCE_BYTES = 12
@@ -46,20 +47,7 @@ def session_key(settings: Settings, session_id: str) -> bytes:
     path = _key_path(settings, session_id)
     if _erased_marker(settings, session_id).exists():
         raise KeyErased(session_id)
-    if path.exists():
-        return path.read_bytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = AESGCM.generate_key(bit_length=256)
-    tmp = path.with_suffix(".partial")
-    tmp.write_bytes(key)
-    os.chmod(tmp, 0o600)
-    try:
-        os.link(tmp, path)  # atomic create-if-absent: concurrent writers agree on one key
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path.read_bytes()
+    return read_or_create_key(path, nbytes=32)  # AES-256
 
 
 def seal(settings: Settings, session_id: str, plaintext: bytes) -> bytes:

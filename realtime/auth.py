@@ -9,13 +9,13 @@ name an institution and reach only that institution's sessions.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 
+from proctorlake.key_files import read_or_create_key
 from proctorlake.settings import Settings
 
 ROLES = ("student", "proctor", "admin")
@@ -48,19 +48,7 @@ def token_key_path(settings: Settings) -> Path:
 
 
 def _token_key(settings: Settings) -> bytes:
-    path = token_key_path(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        tmp.write_bytes(os.urandom(32))
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # atomic create-if-absent: concurrent processes agree on one key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_bytes()
+    return read_or_create_key(token_key_path(settings))
 
 
 def issue_token(
