@@ -16,8 +16,6 @@ PREFIX = "PROCTORLAKE_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-
-
 @dataclass(frozen=True)
 class Settings:
     """A snapshot of the configuration; build one with :func:`load_settings`."""
