@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from kafka.errors import KafkaError
@@ -126,6 +126,25 @@ def sse_message(kind: str, event: dict, event_id: str | None = None) -> str:
         lines.append(f"id: {event_id}")
     lines.append("data: " + json.dumps(event, separators=(",", ":")))
     return "\n".join(lines) + "\n\n"
+
+
+SSE_KEEPALIVE_S = 15.0
+
+
+async def relay_events(
+    is_disconnected: Callable[[], Awaitable[bool]],
+    queue: asyncio.Queue,
+    event_id: Callable[[str, dict], str | None],
+) -> AsyncIterator[str]:
+    """SSE messages for each (kind, event) a subscriber receives, with keepalive comments,
+    until the client goes away (the two live streams of the API share this loop)."""
+    while not await is_disconnected():
+        try:
+            kind, event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE_S)
+        except TimeoutError:
+            yield ": keepalive\n\n"
+            continue
+        yield sse_message(kind, event, event_id(kind, event))
 
 
 class TopicFollower(threading.Thread):

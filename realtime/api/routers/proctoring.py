@@ -5,7 +5,6 @@ Everything here needs a proctor or admin token and shows only the token's instit
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import pyarrow.compute as pc
@@ -24,12 +23,11 @@ from realtime.api.payloads import (
     Severity,
 )
 from realtime.frame_intake import FrameRejected, thumbnail_path
-from realtime.live_feed import review_item, severity_rank, sse_message
+from realtime.live_feed import relay_events, review_item, severity_rank, sse_message
 from realtime.services import RealtimeServices
 from realtime.session_registry import SEVERITIES
 
 router = APIRouter(prefix="/proctoring", tags=["proctoring"])
-KEEPALIVE_S = 15.0
 LIVE_TIERS = ("ai_human",)
 
 
@@ -104,13 +102,8 @@ async def live(
     async def stream():
         try:
             yield sse_message("ready", {"institution_id": institution, "severity": severity})
-            while not await request.is_disconnected():
-                try:
-                    kind, event = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keepalive\n\n"
-                    continue
-                yield sse_message(kind, event, _event_id(kind, event))
+            async for message in relay_events(request.is_disconnected, subscriber.queue, _event_id):
+                yield message
         finally:
             services.feed.unsubscribe(subscriber)
 

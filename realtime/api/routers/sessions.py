@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from typing import Annotated
@@ -24,7 +23,7 @@ from realtime.api.payloads import (
 from realtime.api.problems import Forbidden
 from realtime.auth import issue_token, verify_token
 from realtime.frame_intake import MAX_FRAME_BYTES, FrameRejected
-from realtime.live_feed import sse_message
+from realtime.live_feed import relay_events, sse_message
 from realtime.recording_upload import MAX_SEGMENT_BYTES
 from realtime.session_registry import ExamPolicy, ExamSession
 
@@ -32,7 +31,6 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 FRAME_INTERVAL_S = {"webcam": 1.0, "screen": 10.0}
 SEGMENT_SECONDS = 10
-KEEPALIVE_S = 15.0
 
 
 def _info(session: ExamSession) -> SessionInfo:
@@ -220,13 +218,10 @@ async def session_events(
         try:
             current = await run_in_threadpool(services.registry.get, session.session_id)
             yield sse_message("status", {"session_id": session_id, "status": current.status})
-            while not await request.is_disconnected():
-                try:
-                    kind, event = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": keepalive\n\n"
-                    continue
-                yield sse_message(kind, event, event.get("action_id"))
+            async for message in relay_events(
+                request.is_disconnected, subscriber.queue, lambda _k, e: e.get("action_id")
+            ):
+                yield message
         finally:
             services.feed.unsubscribe(subscriber)
 
