@@ -156,6 +156,12 @@ def assert_exactly(settings, incidents_tail: TopicTail, sid: str, expected: dict
     got = sorted((r["incident_id"], r["incident_type"], r["start_s"], r["end_s"]) for r in rows)
     want = sorted((i, e["incident_type"], e["start_s"], e["end_s"]) for i, e in expected.items())
     assert got == want
+    # The test's own tail consumer may still be reconnecting after a broker restart.
+    wait_until(
+        lambda: {e["incident_id"] for e in incidents_tail.of(sid)} >= set(expected),
+        60,
+        f"incidents topic records of {sid}",
+    )
     assert {e["incident_id"] for e in incidents_tail.of(sid)} == set(expected)
 
 
