@@ -75,8 +75,7 @@ def test_ui_shows_lineage_and_checks(spark, ui_settings: Settings, tmp_path: Pat
         lineage = SCREENSHOTS / "dagster_lineage.png"
         lineage.unlink(missing_ok=True)
         shown = chromium.screenshot(
-            f"{base}/assets/gold/session_reports?view=lineage&lineageScope=upstream"
-            "&lineageDepth=4",
+            f"{base}/assets/gold/session_reports?view=lineage&lineageScope=upstream&lineageDepth=4",
             lineage,
             ["media_chunks", "detection_events", "incidents", "session_reports", "Passed"],
             timeout_s=180,
