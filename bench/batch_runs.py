@@ -61,8 +61,9 @@ def prepare(
 ) -> tuple[Settings, dict]:
     """Render and ingest one session into ``home``; returns settings and the timings.
 
-    A long recording can be rendered at a lower ``render_fps`` (cheaper to make); ingest
-    still stores 15 fps CFR chunks, so the analysis does the same work either way."""
+    A long recording can be rendered at a lower ``render_fps`` (cheaper to make and to
+    ingest: the analysis copy keeps the source's rate). The analysis decodes one keyframe per
+    sampled second at any rate, so its work is the same either way."""
     os.environ["PROCTORLAKE_HOME"] = str(home)
     os.environ["PROCTORLAKE_CHUNK_SECONDS"] = str(chunk_s)
     settings = load_settings()

@@ -22,7 +22,7 @@ from models.temporal_rules import (
     observations_to_flags,
 )
 from models.webcam import WEBCAM_SAMPLE_EVERY_S, WebcamObservation, analyze_webcam_frames
-from proctorlake.ingest import ANALYSIS_FPS
+from proctorlake.ingest import analysis_fps
 from proctorlake.settings import load_settings
 from proctorlake.video import probe, sample_frames, transcode_to_cfr_chunks
 
@@ -41,9 +41,8 @@ def track_observations(
     """Observations of one track's video, chunked and sampled as ingest + Spark do."""
     out_dir = Path(scratch) / track
     out_dir.mkdir(parents=True, exist_ok=True)
-    chunks = transcode_to_cfr_chunks(
-        Path(path), out_dir, ANALYSIS_FPS[track], load_settings().chunk_seconds
-    )
+    fps = analysis_fps(track, probe(Path(path)).fps)
+    chunks = transcode_to_cfr_chunks(Path(path), out_dir, fps, load_settings().chunk_seconds)
     analyze = _ANALYZERS[track]
     observations: list = []
     for chunk in chunks:

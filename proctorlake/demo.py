@@ -29,7 +29,7 @@ LIVE_SESSION_S = 90.0
 class DemoOptions:
     sessions: int = 2
     duration_s: float = 90.0
-    render_fps: int = 15  # a big window renders at 5 fps (ingest still stores 15 fps CFR)
+    render_fps: int = 15  # a big window renders at 5 fps (stored at 5 fps: no padded frames)
     start_services: bool = True
     institution_id: str = "demo-university"
     exam_id: str = "demo-exam-101"
@@ -39,45 +39,89 @@ def demo_session_ids(options: DemoOptions) -> list[str]:
     return [f"demo-{options.exam_id}-{i:03d}" for i in range(options.sessions)]
 
 
-def render_and_ingest(
-    settings: Settings, options: DemoOptions, say: Callable[[str], None]
-) -> list[str]:
-    """Render one recording per session (distinct faces, seeded) and ingest it."""
-    from proctorlake.ingest import SessionIdentity, ingest_recording, session_exists
+@dataclass(frozen=True)
+class RenderedSession:
+    session_id: str
+    index: int
+    face: str
+    webcam: Path
+    screen: Path
+
+
+def render_session(
+    options: DemoOptions, index: int, session_id: str, out_dir: Path
+) -> RenderedSession:
+    """One session's seeded webcam (real faces) and screen recordings (a worker process)."""
     from proctorlake.samples.faces import FACE_NAMES
     from proctorlake.samples.screen import demo_screen_segments, make_screen_recording
     from proctorlake.samples.webcam import WebcamScript, demo_exam_script, make_webcam_recording
 
-    ingested = []
+    base = demo_exam_script(options.duration_s, seed=index)
+    face = FACE_NAMES[index % len(FACE_NAMES)]
+    second = FACE_NAMES[(index + 1) % len(FACE_NAMES)]
+    script = WebcamScript(base.segments, face, second, background_seed=index)
+    webcam = Path(out_dir) / f"{session_id}.webm"
+    screen = Path(out_dir) / f"{session_id}-screen.mp4"
+    make_webcam_recording(webcam, script, seed=index, fps=options.render_fps, codec="libvpx")
+    make_screen_recording(screen, demo_screen_segments(options.duration_s), seed=index)
+    return RenderedSession(session_id, index, face, webcam, screen)
+
+
+def render_workers(sessions: int) -> int:
+    """Processes rendering recordings while the main process ingests: one per core, so a
+    big window's synthetic recordings (the stand-in for uploads) do not serialise on one."""
+    return max(1, min(sessions, os.cpu_count() or 1))
+
+
+def render_and_ingest(
+    settings: Settings, options: DemoOptions, say: Callable[[str], None]
+) -> list[str]:
+    """Render one recording per session (distinct faces, seeded) and ingest it.
+
+    Renders run in worker processes; each finished one is ingested here, in session order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from proctorlake.ingest import SessionIdentity, ingest_recording, session_exists
+
+    ids = demo_session_ids(options)
+    todo = []
+    for i, sid in enumerate(ids):
+        if session_exists(settings, sid):
+            say(f"[{i + 1}/{options.sessions}] {sid} already ingested")
+        else:
+            todo.append((i, sid))
     minutes = options.duration_s / 60
-    with tempfile.TemporaryDirectory(prefix="proctorlake-demo-") as tmp:
-        for i, session_id in enumerate(demo_session_ids(options)):
-            if session_exists(settings, session_id):
-                say(f"[{i + 1}/{options.sessions}] {session_id} already ingested")
-                ingested.append(session_id)
-                continue
-            base = demo_exam_script(options.duration_s, seed=i)
-            face = FACE_NAMES[i % len(FACE_NAMES)]
-            second = FACE_NAMES[(i + 1) % len(FACE_NAMES)]
-            script = WebcamScript(base.segments, face, second, background_seed=i)
-            path = Path(tmp) / f"{session_id}.webm"
-            screen = Path(tmp) / f"{session_id}-screen.mp4"
+    with (
+        tempfile.TemporaryDirectory(prefix="proctorlake-demo-") as tmp,
+        ProcessPoolExecutor(
+            render_workers(len(todo)), mp_context=multiprocessing.get_context("spawn")
+        ) as pool,
+    ):
+        if todo:
             say(
-                f"[{i + 1}/{options.sessions}] rendering {minutes:.1f} min webcam ({face}) + screen"
+                f"rendering {len(todo)} x {minutes:.1f} min webcam + screen recordings "
+                f"({render_workers(len(todo))} processes)"
             )
-            make_webcam_recording(path, script, seed=i, fps=options.render_fps, codec="libvpx")
-            make_screen_recording(screen, demo_screen_segments(options.duration_s), seed=i)
+        futures = [pool.submit(render_session, options, i, sid, Path(tmp)) for i, sid in todo]
+        for future in futures:
+            done = future.result()
+            i = done.index
+            say(f"[{i + 1}/{options.sessions}] ingesting {done.session_id} ({done.face})")
             identity = SessionIdentity(
-                session_id,
+                done.session_id,
                 f"student-{i:03d}",
                 options.exam_id,
                 options.institution_id,
                 student_name=f"Demo Student {i:03d}",
                 student_email=f"student{i:03d}@demo-university.example",
             )
-            ingest_recording(settings, identity, path, screen, progress=lambda m: say(f"    {m}"))
-            ingested.append(session_id)
-    return ingested
+            ingest_recording(
+                settings, identity, done.webcam, done.screen, progress=lambda m: say(f"    {m}")
+            )
+            done.webcam.unlink()
+            done.screen.unlink()
+    return ids
 
 
 def stream_through_realtime(

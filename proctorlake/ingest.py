@@ -30,8 +30,18 @@ from proctorlake.storage_policy import tag_session_objects
 from proctorlake.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
 
 TRACKS = ("webcam", "screen")
-ANALYSIS_FPS = {"webcam": 15, "screen": 5}
+MAX_ANALYSIS_FPS = {"webcam": 15, "screen": 5}
+"""Frame-rate cap of the stored analysis copy per track (the original is kept as uploaded)."""
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def analysis_fps(track: str, source_fps: float) -> int:
+    """Frame rate of a track's constant-rate analysis copy: the source's own rate, capped.
+
+    A source slower than the cap is not padded with repeated frames: they would cost encode
+    time and storage and add nothing (the analysis samples 1 frame/s, reviewers see the same
+    motion). A keyframe still starts every second."""
+    return max(1, min(MAX_ANALYSIS_FPS[track], round(source_fps)))
 
 
 class IngestError(ValueError):
@@ -125,7 +135,7 @@ def _store_track(
     suffix = source.suffix.lstrip(".").lower() or "bin"
     original_key = chunk_key(identity.session_id, track, 0, f"original.{suffix}")
     store.put_file(original_key, source)
-    fps = ANALYSIS_FPS[track]
+    fps = analysis_fps(track, info.fps)
     chunks: list[StoredChunk] = []
     rows: list[dict] = []
     now = dt.datetime.now(dt.UTC)
@@ -247,7 +257,8 @@ def ingest_uploaded_segments(
             source = store.download(entry["original_key"], Path(tmp) / "segment.webm")
             try:
                 measured = probe(source)
-                pieces = transcode_to_cfr_chunks(source, Path(tmp), ANALYSIS_FPS[track], 10**9)
+                fps = analysis_fps(track, measured.fps)
+                pieces = transcode_to_cfr_chunks(source, Path(tmp), fps, 10**9)
             except VideoError as exc:
                 raise IngestError(f"segment {entry['original_key']} is unreadable: {exc}") from exc
             analysis_key = chunk_key(session_id, track, entry["chunk_start_ms"], "mp4")

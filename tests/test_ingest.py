@@ -62,6 +62,21 @@ def test_ingest_chunks_transcodes_and_registers(
     ]
 
 
+def test_a_low_frame_rate_source_is_stored_at_its_own_rate(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A 5 fps webcam is not padded to 15 fps; sampling still finds one frame per second."""
+    webm = tmp_path / "slow.webm"
+    script = WebcamScript((Segment("present", 6.0),), "astronaut", "grace_hopper", 1)
+    make_webcam_recording(webm, script, seed=1, fps=5, codec="libvpx")
+    manifest = ingest_recording(settings, _identity("slow-1"), webm)
+    (chunk,) = manifest["chunks"]
+    stored = open_object_store(settings).local_path(chunk["analysis_key"])
+    info = probe(stored)
+    assert (info.fps, info.frame_count) == (5.0, 30)
+    assert [round(t) for t, _ in sample_frames(stored)] == [0, 1, 2, 3, 4, 5]
+
+
 def test_second_ingest_of_a_session_is_refused_and_keeps_the_first(
     settings: Settings, browser_like_webm: Path
 ) -> None:
