@@ -92,16 +92,15 @@ def render_and_ingest(
         else:
             todo.append((i, sid))
     minutes = options.duration_s / 60
+    workers = render_workers(len(todo))
     with (
         tempfile.TemporaryDirectory(prefix="proctorlake-demo-") as tmp,
-        ProcessPoolExecutor(
-            render_workers(len(todo)), mp_context=multiprocessing.get_context("spawn")
-        ) as pool,
+        ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool,
     ):
         if todo:
             say(
                 f"rendering {len(todo)} x {minutes:.1f} min webcam + screen recordings "
-                f"({render_workers(len(todo))} processes)"
+                f"({workers} processes)"
             )
         futures = [pool.submit(render_session, options, i, sid, Path(tmp)) for i, sid in todo]
         for future in futures:

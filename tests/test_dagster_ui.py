@@ -9,7 +9,6 @@ assets or checks by name, so a blank or broken page fails the test.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from dagster_project.runs import analyze_in_dagster
 from proctorlake import services
 from proctorlake.settings import REPO_ROOT, Settings, load_settings
 from tests.fixtures.batch_media import ingest, present_then_absent, render_screen, render_webcam
+from tests.fixtures.broker import free_port
 from tests.fixtures.chromium import TEXTS_READY_JS
 
 pytestmark = pytest.mark.slow
@@ -33,16 +33,10 @@ SESSION = "ui-1"
 SKIP_COMMUNITY_POPUP = "localStorage.setItem('communityNux', JSON.stringify('1'));"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def ui_settings(proctorlake_home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("PROCTORLAKE_CHUNK_SECONDS", "10")
-    monkeypatch.setenv("PROCTORLAKE_DAGSTER_PORT", str(_free_port()))
+    monkeypatch.setenv("PROCTORLAKE_DAGSTER_PORT", str(free_port()))
     settings = load_settings()
     monkeypatch.setenv("DAGSTER_HOME", str(services.dagster_home(settings)))
     return settings

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from pathlib import Path
 
+from proctorlake.key_files import read_or_create_key
 from proctorlake.settings import Settings
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
@@ -66,20 +66,9 @@ def _pepper_path(settings: Settings) -> Path:
 
 def _pepper(settings: Settings, create: bool) -> bytes | None:
     path = _pepper_path(settings)
-    if not path.exists():
-        if not create:
-            return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.partial")
-        tmp.write_bytes(os.urandom(32))
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # atomic create-if-absent
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_bytes()
+    if not create and not path.exists():
+        return None
+    return read_or_create_key(path)
 
 
 def student_hash(settings: Settings, student_id: str, create: bool = True) -> str | None:
