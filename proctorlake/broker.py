@@ -333,16 +333,26 @@ def _launch(settings: Settings, paths: BrokerPaths) -> int:
     return process.pid
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64, as Kafka's own tool makes them.
+
+    Redrawn while it starts with '-': one id in 64 does, and the storage tool's argument
+    parser then reads it as an option ("--cluster-id: expected one argument").
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _format_storage(jvm: list[str], paths: BrokerPaths) -> None:
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     command = [
         *jvm,
         STORAGE_TOOL_CLASS,
         "format",
         "--config",
         str(paths.server_properties),
-        "--cluster-id",
-        cluster_id,
+        f"--cluster-id={new_cluster_id()}",
         "--ignore-formatted",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 import subprocess
 import time
@@ -18,6 +19,7 @@ from proctorlake.broker import (
     BrokerError,
     broker_paths,
     broker_status,
+    new_cluster_id,
     start_broker,
     stop_broker,
 )
@@ -155,6 +157,14 @@ def test_uncommitted_records_are_delivered_again(
     again = [record.value.decode() for record in _consume(successor, 2)]
     successor.close()
     assert again == ["b", "c"]
+
+
+def test_cluster_ids_never_look_like_an_option() -> None:
+    """One random id in 64 starts with '-', which the storage tool's parser read as an option."""
+    ids = [new_cluster_id() for _ in range(5000)]
+    assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
+    assert all(len(base64.urlsafe_b64decode(cluster_id + "==")) == 16 for cluster_id in ids)
+    assert len(set(ids)) == len(ids)
 
 
 def test_start_twice_reports_the_running_broker(kafka_broker: RunningBroker) -> None:
