@@ -3,7 +3,8 @@
 ``python bench/realtime_latency.py --sessions N --seconds S`` starts a private broker, the
 API and the detector workers in a temp PROCTORLAKE_HOME, creates N sessions and sends each
 one real-face webcam frame per second for S seconds (one person, then a second person from
-second 5). Latency of an alert = time the ``multiple_faces`` "opened" event reaches the SSE
+second 5). Frames start once the API answers and every worker has joined its consumer
+group. Latency of an alert = time the ``multiple_faces`` "opened" event reaches the SSE
 client minus the capture time of the frame that opened it. The last line printed is JSON:
 p50_ms, p95_ms, p99_ms, alerts_expected, alerts_received, plus the run's parameters, the
 load average before and after (the machine may be shared), and the CPU each part of the
@@ -36,6 +37,9 @@ sys.path.insert(0, str(REPO))
 
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # noqa: E402
 from proctorlake.settings import load_settings  # noqa: E402
+from realtime.detector_worker import GROUP_ID as DETECTOR_GROUP  # noqa: E402
+from realtime.readiness import wait_for_group  # noqa: E402
+from realtime.topic_lander import GROUP_ID as LANDER_GROUP  # noqa: E402
 
 SECOND_PERSON_FROM_S = 5.0
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -168,6 +172,9 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
     stop = threading.Event()
     try:
         _wait_http(f"{base}/healthz")
+        # As before an exam starts: every worker has loaded its models and joined its group.
+        wait_for_group(settings, DETECTOR_GROUP, detectors, timeout_s=120)
+        wait_for_group(settings, LANDER_GROUP, 1, timeout_s=120)
         admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
         with httpx.Client(base_url=base, timeout=60) as client:
             created = [
@@ -260,6 +267,7 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
             "seconds": seconds,
             "detector_processes": detectors,
             "detection_width": detection_width or "default",
+            "second_person_from_s": SECOND_PERSON_FROM_S,
             "cpu_count": os.cpu_count(),
             "load_avg_1m_before": load_before,
             "load_avg_1m_after": _load(),

@@ -86,10 +86,19 @@ def detect_faces(
     detection_width: int = DETECTION_WIDTH,
 ) -> list[FaceDetection]:
     """Faces in each RGB (or grayscale) frame, strongest first; one result per frame."""
+    return detect_faces_in_gray(
+        [detection_gray(frame, detection_width) for frame in frames], score_threshold
+    )
+
+
+def detect_faces_in_gray(
+    grays: Sequence[tuple[np.ndarray, float]], score_threshold: float = SCORE_THRESHOLD
+) -> list[FaceDetection]:
+    """:func:`detect_faces` on images already made by :func:`detection_gray` (gray, scale),
+    for callers that need the same image again (the head pose runs on it)."""
     detector = frontal_detector()
     results = []
-    for frame in frames:
-        gray, scale = detection_gray(frame, detection_width)
+    for gray, scale in grays:
         rects, scores, _ = detector.run(gray, 0, score_threshold)
         boxes = sorted(
             (

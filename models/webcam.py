@@ -13,7 +13,13 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from models.faces import DETECTION_WIDTH, SCORE_THRESHOLD, FaceBox, detect_faces, detection_gray
+from models.faces import (
+    DETECTION_WIDTH,
+    SCORE_THRESHOLD,
+    FaceBox,
+    detect_faces_in_gray,
+    detection_gray,
+)
 from models.head_pose import estimate_head_poses
 
 THUMBNAIL_SIZE = (20, 15)
@@ -89,11 +95,13 @@ def analyze_webcam_frames(
     """One observation per RGB frame (a batch; a single frame is a batch of one)."""
     if len(frames) != len(timestamps_s):
         raise ValueError("one timestamp per frame")
-    detections = detect_faces(frames, score_threshold, detection_width)
+    grays = [detection_gray(frame, detection_width) for frame in frames]
+    detections = detect_faces_in_gray(grays, score_threshold)
     observations = []
-    for frame, ts, detection in zip(frames, timestamps_s, detections, strict=True):
+    for frame, ts, detection, (gray, scale) in zip(
+        frames, timestamps_s, detections, grays, strict=True
+    ):
         height, width = frame.shape[:2]
-        gray, scale = detection_gray(frame, detection_width)
         yaw = pitch = ratio = None
         if detection.faces:
             main = max(detection.faces, key=lambda f: f.w * f.h)

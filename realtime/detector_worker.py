@@ -81,6 +81,12 @@ class DetectorWorker(FrameWorker):
     ) -> None:
         super().__init__(settings, group_id)
         self.detection_width = detection_width
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Load the face models before the first poll joins the group: a worker that joined
+        and then spent a second loading would leave its partitions' frames waiting."""
+        self.analyze([({"ts": 0.0}, np.zeros((480, 640, 3), np.uint8))])
 
     def decode(self, data: bytes) -> np.ndarray | None:
         return decode_jpeg(data)

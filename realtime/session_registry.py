@@ -1,9 +1,11 @@
 """The registry of exam sessions the realtime API serves.
 
-Delta ``exam_sessions`` is the record: a session row is appended when the session is created
-and merged when it starts or ends, and every change is also published on the ``sessions``
-topic (sealed, it names the student). Memory is only a cache: after a restart the API reads
-the state it needs (institution, tier, policy, ended or not) back from Delta.
+Delta ``exam_sessions`` is the record: a session row is merged when the session is created,
+starts or ends (one group commit for the changes that arrive together), and every change is
+also published on the ``sessions`` topic (sealed, it names the student) after its row is
+committed. Memory is only a cache: after a restart the API reads the state it needs
+(institution, tier, policy, ended or not) back from Delta. The cache lock is never held
+across I/O; a session's own transitions are serialised by its stripe of ``_transition_locks``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from proctorlake import lake, schemas
 from proctorlake.settings import Settings
 from proctorlake.topics import FRAMES_SCREEN, FRAMES_WEBCAM, SESSIONS, SessionEvent
 from realtime import kafka_io
+from realtime.group_commit import GroupCommit
 
 TIERS = ("none", "ai", "ai_human")
 SEVERITIES = ("low", "medium", "high")
 OPEN_STATUSES = ("created", "active")
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+TRANSITION_STRIPES = 64
 
 
 class UnknownSession(LookupError):
@@ -128,7 +132,15 @@ class SessionRegistry:
         self.settings = settings
         self.producer = producer
         self._sessions: dict[str, ExamSession] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        self._transition_locks = [threading.Lock() for _ in range(TRANSITION_STRIPES)]
+        self._rows = GroupCommit(
+            lambda rows: lake.merge_rows(settings, schemas.EXAM_SESSIONS, rows, ["session_id"]),
+            key=lambda row: row["session_id"],
+        )
+
+    def _transition_lock(self, session_id: str) -> threading.Lock:
+        return self._transition_locks[hash(session_id) % TRANSITION_STRIPES]
 
     def load_open_sessions(self) -> int:
         """Warm the cache with every open session in Delta (after an API restart)."""
@@ -167,9 +179,7 @@ class SessionRegistry:
             created_at=dt.datetime.now(dt.UTC),
             policy=policy or ExamPolicy(),
         )
-        with self._lock:
-            lake.append_rows(self.settings, schemas.EXAM_SESSIONS, [session.row()])
-            self._sessions[session.session_id] = session
+        self._write(session)
         self._publish(session, SessionEvent.CREATED)
         return session
 
@@ -208,7 +218,7 @@ class SessionRegistry:
 
     def start(self, session_id: str, started_at: dt.datetime) -> ExamSession:
         """Mark the session active; the first start wins (a reconnecting client continues)."""
-        with self._lock:
+        with self._transition_lock(session_id):
             session = self.require_open(session_id)
             if session.started_at is not None:
                 return session
@@ -221,7 +231,7 @@ class SessionRegistry:
         """End the session (idempotent: an ended session stays as it ended)."""
         if status not in ("ended", "terminated"):
             raise ValueError(f"cannot end a session with status {status!r}")
-        with self._lock:
+        with self._transition_lock(session_id):
             session = self.get(session_id)
             if not session.is_open:
                 return session
@@ -241,8 +251,10 @@ class SessionRegistry:
         return session
 
     def _write(self, session: ExamSession) -> None:
-        lake.merge_rows(self.settings, schemas.EXAM_SESSIONS, [session.row()], ["session_id"])
-        self._sessions[session.session_id] = session
+        """Commit the session's row, then cache it (a failed commit changes nothing)."""
+        self._rows.write(session.row())
+        with self._lock:
+            self._sessions[session.session_id] = session
 
     def _mark_end_of_frames(self, session: ExamSession) -> None:
         """An empty record after the last frame, on each frames topic's partition of the
