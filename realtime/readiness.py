@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from proctorlake.settings import Settings
 
@@ -25,10 +26,15 @@ class GroupState:
 
 
 def describe_group(settings: Settings, group_id: str) -> GroupState:
-    """The group's state as the broker's coordinator sees it ("Dead" when it never existed)."""
+    """The group's state as the broker's coordinator sees it ("Dead" when it never existed;
+    the retriable error's name while the coordinator is still being set up)."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000)
     try:
         info = admin.describe_groups([group_id])[group_id]
+    except KafkaError as exc:
+        if not exc.retriable:
+            raise
+        return GroupState(group_id, type(exc).__name__, 0)
     finally:
         admin.close()
     return GroupState(group_id, info.get("group_state", ""), len(info.get("members") or []))

@@ -1,0 +1,29 @@
+"""Readiness of a consumer group, as the real broker's coordinator reports it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from proctorlake.settings import Settings
+from proctorlake.topics import DETECTIONS
+from realtime import kafka_io
+from realtime.readiness import describe_group, wait_for_group
+
+
+def test_a_group_is_ready_once_its_members_joined(kafka_settings: Settings) -> None:
+    group_id = f"readiness-{uuid.uuid4().hex[:8]}"
+    assert describe_group(kafka_settings, group_id).members == 0  # unknown or not yet set up
+    consumer = kafka_io.make_group_consumer(kafka_settings, group_id, [DETECTIONS])
+    try:
+        for _ in range(50):
+            consumer.poll(timeout_ms=100)
+            if consumer.assignment():
+                break
+        state = wait_for_group(kafka_settings, group_id, members=1, timeout_s=30)
+        assert (state.state, state.members) == ("Stable", 1)
+        with pytest.raises(TimeoutError, match=r"1 of 2 members"):
+            wait_for_group(kafka_settings, group_id, members=2, timeout_s=1)
+    finally:
+        consumer.close()
