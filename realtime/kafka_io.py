@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.serializer import Serializer
 
 from proctorlake import keystore
 from proctorlake.settings import Settings
@@ -23,6 +24,13 @@ FETCH_MAX_WAIT_MS = 500
 MAX_RECORD_BYTES = 4 * 1024 * 1024
 
 
+class SessionKeySerializer(Serializer):
+    """Record keys are session ids, sent as UTF-8."""
+
+    def serialize(self, topic: str, headers, data: str) -> bytes:
+        return data.encode("utf-8")
+
+
 def make_producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -30,7 +38,7 @@ def make_producer(settings: Settings) -> KafkaProducer:
         linger_ms=0,
         max_request_size=MAX_RECORD_BYTES,
         request_timeout_ms=15000,
-        key_serializer=lambda key: key.encode("utf-8"),
+        key_serializer=SessionKeySerializer(),
     )
 
 
