@@ -289,8 +289,9 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
         latencies = (
             np.array(sorted(v[0] for v in alerts.values())) if alerts else np.array([np.nan])
         )
-        last_trigger = max((v[1] for v in alerts.values()), default=0)
-        last_cycle = [v[0] for v in alerts.values() if v[1] > last_trigger - CYCLE_S * 500]
+        last_trigger_ms = max((v[1] for v in alerts.values()), default=0)
+        half_cycle_ms = CYCLE_S * 1000 / 2
+        last_cycle = [v[0] for v in alerts.values() if v[1] > last_trigger_ms - half_cycle_ms]
         last_p99 = float(np.percentile(last_cycle, 99)) if last_cycle else float("nan")
         for client in clients:
             client.close()

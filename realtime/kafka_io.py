@@ -5,7 +5,8 @@ or incident is never lost silently. Consumers never auto-commit: each room commi
 offsets only after its outputs are durable. A fetch the broker cannot fill yet is parked
 there and answered as soon as a record arrives (fetch.min.bytes is 1), so the fetch wait only
 bounds how often an idle consumer asks again: a long wait costs no latency, a short one costs
-broker CPU (at 20 ms, a quarter of the broker's CPU went to empty fetches).
+CPU (measured at 50 sessions, 20 -> 500 ms: broker 12 -> 5 ms and the whole stream path
+58 -> 31 ms of CPU per frame).
 """
 
 from __future__ import annotations
