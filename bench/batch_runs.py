@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from proctorlake import lake
-from proctorlake.ingest import SessionIdentity, ingest_recording
-from proctorlake.object_store import open_object_store
+from proctorlake.storage import lake
+from proctorlake.services.ingest import SessionIdentity, ingest_recording
+from proctorlake.storage.object_store import open_object_store
 from proctorlake.samples.screen import ScreenSegment, make_screen_recording
 from proctorlake.samples.webcam import Segment, WebcamScript, make_webcam_recording
-from proctorlake.settings import REPO_ROOT, Settings, load_settings
+from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
 
 SESSION = "bench-1"
 
@@ -119,7 +119,7 @@ def time_split(settings: Settings, track: str) -> dict:
     """Seconds per video second spent decoding vs detecting, on one chunk, one core."""
     import av  # noqa: F401  (before decord)
 
-    from proctorlake.video import sample_frames
+    from proctorlake.storage.video import sample_frames
     from spark_jobs.detect_chunks import FRAME_BATCH, SAMPLE_EVERY_S
     from spark_jobs.observation_rows import run_detectors
 

@@ -38,10 +38,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # noqa: E402
-from proctorlake.settings import load_settings  # noqa: E402
-from realtime.detector_worker import GROUP_ID as DETECTOR_GROUP  # noqa: E402
-from realtime.readiness import wait_for_group  # noqa: E402
-from realtime.topic_lander import GROUP_ID as LANDER_GROUP  # noqa: E402
+from proctorlake.core.settings import load_settings  # noqa: E402
+from realtime.workers.detector_worker import GROUP_ID as DETECTOR_GROUP  # noqa: E402
+from proctorlake.storage.kafka_readiness import wait_for_group  # noqa: E402
+from realtime.workers.topic_lander import GROUP_ID as LANDER_GROUP  # noqa: E402
 
 SECOND_PERSON_FROM_S = 5.0
 CYCLE_S = 15.0
@@ -167,18 +167,18 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
     )
     os.environ.update(env)
     settings = load_settings()
-    from proctorlake.broker import broker_status, start_broker, stop_broker
-    from realtime.auth import issue_token
+    from proctorlake.storage.broker import broker_status, start_broker, stop_broker
+    from realtime.api.auth import issue_token
 
     frames = _jpegs(seconds)
     start_broker(settings)
     logs = open(home / "services.log", "ab")  # noqa: SIM115
     api = subprocess.Popen(
-        [sys.executable, "-m", "realtime.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
+        [sys.executable, "-m", "realtime.api.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
     )
     width = ["--detection-width", str(detection_width)] if detection_width else []
     detectors_process = subprocess.Popen(
-        [sys.executable, "-m", "realtime.workers", "--only", "detectors"]
+        [sys.executable, "-m", "realtime.workers.launcher", "--only", "detectors"]
         + ["--detectors", str(detectors), *width],
         cwd=REPO,
         env=env,
@@ -186,7 +186,7 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
         stderr=logs,
     )
     lander = subprocess.Popen(
-        [sys.executable, "-m", "realtime.workers", "--only", "lander"],
+        [sys.executable, "-m", "realtime.workers.launcher", "--only", "lander"],
         cwd=REPO,
         env=env,
         stdout=logs,

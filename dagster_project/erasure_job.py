@@ -1,15 +1,15 @@
-"""The GDPR erasure as a Dagster job: one op per store, all business logic in proctorlake.erasure.
+"""The GDPR erasure as a Dagster job: one op per store, all business logic in proctorlake.governance.erasure.
 
 The run is configured with a ``request_id`` only, never a student id: Dagster keeps run
 configs and event logs in its own storage, which erasure does not rewrite. Plan first with
-``proctorlake.erasure.plan_erasure`` (the CLI and API do), then launch this job with the plan's
+``proctorlake.governance.erasure.plan_erasure`` (the CLI and API do), then launch this job with the plan's
 request id. Every op resumes its steps, so re-executing a failed run completes the erasure.
 """
 
 from dagster import Config, In, Nothing, OpExecutionContext, Out, job, op
 
 from dagster_project.resources import ProctorLakeResource
-from proctorlake.erasure import execute_plan
+from proctorlake.governance.erasure import execute_plan
 
 
 class ErasureRequest(Config):
@@ -22,7 +22,7 @@ def _run(
     def report(step: str, result: dict) -> None:
         context.log.info(f"erasure {request_id}: {step} done {result}")
 
-    execute_plan(proctorlake.settings(), request_id, on_step_done=report, only_prefix=prefix)
+    execute_plan(proctorlake.core.settings(), request_id, on_step_done=report, only_prefix=prefix)
 
 
 @op(out=Out(Nothing))
@@ -64,7 +64,7 @@ def erase_caches(
 def sign_certificate(
     context: OpExecutionContext, config: ErasureRequest, proctorlake: ProctorLakeResource
 ) -> str:
-    settings = proctorlake.settings()
+    settings = proctorlake.core.settings()
     certificate = execute_plan(settings, config.request_id, only_prefix="certificate")
     if certificate is None:
         raise RuntimeError(f"erasure {config.request_id} has unfinished steps")

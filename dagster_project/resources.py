@@ -7,8 +7,8 @@ import os
 from dagster import ConfigurableResource
 from pyspark.sql import SparkSession
 
-from proctorlake.settings import Settings, load_settings
-from proctorlake.spark_session import get_spark
+from proctorlake.core.settings import Settings, load_settings
+from proctorlake.storage.spark_session import get_spark
 
 
 class ProctorLakeResource(ConfigurableResource):

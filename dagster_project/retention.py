@@ -1,4 +1,4 @@
-"""The daily retention run: purge expired, un-held sessions (logic in ``proctorlake.retention``).
+"""The daily retention run: purge expired, un-held sessions (logic in ``proctorlake.governance.retention``).
 
 Each purge is a GDPR erasure of the session, so the schedule adds no second way to delete;
 what it removed lands in ``retention_log`` and each erasure's certificate in ``erasure_log``.
@@ -15,14 +15,14 @@ from dagster import (
 )
 
 from dagster_project.resources import ProctorLakeResource
-from proctorlake.retention import run_retention
+from proctorlake.governance.retention import run_retention
 
 
 @op(description="Purge every session past its institution's retention period and not held.")
 def purge_expired_sessions(
     context: OpExecutionContext, proctorlake: ProctorLakeResource
 ) -> Output[dict]:
-    report = run_retention(proctorlake.settings(), progress=context.log.info)
+    report = run_retention(proctorlake.core.settings(), progress=context.log.info)
     if report.failed:
         raise RuntimeError(f"retention could not purge {report.failed}")
     summary = {

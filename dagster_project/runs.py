@@ -14,7 +14,7 @@ from dagster_project.assets import analysis, reports
 from dagster_project.checks import quality_checks
 from dagster_project.partitions import session_partitions
 from dagster_project.resources import ProctorLakeResource
-from proctorlake.settings import Settings
+from proctorlake.core.settings import Settings
 
 SESSION_ASSETS: list[AssetsDefinition] = [
     analysis.media_chunks,

@@ -5,12 +5,12 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 from dagster_project.jobs import analyze_session_job
 from dagster_project.partitions import session_partitions
 from dagster_project.resources import ProctorLakeResource
-from proctorlake import lake
+from proctorlake.storage import lake
 
 
 def ended_sessions(proctorlake: ProctorLakeResource) -> list[str]:
     """Sessions that ended (CLI ingest or the realtime path): their recording is complete."""
-    settings = proctorlake.settings()
+    settings = proctorlake.core.settings()
     rows = (
         lake.duckdb_connection(settings)
         .execute(

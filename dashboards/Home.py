@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboards import sign_in
-from proctorlake.settings import load_settings
+from proctorlake.core.settings import load_settings
 
 VIEWS = Path(__file__).resolve().parent / "views"
 

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from proctorlake.settings import Settings, load_settings
+from proctorlake.core.settings import Settings, load_settings
 
 # scrypt cost: about 50 ms per check here, slow enough to blunt guessing, fast enough to sign in.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 import jwt
 
-from proctorlake.key_files import read_or_create_key
-from proctorlake.settings import Settings
+from proctorlake.storage.key_files import read_or_create_key
+from proctorlake.core.settings import Settings
 
 _AUDIENCE = "proctorlake-dashboard"
 LINK_PARAM = "login"

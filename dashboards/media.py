@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from proctorlake.object_store import LocalObjectStore, ObjectNotFound, open_object_store
-from proctorlake.settings import Settings
-from proctorlake.video import VideoError, iter_decoded_frames
+from proctorlake.storage.object_store import LocalObjectStore, ObjectNotFound, open_object_store
+from proctorlake.core.settings import Settings
+from proctorlake.storage.video import VideoError, iter_decoded_frames
 
 THUMBNAIL_WIDTH = 320
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboards import admins, links
 from dashboards.admins import Admin
-from proctorlake.settings import Settings, load_settings
+from proctorlake.core.settings import Settings, load_settings
 
 _SESSION_KEY = "proctorlake_admin"
 

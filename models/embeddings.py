@@ -6,7 +6,7 @@ Faces are found with dlib's HOG detector and aligned with the 5-point landmark m
 ``face_recognition_models`` package, so nothing is downloaded at run time.
 
 Distances are Euclidean, the metric dlib's ResNet was trained for. They are computed in
-torch, batched, on the device ``proctorlake.devices.torch_device()`` picks (a GPU when
+torch, batched, on the device ``proctorlake.core.devices.torch_device()`` picks (a GPU when
 present), because mid-exam takeover checks compare every sampled frame with the verified
 reference face.
 """
@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from proctorlake.devices import torch_device
+from proctorlake.core.devices import torch_device
 
 EMBEDDING_DIM = 128
 

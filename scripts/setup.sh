@@ -42,5 +42,5 @@ fi
 
 # 3. JVM jars from Maven Central into .jars/ (Delta, Spark-Kafka, hadoop-aws, Kafka broker).
 say "resolving JVM jars"
-.venv/bin/python -m proctorlake.jars >/dev/null
+.venv/bin/python -m proctorlake.storage.jars >/dev/null
 say "ready: $ROOT/.venv, $ROOT/.jars"

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from proctorlake import lake, schemas
-from proctorlake.object_store import open_object_store
-from proctorlake.settings import Settings
+from proctorlake.storage import lake
+from proctorlake.core import schemas
+from proctorlake.storage.object_store import open_object_store
+from proctorlake.core.settings import Settings
 from spark_jobs.chunk_checkpoints import finished_keys
 from spark_jobs.detect_chunks import (
     CHUNK_FAILED,
@@ -214,8 +215,8 @@ def main(argv: list[str] | None = None) -> None:
     import json
     import time
 
-    from proctorlake.settings import load_settings
-    from proctorlake.spark_session import get_spark
+    from proctorlake.core.settings import load_settings
+    from proctorlake.storage.spark_session import get_spark
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--session", action="append", required=True, dest="sessions")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from proctorlake.object_store import LocalObjectStore, open_object_store
-from proctorlake.schemas import DETECTION_EVENTS
-from proctorlake.settings import Settings
+from proctorlake.storage.object_store import LocalObjectStore, open_object_store
+from proctorlake.core.schemas import DETECTION_EVENTS
+from proctorlake.core.settings import Settings
 from spark_jobs.chunk_checkpoints import checkpoint_key, load_checkpoint, save_checkpoint
 
 SAMPLE_EVERY_S = {"webcam": 1.0, "screen": 10.0}
@@ -48,7 +48,7 @@ def _chunk_path(store, key: str, tmp: Path) -> Path:
 
 def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
     """Detection rows (``detection_events`` columns) for one chunk row of ``media_chunks``."""
-    from proctorlake.video import sample_frames  # av before decord, inside the worker
+    from proctorlake.storage.video import sample_frames  # av before decord, inside the worker
     from spark_jobs.observation_rows import observations_to_rows, run_detectors
 
     track = chunk["track"]

@@ -1,14 +1,15 @@
 """Table upkeep: compact small files and Z-order by the columns reports and dashboards filter on.
 
 One task per chunk writes one small file per chunk; compaction keeps reads fast. Tables are
-already partitioned by date (``proctorlake.schemas``); inside a date, Z-ordering clusters the
+already partitioned by date (``proctorlake.core.schemas``); inside a date, Z-ordering clusters the
 rows of one institution and one session, so a report or a dashboard reads few files.
 """
 
 from __future__ import annotations
 
-from proctorlake import lake, schemas
-from proctorlake.settings import Settings
+from proctorlake.storage import lake
+from proctorlake.core import schemas
+from proctorlake.core.settings import Settings
 
 Z_ORDER: dict[str, tuple[str, ...]] = {
     schemas.DETECTION_EVENTS.name: ("institution_id", "session_id", "frame_ts"),

@@ -16,7 +16,7 @@ import pandas as pd
 
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import MODEL_VERSION, WebcamObservation, analyze_webcam_frames
-from proctorlake.schemas import INCIDENTS
+from proctorlake.core.schemas import INCIDENTS
 
 WEBCAM_DETECTION = "webcam_frame"
 SCREEN_DETECTION = "screen_frame"

@@ -14,7 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
-from proctorlake.broker import (
+from proctorlake.storage.broker import (
     FRAME_TOPIC_CONFIG,
     BrokerError,
     broker_paths,
@@ -23,8 +23,8 @@ from proctorlake.broker import (
     start_broker,
     stop_broker,
 )
-from proctorlake.settings import Settings, load_settings
-from proctorlake.topics import ALL_TOPICS, FRAMES_WEBCAM, SESSIONS
+from proctorlake.core.settings import Settings, load_settings
+from proctorlake.core.topics import ALL_TOPICS, FRAMES_WEBCAM, SESSIONS
 from tests.fixtures.broker import RunningBroker, broker_env, free_port
 
 

@@ -8,7 +8,7 @@ from dagster import DagsterInstance
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
-from proctorlake.settings import REPO_ROOT
+from proctorlake.core.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from dagster import DagsterInstance
 from PIL import Image
 
 from dagster_project.runs import analyze_in_dagster
-from proctorlake import services
-from proctorlake.settings import REPO_ROOT, Settings, load_settings
+from proctorlake.app import launchers
+from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
 from tests.fixtures.batch_media import ingest, present_then_absent, render_screen, render_webcam
 from tests.fixtures.broker import free_port
 from tests.fixtures.chromium import TEXTS_READY_JS
@@ -38,7 +38,7 @@ def ui_settings(proctorlake_home: Path, monkeypatch: pytest.MonkeyPatch) -> Sett
     monkeypatch.setenv("PROCTORLAKE_CHUNK_SECONDS", "10")
     monkeypatch.setenv("PROCTORLAKE_DAGSTER_PORT", str(free_port()))
     settings = load_settings()
-    monkeypatch.setenv("DAGSTER_HOME", str(services.dagster_home(settings)))
+    monkeypatch.setenv("DAGSTER_HOME", str(launchers.dagster_home(settings)))
     return settings
 
 
@@ -57,8 +57,8 @@ def test_ui_shows_lineage_and_checks(spark, ui_settings: Settings, tmp_path: Pat
     assert run.success, run.error
     assert all(run.checks.values()) and len(run.checks) == 4
 
-    (spec,) = [s for s in services.service_specs(settings) if s.name == "dagster"]
-    state = services.start(settings, spec)
+    (spec,) = [s for s in launchers.service_specs(settings) if s.name == "dagster"]
+    state = launchers.start(settings, spec)
     try:
         assert state.running, state
         base = f"http://127.0.0.1:{settings.dagster_port}"
@@ -79,4 +79,4 @@ def test_ui_shows_lineage_and_checks(spark, ui_settings: Settings, tmp_path: Pat
         assert "Join the Dagster community" not in shown
         _assert_not_blank(lineage)
     finally:
-        services.stop(settings, spec)
+        launchers.stop(settings, spec)

@@ -32,7 +32,7 @@ def documented_queries() -> dict[str, str]:
 
 def run_sql(query: str) -> list[dict]:
     result = subprocess.run(
-        [sys.executable, "-m", "proctorlake.cli", "sql", "--json", "-c", query],
+        [sys.executable, "-m", "proctorlake.app.cli", "sql", "--json", "-c", query],
         capture_output=True,
         text=True,
         env=os.environ.copy(),

@@ -14,18 +14,19 @@ import textwrap
 
 import pytest
 
-from proctorlake import lake
-from proctorlake.object_store import open_object_store
-from proctorlake.settings import Settings
+from proctorlake.storage import lake
+from proctorlake.storage.object_store import open_object_store
+from proctorlake.core.settings import Settings
 
 pytestmark = pytest.mark.slow
 
 WRITER = textwrap.dedent(
     """
     import datetime as dt, json
-    from proctorlake import lake, schemas
-    from proctorlake.settings import load_settings
-    from proctorlake.spark_session import get_spark
+    from proctorlake.storage import lake
+    from proctorlake.core import schemas
+    from proctorlake.core.settings import load_settings
+    from proctorlake.storage.spark_session import get_spark
 
     settings = load_settings()
     assert settings.lake_root.startswith("s3a://"), settings.lake_root

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from proctorlake import lake
-from proctorlake.erasure.certificate import Certificate, verify_certificate
-from proctorlake.object_store import manifest_key, open_object_store
+from proctorlake.storage import lake
+from proctorlake.governance.erasure.certificate import Certificate, verify_certificate
+from proctorlake.storage.object_store import manifest_key, open_object_store
 from tests.fixtures.realtime import bearer, jpeg_bytes
 
 pytestmark = pytest.mark.slow

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from proctorlake import lake
-from proctorlake.erasure import erase, verify_certificate
-from proctorlake.erasure.delta_tables import count_session_rows, tables_in_erasure_order
-from proctorlake.object_store import S3ObjectStore
-from proctorlake.settings import Settings
+from proctorlake.storage import lake
+from proctorlake.governance.erasure import erase, verify_certificate
+from proctorlake.governance.erasure.delta_tables import count_session_rows, tables_in_erasure_order
+from proctorlake.storage.object_store import S3ObjectStore
+from proctorlake.core.settings import Settings
 from tests.fixtures.erasure import (
     build_lakehouse,
     iter_bucket_versions,

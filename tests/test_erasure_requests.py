@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from proctorlake import lake
-from proctorlake.erasure import (
+from proctorlake.storage import lake
+from proctorlake.governance.erasure import (
     MalformedId,
     SessionNotOfStudent,
     UnknownStudent,
@@ -21,10 +21,10 @@ from proctorlake.erasure import (
     erase_session,
     verify_certificate_file,
 )
-from proctorlake.erasure.commands import erase_command, verify_certificate_command
-from proctorlake.erasure.ids import SessionUnderLegalHold
-from proctorlake.erasure.state import all_plans
-from proctorlake.settings import Settings
+from proctorlake.governance.erasure.commands import erase_command, verify_certificate_command
+from proctorlake.governance.erasure.ids import SessionUnderLegalHold
+from proctorlake.governance.erasure.state import all_plans
+from proctorlake.core.settings import Settings
 from tests.fixtures.erasure import build_lakehouse
 
 
@@ -98,8 +98,8 @@ def test_one_session_then_the_rest_then_a_signed_noop(settings, lakehouse, tmp_p
 _KILL_AFTER_FIRST_TABLE = textwrap.dedent(
     """
     import os, signal, sys
-    from proctorlake.erasure import erase
-    from proctorlake.settings import load_settings
+    from proctorlake.governance.erasure import erase
+    from proctorlake.core.settings import load_settings
 
     def die_after_first_table(step, _result):
         if step.startswith("delta:"):
@@ -140,7 +140,7 @@ def test_killed_midway_then_rerun_completes(settings, lakehouse, tmp_path) -> No
 def test_dagster_job_runs_a_planned_request(settings, lakehouse) -> None:
     from dagster_project.erasure_job import erasure_job
     from dagster_project.resources import ProctorLakeResource
-    from proctorlake.erasure import plan_erasure
+    from proctorlake.governance.erasure import plan_erasure
 
     plan = plan_erasure(settings, lakehouse[1].student_id)
     config = {"request_id": plan.request_id}
@@ -167,7 +167,7 @@ def test_dagster_job_runs_a_planned_request(settings, lakehouse) -> None:
 
 
 def test_a_session_under_legal_hold_is_not_erased(settings, lakehouse) -> None:
-    from proctorlake.legal_holds import place_hold, release_hold
+    from proctorlake.governance.legal_holds import place_hold, release_hold
 
     alice = lakehouse[0]
     session_id = alice.session_ids[0]

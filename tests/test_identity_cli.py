@@ -9,7 +9,7 @@ from models.embeddings import detect_and_embed
 from models.identity_pairs import astronaut, vary
 from models.identity_samples import face_crop, held_photo_burst, photograph_card, render_id_card
 from models.identity_verification import IdentityInputError
-from proctorlake.identity_cli import verify_identity_files
+from proctorlake.app.identity_cli import verify_identity_files
 
 
 def _write(path, rgb) -> None:

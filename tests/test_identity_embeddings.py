@@ -15,7 +15,7 @@ from models.embeddings import (
 )
 from models.identity_calibration import calibrate
 from models.identity_pairs import astronaut, carphone_frames, grace_hopper, vary
-from proctorlake.devices import torch_device
+from proctorlake.core.devices import torch_device
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import stat
 from datetime import UTC, datetime
 
-from proctorlake.settings import load_settings
-from proctorlake.signing import public_key_pem, sign_record, verify_record
+from proctorlake.core.settings import load_settings
+from proctorlake.governance.signing import public_key_pem, sign_record, verify_record
 
 
 def _record() -> dict:

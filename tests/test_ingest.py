@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from proctorlake import lake
-from proctorlake.ingest import IngestError, SessionIdentity, ingest_recording
-from proctorlake.object_store import open_object_store
+from proctorlake.storage import lake
+from proctorlake.services.ingest import IngestError, SessionIdentity, ingest_recording
+from proctorlake.storage.object_store import open_object_store
 from proctorlake.samples.webcam import Segment, WebcamScript, make_webcam_recording
-from proctorlake.settings import Settings, load_settings
-from proctorlake.video import probe, sample_frames
+from proctorlake.core.settings import Settings, load_settings
+from proctorlake.storage.video import probe, sample_frames
 
 
 @pytest.fixture(scope="module")

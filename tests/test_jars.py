@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proctorlake.jars import (
+from proctorlake.storage.jars import (
     POM_DIR,
     JarResolutionError,
     artifact_name,
@@ -19,7 +19,7 @@ from proctorlake.jars import (
     resolve_jars,
     spark_jars,
 )
-from proctorlake.settings import Settings, load_settings
+from proctorlake.core.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="module")

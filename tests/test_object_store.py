@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from proctorlake.object_store import (
+from proctorlake.storage.object_store import (
     LocalObjectStore,
     ObjectNotFound,
     S3ObjectStore,
     chunk_key,
     open_object_store,
 )
-from proctorlake.settings import Settings
+from proctorlake.core.settings import Settings
 
 
 def _round_trip(store, tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from proctorlake import lake
+from proctorlake.storage import lake
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
-from proctorlake.settings import REPO_ROOT
+from proctorlake.core.settings import REPO_ROOT
 from tests.fixtures.realtime import Chromium, write_y4m
 
 ARTIFACTS = REPO_ROOT / ".artifacts" / "realtime_browser"
@@ -69,7 +69,7 @@ def test_exam_and_proctor_pages_in_chromium(realtime_api, realtime_workers, tmp_
         if r["session_id"] == sid
     ]
     assert sorted(actions) == [("end_session", "proctor-browser"), ("message", "proctor-browser")]
-    from proctorlake.object_store import manifest_key, open_object_store
+    from proctorlake.storage.object_store import manifest_key, open_object_store
 
     if stored:
         manifest = json.loads(open_object_store(api.settings).get_bytes(manifest_key(sid)))

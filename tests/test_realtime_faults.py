@@ -21,11 +21,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from models.webcam import analyze_webcam_frames
-from proctorlake import lake
+from proctorlake.storage import lake
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
-from proctorlake.topics import DETECTIONS, INCIDENTS
-from realtime.detector_worker import STREAM_DETECTION_WIDTH, decode_jpeg
-from realtime.incident_aggregator import STREAM_GAP, IncidentAggregator, SessionMeta
+from proctorlake.core.topics import DETECTIONS, INCIDENTS
+from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, decode_jpeg
+from realtime.workers.incident_aggregator import STREAM_GAP, IncidentAggregator, SessionMeta
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 
 SCRIPT = WebcamScript(

@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from proctorlake import lake, schemas
-from proctorlake.settings import Settings
-from realtime import kafka_io
-from realtime.group_commit import GroupCommit
-from realtime.session_registry import SessionRegistry
+from proctorlake.storage import lake
+from proctorlake.core import schemas
+from proctorlake.core.settings import Settings
+from proctorlake.storage import kafka_io
+from realtime.api.group_commit import GroupCommit
+from realtime.api.session_registry import SessionRegistry
 
 
 def test_concurrent_writes_share_commits_and_each_row_lands_once() -> None:

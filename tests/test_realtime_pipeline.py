@@ -7,7 +7,7 @@ import time
 import pytest
 
 from models.temporal_rules import incident_id
-from proctorlake import lake
+from proctorlake.storage import lake
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
-from proctorlake.settings import Settings
-from proctorlake.topics import DETECTIONS
-from realtime import kafka_io
-from realtime.readiness import describe_group, wait_for_group
+from proctorlake.core.settings import Settings
+from proctorlake.core.topics import DETECTIONS
+from proctorlake.storage import kafka_io
+from proctorlake.storage.kafka_readiness import describe_group, wait_for_group
 
 
 def test_a_group_is_ready_once_its_members_joined(kafka_settings: Settings) -> None:

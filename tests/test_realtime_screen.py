@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from models.temporal_rules import incident_id
-from proctorlake import lake
+from proctorlake.storage import lake
 from proctorlake.samples.screen import ScreenSegment, render_screen
-from realtime.screen_worker import screen_thumbnail, unchanged
+from realtime.workers.screen_worker import screen_thumbnail, unchanged
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 
 SCREENS = ["exam", "exam", "chatgpt", "chatgpt", "exam", "news", "exam"]

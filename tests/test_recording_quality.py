@@ -7,16 +7,16 @@ from pathlib import Path
 import av  # noqa: F401  (before anything that may import decord)
 import pytest
 
-from proctorlake import lake
-from proctorlake.ingest import SessionIdentity, ingest_recording
-from proctorlake.recording_quality import (
+from proctorlake.storage import lake
+from proctorlake.services.ingest import SessionIdentity, ingest_recording
+from proctorlake.services.recording_quality import (
     SEED_FLOOR,
     chunk_issues,
     record_session_quality,
     sessions_below_floor,
 )
 from proctorlake.samples import Segment, WebcamScript, make_webcam_recording
-from proctorlake.settings import Settings
+from proctorlake.core.settings import Settings
 
 SCRIPT = WebcamScript((Segment("present", 2.0),), "astronaut")
 

@@ -6,15 +6,15 @@ import datetime as dt
 
 import pytest
 
-from proctorlake import lake
-from proctorlake.legal_holds import HoldError, hold_history, place_hold, release_hold
-from proctorlake.retention import (
+from proctorlake.storage import lake
+from proctorlake.governance.legal_holds import HoldError, hold_history, place_hold, release_hold
+from proctorlake.governance.retention import (
     RetentionPolicyError,
     load_retention_policy,
     retention_log,
     run_retention,
 )
-from proctorlake.settings import Settings
+from proctorlake.core.settings import Settings
 from tests.fixtures.retention import write_retention_policy
 
 SESSION_TABLES = ("exam_sessions", "media_chunks", "recording_quality")

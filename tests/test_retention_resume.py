@@ -7,23 +7,23 @@ import subprocess
 import sys
 import textwrap
 
-from proctorlake import lake
-from proctorlake.retention import retention_log, run_retention
-from proctorlake.settings import Settings
+from proctorlake.storage import lake
+from proctorlake.governance.retention import retention_log, run_retention
+from proctorlake.core.settings import Settings
 
 # Dies hard (no cleanup, like a killed worker) right after the erasure's first table step.
 CRASHING_RUN = textwrap.dedent(
     """
     import logging, os
-    from proctorlake.retention import run_retention
-    from proctorlake.settings import load_settings
+    from proctorlake.governance.retention import run_retention
+    from proctorlake.core.settings import load_settings
 
     class DieAfterFirstTable(logging.Handler):
         def emit(self, record):
             if str(getattr(record, "step", "")).startswith("delta:"):
                 os._exit(9)
 
-    erasure_log = logging.getLogger("proctorlake.erasure")
+    erasure_log = logging.getLogger("proctorlake.governance.erasure")
     erasure_log.setLevel(logging.INFO)
     erasure_log.addHandler(DieAfterFirstTable())
     run_retention(load_settings())

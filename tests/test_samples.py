@@ -14,7 +14,7 @@ from proctorlake.samples import (
 )
 from proctorlake.samples.faces import FACE_NAMES, head_sprite
 from proctorlake.samples.screen import ScreenSegment, make_screen_recording, screen_truth
-from proctorlake.video import probe
+from proctorlake.storage.video import probe
 
 
 def test_demo_script_truth_has_the_two_scripted_incidents_and_no_hard_negatives():

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from proctorlake.settings import Settings
-from proctorlake.storage_cli import add_storage_parser, run_storage_command
-from proctorlake.storage_policy import (
+from proctorlake.core.settings import Settings
+from proctorlake.app.storage_cli import add_storage_parser, run_storage_command
+from proctorlake.governance.storage_policy import (
     SEED_BYTES_PER_HOUR,
     MeasuredRate,
     estimate_storage,

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from proctorlake.legal_holds import place_hold, release_hold
-from proctorlake.object_store import S3ObjectStore, object_keys_for_session
-from proctorlake.retention import load_retention_policy
-from proctorlake.settings import Settings
-from proctorlake.storage_cli import add_storage_parser, run_storage_command
-from proctorlake.storage_policy import (
+from proctorlake.governance.legal_holds import place_hold, release_hold
+from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
+from proctorlake.governance.retention import load_retention_policy
+from proctorlake.core.settings import Settings
+from proctorlake.app.storage_cli import add_storage_parser, run_storage_command
+from proctorlake.governance.storage_policy import (
     COLD_AFTER_DAYS,
     EXPIRY_GRACE_DAYS,
     RETENTION_TAG,

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboards import charts, lakehouse, queries, sign_in
 from dashboards.formatting import share
-from proctorlake.settings import load_settings
+from proctorlake.core.settings import load_settings
 
 admin = sign_in.require_admin()
 connection = lakehouse.institution_connection(load_settings(), admin.institution_id)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboards import charts, lakehouse, media, queries, review, sign_in
 from dashboards.formatting import video_clock
-from proctorlake.settings import load_settings
+from proctorlake.core.settings import load_settings
 
 admin = sign_in.require_admin()
 settings = load_settings()

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from proctorlake.samples.webcam import MIN_EVENT_S, TruthEvent
-from proctorlake.video import write_video
+from proctorlake.storage.video import write_video
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from proctorlake.samples.scene import Camera, draw_person, room_background
-from proctorlake.video import write_video
+from proctorlake.storage.video import write_video
 
 MIN_EVENT_S = 3.0
 """Events shorter than this do not exist (issue 3's labelling contract)."""

@@ -2,7 +2,7 @@
 
 ``create_app(settings)`` builds the app; its lifespan connects to Kafka, reads open sessions
 back from Delta and starts following the incident and action topics. ``python -m
-realtime.serve`` runs it with uvicorn.
+realtime.api.serve`` runs it with uvicorn.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from proctorlake.settings import Settings
+from proctorlake.core.settings import Settings
 from realtime.api.problems import install_problem_handlers
 from realtime.api.routers import erasure, holds, identity, lti, proctoring, reports, sessions
-from realtime.services import RealtimeServices
+from realtime.api.state import RealtimeServices
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 

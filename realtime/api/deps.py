@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from realtime.api.problems import Forbidden
-from realtime.auth import TokenClaims, verify_token
-from realtime.services import RealtimeServices
-from realtime.session_registry import ExamSession
+from realtime.api.auth import TokenClaims, verify_token
+from realtime.api.state import RealtimeServices
+from realtime.api.session_registry import ExamSession
 
 
 def get_services(request: Request) -> RealtimeServices:

@@ -7,9 +7,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 
-from realtime.auth import TokenError
-from realtime.frame_intake import FrameRejected
-from realtime.session_registry import SessionClosed, UnknownSession
+from realtime.api.auth import TokenError
+from realtime.api.frame_intake import FrameRejected
+from realtime.api.session_registry import SessionClosed, UnknownSession
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {

@@ -6,14 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
-from proctorlake import lake
-from proctorlake.erasure.ids import (
+from proctorlake.storage import lake
+from proctorlake.governance.erasure.ids import (
     ErasureError,
     MalformedId,
     SessionNotOfStudent,
     SessionUnderLegalHold,
 )
-from proctorlake.erasure.runner import erase_session
+from proctorlake.governance.erasure.runner import erase_session
 from realtime.api.deps import Claims, Services
 from realtime.api.problems import Forbidden
 

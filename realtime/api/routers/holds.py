@@ -1,6 +1,6 @@
 """Legal holds over HTTP: an institution's admin places, lifts and reads a session's hold.
 
-The logic and the audit trail live in ``proctorlake.legal_holds``; this router checks the
+The logic and the audit trail live in ``proctorlake.governance.legal_holds``; this router checks the
 caller (an admin token of the session's institution) and maps rejections to problem details.
 It needs only the settings on ``app.state``, not the broker-backed realtime services.
 """
@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from proctorlake import legal_holds
-from proctorlake.settings import Settings
+from proctorlake.governance import legal_holds
+from proctorlake.core.settings import Settings
 from realtime.api.problems import Forbidden
-from realtime.auth import TokenClaims, verify_token
+from realtime.api.auth import TokenClaims, verify_token
 
 router = APIRouter(prefix="/sessions", tags=["legal holds"])
 

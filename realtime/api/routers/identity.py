@@ -31,15 +31,16 @@ from models.identity_verification import (
     check_identity,
     decode_image,
 )
-from proctorlake import lake, schemas
-from proctorlake.object_store import open_object_store
-from proctorlake.settings import Settings
-from proctorlake.signing import sign_record
-from proctorlake.topics import SESSIONS, SessionEvent
-from realtime import kafka_io
+from proctorlake.storage import lake
+from proctorlake.core import schemas
+from proctorlake.storage.object_store import open_object_store
+from proctorlake.core.settings import Settings
+from proctorlake.governance.signing import sign_record
+from proctorlake.core.topics import SESSIONS, SessionEvent
+from proctorlake.storage import kafka_io
 from realtime.api.deps import Claims, Services, session_for
-from realtime.frame_intake import FrameRejected
-from realtime.session_registry import ExamSession
+from realtime.api.frame_intake import FrameRejected
+from realtime.api.session_registry import ExamSession
 
 router = APIRouter(tags=["identity"])
 

@@ -37,9 +37,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from proctorlake.settings import Settings
+from proctorlake.core.settings import Settings
 from realtime.api.deps import Services
-from realtime.auth import issue_token
+from realtime.api.auth import issue_token
 
 router = APIRouter(prefix="/lti", tags=["lti"])
 

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from proctorlake import lake, schemas
+from proctorlake.storage import lake
+from proctorlake.core import schemas
 from realtime.api.deps import Claims, Services, require_staff, session_for
 from realtime.api.payloads import (
     ActionIn,
@@ -22,10 +23,10 @@ from realtime.api.payloads import (
     Review,
     Severity,
 )
-from realtime.frame_intake import FrameRejected, thumbnail_path
-from realtime.live_feed import relay_events, review_item, severity_rank, sse_message
-from realtime.services import RealtimeServices
-from realtime.session_registry import SEVERITIES
+from realtime.api.frame_intake import FrameRejected, thumbnail_path
+from realtime.api.live_feed import relay_events, review_item, severity_rank, sse_message
+from realtime.api.state import RealtimeServices
+from realtime.api.session_registry import SEVERITIES
 
 router = APIRouter(prefix="/proctoring", tags=["proctoring"])
 LIVE_TIERS = ("ai_human",)

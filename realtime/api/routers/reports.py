@@ -1,7 +1,7 @@
 """``GET /sessions/{session_id}/report``: the post-exam incident report, for staff only.
 
 Proctors and admins of the session's institution; the report itself is built by
-``proctorlake.reports`` (the CLI prints the same one).
+``proctorlake.services.reports`` (the CLI prints the same one).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from proctorlake.reports import build_report, render_report
+from proctorlake.services.reports import build_report, render_report
 from realtime.api.deps import Claims, Services, require_staff, session_for
 
 router = APIRouter(prefix="/sessions", tags=["reports"])

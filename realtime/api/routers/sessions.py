@@ -21,11 +21,11 @@ from realtime.api.payloads import (
     SessionStart,
 )
 from realtime.api.problems import Forbidden
-from realtime.auth import issue_token, verify_token
-from realtime.frame_intake import MAX_FRAME_BYTES, FrameRejected
-from realtime.live_feed import relay_events, sse_message
-from realtime.recording_upload import MAX_SEGMENT_BYTES
-from realtime.session_registry import ExamPolicy, ExamSession
+from realtime.api.auth import issue_token, verify_token
+from realtime.api.frame_intake import MAX_FRAME_BYTES, FrameRejected
+from realtime.api.live_feed import relay_events, sse_message
+from realtime.api.recording_upload import MAX_SEGMENT_BYTES
+from realtime.api.session_registry import ExamPolicy, ExamSession
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 

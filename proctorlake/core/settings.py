@@ -1,0 +1,117 @@
+"""Every setting ProctorLake reads, in one place.
+
+All values come from environment variables prefixed ``PROCTORLAKE_``; local defaults need no
+configuration. Pointing the same code at a Kafka cluster, a Spark cluster and S3 is a matter of
+setting these variables only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "PROCTORLAKE_"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of the configuration; build one with :func:`load_settings`."""
+
+    home: Path
+    storage_backend: str  # "local" or "s3"
+    s3_endpoint: str | None
+    s3_bucket: str
+    s3_region: str
+    s3_access_key: str | None
+    s3_secret_key: str | None
+    kafka_bootstrap: str
+    kafka_port: int
+    kafka_controller_port: int
+    spark_master: str
+    spark_shuffle_partitions: int
+    api_host: str
+    api_port: int
+    dagster_port: int
+    dashboard_port: int
+    jars_dir: Path
+    chunk_seconds: int
+    retention_days: int
+    signing_key_path: Path
+    # JSON file of LTI 1.3 platform registrations (see realtime/api/routers/lti.py); None = no LMS.
+    lti_platforms_path: Path | None = None
+    # Torch device override ("cuda", "cuda:1", "cpu"); empty = a GPU when present, else CPU.
+    torch_device: str = ""
+    # JSON file of dashboard admins: {user: {"password_hash": ..., "institution_id": ...}}.
+    admin_users_path: Path | None = None
+    # JSON file of per-institution retention: {"institutions": {id: {"retention_days": N}}}.
+    retention_policy_path: Path | None = None
+
+    @property
+    def lake_root(self) -> str:
+        """Root URI of the Delta tables: a local folder or an ``s3a://`` prefix."""
+        if self.storage_backend == "s3":
+            return f"s3a://{self.s3_bucket}/lake"
+        return str(self.home / "lake")
+
+    @property
+    def objects_root(self) -> Path:
+        """Local object store root (used when the backend is ``local``)."""
+        return self.home / "objects"
+
+    @property
+    def run_dir(self) -> Path:
+        """PID files, logs and other run state of locally started services."""
+        return self.home / "run"
+
+    @property
+    def lti_tool_key_path(self) -> Path:
+        """The LTI tool's RSA private key (its public half is served at ``/lti/jwks``)."""
+        return self.home / "keys" / "lti_tool_rsa.pem"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.home / "kafka"
+
+    def table_uri(self, table: str) -> str:
+        return f"{self.lake_root}/{table}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``environ`` (default: the process environment); call again
+    after changing it (tests do)."""
+    environ = os.environ if environ is None else environ
+
+    def _env(name: str, default: str) -> str:
+        return environ.get(PREFIX + name, default)
+
+    home = Path(_env("HOME", str(Path.cwd() / ".proctorlake"))).resolve()
+    kafka_port = int(_env("KAFKA_PORT", "9092"))
+    return Settings(
+        home=home,
+        storage_backend=_env("STORAGE", "local"),
+        s3_endpoint=environ.get(PREFIX + "S3_ENDPOINT"),
+        s3_bucket=_env("S3_BUCKET", "proctorlake"),
+        s3_region=_env("S3_REGION", "us-east-1"),
+        s3_access_key=environ.get(PREFIX + "S3_ACCESS_KEY"),
+        s3_secret_key=environ.get(PREFIX + "S3_SECRET_KEY"),
+        kafka_bootstrap=_env("KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}"),
+        kafka_port=kafka_port,
+        kafka_controller_port=int(_env("KAFKA_CONTROLLER_PORT", str(kafka_port + 1))),
+        spark_master=_env("SPARK_MASTER", "local[2]"),
+        spark_shuffle_partitions=int(_env("SPARK_SHUFFLE_PARTITIONS", "4")),
+        api_host=_env("API_HOST", "127.0.0.1"),
+        api_port=int(_env("API_PORT", "8000")),
+        dagster_port=int(_env("DAGSTER_PORT", "3000")),
+        dashboard_port=int(_env("DASHBOARD_PORT", "8501")),
+        jars_dir=Path(_env("JARS_DIR", str(REPO_ROOT / ".jars"))).resolve(),
+        chunk_seconds=int(_env("CHUNK_SECONDS", "300")),
+        retention_days=int(_env("RETENTION_DAYS", str(2 * 365))),
+        signing_key_path=Path(_env("SIGNING_KEY", str(home / "keys" / "signing_ed25519.pem"))),
+        lti_platforms_path=Path(lti) if (lti := _env("LTI_PLATFORMS", "")) else None,
+        torch_device=_env("TORCH_DEVICE", ""),
+        admin_users_path=Path(_env("ADMIN_USERS", str(home / "admin_users.json"))),
+        retention_policy_path=Path(_env("RETENTION_POLICY", str(home / "retention_policy.json"))),
+    )

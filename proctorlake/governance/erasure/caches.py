@@ -1,0 +1,27 @@
+"""Caches and temporary files: ``PROCTORLAKE_HOME/{cache,tmp}/<kind>/<session_id>/``."""
+
+from __future__ import annotations
+
+import shutil
+
+from proctorlake.core.settings import Settings
+
+CACHE_ROOTS = ("cache", "tmp")
+
+
+def erase_session_caches(settings: Settings, session_id: str) -> dict:
+    removed = files = 0
+    for root_name in CACHE_ROOTS:
+        root = settings.home / root_name
+        if not root.is_dir():
+            continue
+        for kind in root.iterdir():
+            target = kind / session_id
+            if kind.is_dir() and target.exists():
+                files += sum(1 for p in target.rglob("*") if p.is_file()) if target.is_dir() else 1
+                if target.is_dir():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink()
+                removed += 1
+    return {"cache_folders_removed": removed, "cache_files_removed": files}

@@ -1,0 +1,532 @@
+"""A single-node Apache Kafka broker in KRaft mode, run from the jars in ``<jars_dir>/kafka``.
+
+``proctorlake up / down / status`` call :func:`start_broker`, :func:`stop_broker` and
+:func:`broker_status`. The broker is one JVM (``kafka.Kafka``) that is both controller and
+broker, listening on 127.0.0.1 only. Everything it writes stays under ``PROCTORLAKE_HOME``:
+
+- ``<kafka_dir>/data``: the log directory (formatted with ``kafka.tools.StorageTool`` once);
+- ``<kafka_dir>/config``: the generated ``server.properties`` and ``log4j2.xml``;
+- ``<kafka_dir>/logs``: ``server.log`` (log4j2, rolled at 10 MiB) and ``broker.out`` (stdout and
+  stderr of the JVM, where a crash before logging starts ends up);
+- ``<run_dir>/kafka.pid``: the PID of the running broker.
+
+Retention: the raw frame topics keep records for 1 hour (and at most 512 MiB a partition),
+in 10-minute segments so old ones are actually deleted. Frames are personal data and the
+recording itself is kept in the object store, so the stream copy only needs to outlive the
+realtime consumers. Event topics keep 7 days, enough to replay into Delta after an outage.
+
+When ``PROCTORLAKE_KAFKA_BOOTSTRAP`` points at another cluster, nothing is started or stopped
+here: start and status only check that the cluster answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from proctorlake.storage.file_lock import exclusive_lock
+from proctorlake.storage.jars import kafka_classpath
+from proctorlake.core.settings import Settings
+from proctorlake.core.topics import ALL_TOPICS, FRAMES_SCREEN, FRAMES_WEBCAM, Topic
+
+BROKER_MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
+# Modest heap: the broker shares a 2-core machine with Spark, Dagster and the API.
+JVM_OPTIONS = (
+    "-Xms128m",
+    "-Xmx512m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+    # Kafka logs its own shutdown; log4j must not close before it does.
+    "-Dlog4j2.shutdownHookEnabled=false",
+)
+NODE_ID = 1
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+FRAME_TOPIC_CONFIG = {
+    "retention.ms": str(60 * 60 * 1000),
+    "retention.bytes": str(512 * 2**20),
+    "segment.ms": str(10 * 60 * 1000),
+    # A full-screen JPEG can pass Kafka's 1 MiB default.
+    "max.message.bytes": str(8 * 2**20),
+}
+EVENT_TOPIC_CONFIG = {"retention.ms": str(7 * 24 * 60 * 60 * 1000)}
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started or reached; the message says where to look."""
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What ``proctorlake status`` shows about Kafka.
+
+    ``managed`` is False when the bootstrap names an external cluster; then ``pid`` and
+    ``log_path`` are None and ``running`` means the cluster answered a metadata request.
+    """
+
+    running: bool
+    pid: int | None
+    bootstrap: str
+    log_path: Path | None
+    managed: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "running": self.running,
+            "pid": self.pid,
+            "bootstrap": self.bootstrap,
+            "log_path": str(self.log_path) if self.log_path else None,
+            "managed": self.managed,
+        }
+
+
+@dataclass(frozen=True)
+class BrokerPaths:
+    """Where one PROCTORLAKE_HOME keeps its broker's files."""
+
+    data_dir: Path
+    config_dir: Path
+    logs_dir: Path
+    pid_file: Path
+    lock_file: Path
+
+    @property
+    def server_properties(self) -> Path:
+        return self.config_dir / "server.properties"
+
+    @property
+    def log4j_config(self) -> Path:
+        return self.config_dir / "log4j2.xml"
+
+    @property
+    def server_log(self) -> Path:
+        return self.logs_dir / "server.log"
+
+    @property
+    def console_log(self) -> Path:
+        return self.logs_dir / "broker.out"
+
+
+def broker_paths(settings: Settings) -> BrokerPaths:
+    return BrokerPaths(
+        data_dir=settings.kafka_dir / "data",
+        config_dir=settings.kafka_dir / "config",
+        logs_dir=settings.kafka_dir / "logs",
+        pid_file=settings.run_dir / "kafka.pid",
+        lock_file=settings.run_dir / "kafka.lock",
+    )
+
+
+def is_local_bootstrap(settings: Settings) -> bool:
+    """True when the bootstrap is the broker this module runs (loopback, ``kafka_port``)."""
+    servers = [server.strip() for server in settings.kafka_bootstrap.split(",") if server.strip()]
+    if len(servers) != 1:
+        return False
+    host, _, port = servers[0].rpartition(":")
+    return host.strip("[]") in LOCAL_HOSTS and port == str(settings.kafka_port)
+
+
+def topic_config(topic: Topic) -> dict[str, str]:
+    """Per-topic settings: short retention for raw frames, a week for events."""
+    if topic in (FRAMES_WEBCAM, FRAMES_SCREEN):
+        return dict(FRAME_TOPIC_CONFIG)
+    return dict(EVENT_TOPIC_CONFIG)
+
+
+def server_properties(settings: Settings) -> str:
+    """The broker's configuration: one combined controller+broker node on loopback."""
+    paths = broker_paths(settings)
+    port, controller_port = settings.kafka_port, settings.kafka_controller_port
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": str(NODE_ID),
+        # Static voters: the controller address is not written into the metadata log, so a
+        # home can be restarted on other ports.
+        "controller.quorum.voters": f"{NODE_ID}@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(paths.data_dir),
+        "num.partitions": "1",
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "6",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "6",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "num.network.threads": "2",
+        "num.io.threads": "2",
+        "num.recovery.threads.per.data.dir": "1",
+        "log.retention.hours": "168",
+        "log.retention.check.interval.ms": "60000",
+    }
+    header = "# Generated by proctorlake.storage.broker on every start; edit settings, not this file.\n"
+    return header + "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+def log4j_config(settings: Settings) -> str:
+    """log4j2 configuration: everything to ``server.log``, rolled by size, nothing to stdout."""
+    log = broker_paths(settings).server_log
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="warn">
+  <Appenders>
+    <RollingFile name="server" fileName="{log}" filePattern="{log}.%i">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+      <Policies><SizeBasedTriggeringPolicy size="10 MB"/></Policies>
+      <DefaultRolloverStrategy max="5"/>
+    </RollingFile>
+  </Appenders>
+  <Loggers>
+    <Logger name="kafka.request.logger" level="warn"/>
+    <Logger name="org.apache.kafka.controller" level="info"/>
+    <Root level="info"><AppenderRef ref="server"/></Root>
+  </Loggers>
+</Configuration>
+"""
+
+
+def broker_status(settings: Settings) -> BrokerStatus:
+    """Whether this home's broker runs (by PID), or whether the external cluster answers."""
+    if not is_local_bootstrap(settings):
+        return BrokerStatus(
+            running=_metadata_answers(settings.kafka_bootstrap, timeout_s=5.0),
+            pid=None,
+            bootstrap=settings.kafka_bootstrap,
+            log_path=None,
+            managed=False,
+        )
+    paths = broker_paths(settings)
+    pid = _running_pid(paths)
+    return BrokerStatus(
+        running=pid is not None,
+        pid=pid,
+        bootstrap=settings.kafka_bootstrap,
+        log_path=paths.server_log,
+    )
+
+
+def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> BrokerStatus:
+    """Start the broker if it is not running, wait until healthy, create the project's topics.
+
+    Idempotent: a running broker of this home is reported, not started twice (its topics are
+    still checked). A PID file whose process is gone, or now belongs to another program, is
+    removed. Storage is formatted on the first start only.
+    """
+    if not is_local_bootstrap(settings):
+        if not _metadata_answers(settings.kafka_bootstrap, timeout_s=min(timeout_s, 15.0)):
+            raise BrokerError(f"the Kafka cluster at {settings.kafka_bootstrap} does not answer")
+        return broker_status(settings)
+    paths = broker_paths(settings)
+    for folder in (paths.data_dir, paths.config_dir, paths.logs_dir, paths.pid_file.parent):
+        folder.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(paths.lock_file):
+        pid = _running_pid(paths)
+        if pid is None:
+            log_offset = _file_size(paths.server_log)
+            pid = _launch(settings, paths)
+            _wait_healthy(settings, paths, pid, timeout_s, log_offset)
+        ensure_topics(settings.kafka_bootstrap)
+    return broker_status(settings)
+
+
+def stop_broker(settings: Settings, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """Stop this home's broker: SIGTERM (controlled shutdown), SIGKILL after ``timeout_s``.
+
+    Returns True when a broker was running and is now stopped, False when there was none (an
+    external cluster is never stopped from here). The PID file is removed either way.
+    """
+    if not is_local_bootstrap(settings):
+        return False
+    paths = broker_paths(settings)
+    if not paths.pid_file.parent.is_dir():
+        return False
+    with exclusive_lock(paths.lock_file):
+        pid = _running_pid(paths)
+        if pid is None:
+            return False
+        _terminate(pid, timeout_s)
+        paths.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def ensure_topics(bootstrap: str) -> None:
+    """Create every topic of the contract that is missing; add partitions to short ones."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="proctorlake-broker")
+    try:
+        existing = _partition_counts(admin)
+        missing = [
+            NewTopic(topic.name, topic.partitions, 1, topic_configs=topic_config(topic))
+            for topic in ALL_TOPICS
+            if topic.name not in existing
+        ]
+        if missing:
+            # Another caller may create them in between: the goal is reached all the same.
+            with suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing, timeout_ms=30_000, wait_for_metadata=True)
+        short = {
+            topic.name: NewPartitions(topic.partitions)
+            for topic in ALL_TOPICS
+            if topic.name in existing and existing[topic.name] < topic.partitions
+        }
+        if short:
+            admin.create_partitions(short, timeout_ms=30_000)
+    finally:
+        admin.close()
+
+
+def _partition_counts(admin: KafkaAdminClient) -> dict[str, int]:
+    names = [name for name in admin.list_topics() if not name.startswith("__")]
+    if not names:
+        return {}
+    return {item["name"]: len(item["partitions"]) for item in admin.describe_topics(names)}
+
+
+def _launch(settings: Settings, paths: BrokerPaths) -> int:
+    _refuse_busy_port(settings.kafka_port)
+    _refuse_busy_port(settings.kafka_controller_port)
+    paths.server_properties.write_text(server_properties(settings))
+    paths.log4j_config.write_text(log4j_config(settings))
+    java = _java()
+    classpath = kafka_classpath(settings)
+    jvm = [
+        java,
+        *JVM_OPTIONS,
+        f"-Dlog4j2.configurationFile={paths.log4j_config}",
+        f"-Dkafka.logs.dir={paths.logs_dir}",
+        "-cp",
+        classpath,
+    ]
+    if not (paths.data_dir / "meta.properties").exists():
+        _format_storage(jvm, paths)
+    with paths.console_log.open("ab") as console:
+        process = subprocess.Popen(
+            [*jvm, BROKER_MAIN_CLASS, str(paths.server_properties)],
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            cwd=paths.logs_dir,
+            start_new_session=True,
+        )
+    paths.pid_file.write_text(f"{process.pid}\n")
+    return process.pid
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64, as Kafka's own tool makes them.
+
+    Redrawn while it starts with '-': one id in 64 does, and the storage tool's argument
+    parser then reads it as an option ("--cluster-id: expected one argument").
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _format_storage(jvm: list[str], paths: BrokerPaths) -> None:
+    command = [
+        *jvm,
+        STORAGE_TOOL_CLASS,
+        "format",
+        "--config",
+        str(paths.server_properties),
+        f"--cluster-id={new_cluster_id()}",
+        "--ignore-formatted",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise BrokerError(
+            f"formatting Kafka storage in {paths.data_dir} failed:\n"
+            f"{(done.stdout + done.stderr).strip()[-2000:]}"
+        )
+
+
+def _wait_healthy(
+    settings: Settings, paths: BrokerPaths, pid: int, timeout_s: float, log_offset: int
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            paths.pid_file.unlink(missing_ok=True)
+            raise BrokerError(
+                f"the Kafka broker exited during start; see {paths.server_log} and "
+                f"{paths.console_log}:\n{_tail(paths.console_log)}"
+                f"{_start_errors(paths.server_log, log_offset)}"
+            )
+        if _metadata_answers(settings.kafka_bootstrap, timeout_s=5.0):
+            return
+        time.sleep(0.5)
+    _terminate(pid, STOP_TIMEOUT_S)
+    paths.pid_file.unlink(missing_ok=True)
+    raise BrokerError(
+        f"the Kafka broker did not answer on {settings.kafka_bootstrap} within {timeout_s:.0f} s "
+        f"and was stopped; see {paths.server_log}:\n{_start_errors(paths.server_log, log_offset)}"
+    )
+
+
+def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
+    """True when a broker answers a metadata request (a cheap TCP probe goes first)."""
+    first = bootstrap.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError):
+        return False
+    timeout_ms = int(timeout_s * 1000)
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            client_id="proctorlake-health",
+            request_timeout_ms=timeout_ms,
+        )
+    except KafkaError:
+        return False
+    try:
+        return bool(admin.describe_cluster().get("brokers"))
+    except KafkaError:
+        return False
+    finally:
+        admin.close()
+
+
+def _running_pid(paths: BrokerPaths) -> int | None:
+    """The PID in the PID file if it is this home's broker; a stale file is removed."""
+    try:
+        pid = int(paths.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        paths.pid_file.unlink(missing_ok=True)
+        return None
+    if _pid_alive(pid) and _is_our_broker(pid, paths):
+        return pid
+    paths.pid_file.unlink(missing_ok=True)
+    return None
+
+
+def _is_our_broker(pid: int, paths: BrokerPaths) -> bool:
+    """A reused PID belongs to another program: only trust a kafka.Kafka on our config."""
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        done = subprocess.run(
+            ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+        )
+        command_line = done.stdout
+        return BROKER_MAIN_CLASS in command_line and str(paths.server_properties) in command_line
+    decoded = [argument.decode(errors="replace") for argument in arguments]
+    return BROKER_MAIN_CLASS in decoded and str(paths.server_properties) in decoded
+
+
+def _pid_alive(pid: int) -> bool:
+    """True for a live process; a zombie (exited, not yet reaped) counts as gone."""
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited child so it does not linger as a zombie."""
+    with suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _terminate(pid: int, timeout_s: float) -> None:
+    for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not _pid_alive(pid):
+                return
+            time.sleep(0.2)
+    raise BrokerError(f"the Kafka broker (pid {pid}) did not stop, even after SIGKILL")
+
+
+def _refuse_busy_port(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise BrokerError(
+                f"port {port} on 127.0.0.1 is already in use by another program; choose "
+                "other ports with PROCTORLAKE_KAFKA_PORT / PROCTORLAKE_KAFKA_CONTROLLER_PORT"
+            ) from error
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    candidate = Path(java_home) / "bin" / "java" if java_home else None
+    if candidate is not None and candidate.is_file():
+        return str(candidate)
+    found = shutil.which("java")
+    if found is None:
+        raise BrokerError(
+            "no 'java' on PATH: Kafka needs a JDK 17+ (apt-get install openjdk-17-jdk)"
+        )
+    return found
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    try:
+        text = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return "".join(f"  {line}\n" for line in text)
+
+
+def _start_errors(log: Path, offset: int, limit: int = 10) -> str:
+    """The ERROR/FATAL lines this start wrote (the cause), else the log's last lines."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset if offset <= _file_size(log) else 0)
+            written = handle.read().decode(errors="replace").splitlines()
+    except OSError:
+        return ""
+    errors: list[str] = []
+    for index, line in enumerate(written):
+        if " ERROR " in line or " FATAL " in line:
+            # The exception message follows on its own line(s), before the "\tat" frames.
+            cause = [text for text in written[index + 1 : index + 4] if text[:1] not in "[\t"]
+            errors.extend(text[:400] for text in (line, *cause))
+    return "".join(f"  {line}\n" for line in errors[:limit]) if errors else _tail(log)

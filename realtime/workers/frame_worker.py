@@ -1,0 +1,192 @@
+"""The consume-analyse-publish-commit loop every frame worker of the stream path shares.
+
+A frame worker is a member of a consumer group on one frames topic. For each polled batch it
+unseals and decodes the frames, analyses the whole batch at once (the models are batch-first),
+feeds the incident aggregator session by session in capture order, publishes what that
+produces, waits for the broker to acknowledge it, checkpoints the aggregator state beside the
+offsets, and only then commits them. A crash anywhere in between replays the batch: the
+replay produces the same incident ids and the aggregator skips frames it had already counted,
+so nothing is lost and no incident is duplicated.
+
+``run_frame_worker`` keeps one worker alive: when the broker goes away (restart, network) the
+worker is rebuilt after a pause and resumes from the last committed offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+
+from proctorlake.governance import keystore
+from proctorlake.core.settings import Settings
+from proctorlake.core.topics import Topic
+from proctorlake.storage import kafka_io
+from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
+from realtime.resilient import run_until_stopped
+
+log = logging.getLogger(__name__)
+
+
+def checkpoint_dir(settings: Settings) -> Path:
+    return settings.run_dir / "aggregator"
+
+
+def frame_meta(record) -> dict:
+    """Routing metadata of a frames record (headers only: no personal data)."""
+    head = kafka_io.header_map(record.headers)
+    captured = int(head["captured_at_ms"])
+    return {
+        "session": SessionMeta(
+            session_id=record.key.decode("utf-8"),
+            institution_id=head["institution_id"],
+            tier=head.get("tier", "ai_human"),
+            alert_min_severity=head.get("alert_min_severity", "medium"),
+            extreme_incident_types=tuple(filter(None, head.get("extreme", "").split(","))),
+        ),
+        "captured_at_ms": captured,
+        "ts": round((captured - int(head.get("started_at_ms", captured))) / 1000.0, 3),
+        "end_of_session": head.get("end_of_session") == "1",
+    }
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: FrameWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked):
+        for partition in revoked:
+            self.worker.forget(partition)
+
+    def on_partitions_assigned(self, assigned):
+        for partition in assigned:
+            self.worker.restore(partition)
+
+
+class FrameWorker:
+    """Subclasses name the topic and group and implement ``decode``, ``analyze``, ``aggregate``."""
+
+    topic: Topic
+    group_id: str
+    max_batch: int = 8
+
+    def __init__(self, settings: Settings, group_id: str | None = None) -> None:
+        self.settings = settings
+        self.group_id = group_id or self.group_id
+        self.producer = kafka_io.make_producer(settings)
+        self.consumer = kafka_io.make_group_consumer(
+            settings, self.group_id, [self.topic], max_poll_records=self.max_batch
+        )
+        self.consumer.unsubscribe()
+        self.consumer.subscribe([self.topic.name], listener=_Rebalance(self))
+        self.aggregators: dict[TopicPartition, IncidentAggregator] = {}
+        self.frames_processed = 0
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def _checkpoint_path(self, partition: TopicPartition) -> Path:
+        name = f"{self.group_id}-{partition.topic}-{partition.partition}.pickle"
+        return checkpoint_dir(self.settings) / name
+
+    def restore(self, partition: TopicPartition) -> None:
+        """Load the aggregator state that was checkpointed with the committed offset."""
+        path = self._checkpoint_path(partition)
+        self.aggregators[partition] = (
+            IncidentAggregator.loads(path.read_bytes()) if path.exists() else IncidentAggregator()
+        )
+
+    def forget(self, partition: TopicPartition) -> None:
+        self.aggregators.pop(partition, None)
+
+    def _checkpoint(self, partition: TopicPartition) -> None:
+        path = self._checkpoint_path(partition)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
+        tmp.write_bytes(self.aggregators[partition].dumps())
+        tmp.replace(path)
+
+    # -- what subclasses do ------------------------------------------------------------------
+    def decode(self, data: bytes) -> np.ndarray | None:
+        """The frame from the unsealed bytes (None when it cannot be decoded)."""
+        raise NotImplementedError
+
+    def analyze(self, items: list[tuple[dict, np.ndarray]]) -> list:
+        """One observation per (meta, frame), for the whole batch at once."""
+        raise NotImplementedError
+
+    def aggregate(
+        self, aggregator: IncidentAggregator, meta: dict, observation, now_ms: int
+    ) -> list[tuple[str, dict]]:
+        """(topic, event) pairs to publish for one observation."""
+        raise NotImplementedError
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run_once(self, timeout_ms: int = 200) -> int:
+        """Poll, process and commit one batch; returns how many frames it analysed."""
+        batches = self.consumer.poll(timeout_ms=timeout_ms)
+        if not batches:
+            return 0
+        items: list[tuple[TopicPartition, dict, np.ndarray | None]] = []
+        for partition, records in batches.items():
+            if partition not in self.aggregators:
+                self.restore(partition)
+            for record in records:
+                decoded = self._unseal(record)
+                if decoded is not None:
+                    items.append((partition, *decoded))
+        frames = [(meta, image) for _, meta, image in items if image is not None]
+        observations = iter(self.analyze(frames) if frames else [])
+        pending = []
+        now_ms = int(time.time() * 1000)
+        for partition, meta, image in items:
+            observation = next(observations) if image is not None else None
+            aggregator = self.aggregators[partition]
+            for topic, event in self.aggregate(aggregator, meta, observation, now_ms):
+                pending.append(self._send(topic, meta["session"].session_id, event))
+        for future in pending:
+            future.get(timeout=30)
+        offsets = {}
+        for partition, records in batches.items():
+            self._checkpoint(partition)
+            offsets[partition] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+        self.consumer.commit(offsets)
+        self.frames_processed += len(frames)
+        return len(frames)
+
+    def _unseal(self, record) -> tuple[dict, np.ndarray | None] | None:
+        """(metadata, frame); the frame is None for the end-of-session marker."""
+        meta = frame_meta(record)
+        if meta["end_of_session"]:
+            return meta, None
+        try:
+            data = keystore.unseal(self.settings, meta["session"].session_id, record.value)
+        except keystore.KeyErased:
+            return None  # the session was erased: its frames are gone on purpose
+        image = self.decode(data)
+        if image is None:
+            log.warning("undecodable frame at %s:%s", record.partition, record.offset)
+            return None
+        return meta, image
+
+    def _send(self, topic: str, key: str, event: dict):
+        value = json.dumps(event, separators=(",", ":")).encode("utf-8")
+        return self.producer.send(topic, key=key, value=value)
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()
+        finally:
+            self.producer.close(timeout=5)
+
+
+def run_frame_worker(build: Callable[[], FrameWorker], stop: threading.Event) -> None:
+    """Run a worker until ``stop``, rebuilt after failures (see :mod:`realtime.resilient`):
+    the failed batch was not committed, so the new worker polls it again (same incident
+    ids, frames already counted are skipped)."""
+    run_until_stopped(build, lambda worker: worker.run_once(), stop)

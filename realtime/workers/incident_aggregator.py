@@ -1,0 +1,183 @@
+"""Incident aggregator: per-session observations in, incident events (opened/updated/closed) out.
+
+The temporal rules are the shared ones (``models.temporal_rules.SessionRules``, the same the
+batch path runs); this module keeps one rules object per session, throttles the ``updated``
+events an open incident produces every second, adds the realtime-only facts (tier, whether
+it alerts a proctor, the automatic action the exam's policy names), and flags stream gaps.
+
+Incident ids are deterministic (session, type, start second), and a frame at or before the
+session's last processed second is ignored, so replaying a batch after a crash neither loses
+nor duplicates an incident. The state pickles, so the worker checkpoints it beside its
+committed offsets.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+from models.screen_apps import ScreenObservation
+from models.temporal_rules import SessionRules, incident_id
+from models.webcam import WebcamObservation
+from proctorlake.core.topics import IncidentEvent
+from realtime.api.live_feed import severity_rank
+
+GAP_S = 5.0
+"""No webcam frame for this long is a stream gap (network drop), flagged for auditors."""
+UPDATE_EVERY_S = 5.0
+"""An open incident is re-published at most this often while it grows."""
+STREAM_GAP = "stream_gap"
+
+
+@dataclass
+class SessionMeta:
+    """What the aggregator needs to know about a session (from the frame's headers)."""
+
+    session_id: str
+    institution_id: str
+    tier: str
+    alert_min_severity: str = "medium"
+    extreme_incident_types: tuple[str, ...] = ()
+
+
+@dataclass
+class SessionTrack:
+    rules: SessionRules
+    last_ts: float = -1.0
+    published: dict[str, dict] = field(default_factory=dict)  # open incident id -> last event
+
+
+class IncidentAggregator:
+    """Stateful per session; ``observe`` returns the incident events to publish."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, SessionTrack] = {}
+
+    def dumps(self) -> bytes:
+        return pickle.dumps(self.sessions, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def loads(cls, data: bytes) -> IncidentAggregator:
+        aggregator = cls()
+        aggregator.sessions = pickle.loads(data)  # written by this worker group only
+        return aggregator
+
+    def observe(
+        self,
+        meta: SessionMeta,
+        observation: WebcamObservation,
+        captured_at_ms: int,
+        now_ms: int,
+    ) -> list[dict]:
+        track = self.sessions.get(meta.session_id)
+        if track is None:
+            track = self.sessions[meta.session_id] = SessionTrack(SessionRules(meta.session_id))
+        ts = observation.frame_ts
+        if ts <= track.last_ts:
+            return []  # already processed: a replay after a restart
+        events: list[dict] = []
+        if track.last_ts >= 0 and ts - track.last_ts > GAP_S:
+            gap = {
+                "type": STREAM_GAP,
+                "start_s": track.last_ts,
+                "end_s": ts,
+                "confidence": 1.0,
+                "severity": "low",
+            }
+            gap_id = incident_id(meta.session_id, STREAM_GAP, track.last_ts)
+            events.append(
+                self._event(meta, gap_id, gap, IncidentEvent.CLOSED, captured_at_ms, now_ms)
+            )
+        track.last_ts = ts
+        for rule_event in track.rules.feed_webcam(observation):
+            event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def observe_screen(
+        self,
+        meta: SessionMeta,
+        observation: ScreenObservation,
+        captured_at_ms: int,
+        now_ms: int,
+    ) -> list[dict]:
+        """A screen frame's window titles (every 10 s) through the same rules and ids."""
+        track = self.sessions.get(meta.session_id)
+        if track is None:
+            track = self.sessions[meta.session_id] = SessionTrack(SessionRules(meta.session_id))
+        if observation.frame_ts <= track.last_ts:
+            return []  # already processed: a replay after a restart
+        track.last_ts = observation.frame_ts
+        events = []
+        for rule_event in track.rules.feed_screen(observation):
+            event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def finish(self, meta: SessionMeta, captured_at_ms: int, now_ms: int) -> list[dict]:
+        """The session ended: close its open incidents and forget it."""
+        track = self.sessions.pop(meta.session_id, None)
+        if track is None:
+            return []
+        events = []
+        for rule_event in track.rules.finish():
+            event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _publishable(
+        self, meta: SessionMeta, track: SessionTrack, rule_event, captured_at_ms: int, now_ms: int
+    ) -> dict | None:
+        flag = rule_event.flag
+        previous = track.published.get(rule_event.incident_id)
+        if rule_event.kind == IncidentEvent.UPDATED and previous is not None:
+            grew = flag.end_s - previous["end_s"] >= UPDATE_EVERY_S
+            if not grew and flag.severity == previous["severity"]:
+                return None
+        fields = {
+            "type": flag.type,
+            "start_s": flag.start_s,
+            "end_s": flag.end_s,
+            "confidence": flag.confidence,
+            "severity": flag.severity,
+        }
+        event = self._event(
+            meta, rule_event.incident_id, fields, rule_event.kind, captured_at_ms, now_ms
+        )
+        if rule_event.kind == IncidentEvent.CLOSED:
+            track.published.pop(rule_event.incident_id, None)
+        else:
+            track.published[rule_event.incident_id] = event
+        return event
+
+    def _event(
+        self,
+        meta: SessionMeta,
+        incident: str,
+        flag: dict,
+        kind: str,
+        captured_at_ms: int,
+        now_ms: int,
+    ) -> dict:
+        incident_type = flag["type"]
+        auto = "end_session" if incident_type in meta.extreme_incident_types else None
+        return {
+            "incident_id": incident,
+            "session_id": meta.session_id,
+            "institution_id": meta.institution_id,
+            "tier": meta.tier,
+            "incident_type": incident_type,
+            "severity": flag["severity"],
+            "confidence": round(float(flag["confidence"]), 4),
+            "start_s": round(float(flag["start_s"]), 3),
+            "end_s": round(float(flag["end_s"]), 3),
+            "state": kind,
+            "alert": severity_rank(flag["severity"]) >= severity_rank(meta.alert_min_severity),
+            "auto_action": auto,
+            "review_status": "pending",
+            "trigger_captured_at_ms": captured_at_ms,
+            "event_at_ms": now_ms,
+        }
