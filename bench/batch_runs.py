@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from proctorlake.storage import lake
-from proctorlake.services.ingest import SessionIdentity, ingest_recording
-from proctorlake.storage.object_store import open_object_store
+from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
 from proctorlake.samples.screen import ScreenSegment, make_screen_recording
 from proctorlake.samples.webcam import Segment, WebcamScript, make_webcam_recording
-from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
+from proctorlake.services.ingest import SessionIdentity, ingest_recording
+from proctorlake.storage import lake
+from proctorlake.storage.object_store import open_object_store
 
 SESSION = "bench-1"
 

@@ -37,10 +37,10 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # noqa: E402
 from proctorlake.core.settings import load_settings  # noqa: E402
-from realtime.workers.detector_worker import GROUP_ID as DETECTOR_GROUP  # noqa: E402
+from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # noqa: E402
 from proctorlake.storage.kafka_readiness import wait_for_group  # noqa: E402
+from realtime.workers.detector_worker import GROUP_ID as DETECTOR_GROUP  # noqa: E402
 from realtime.workers.topic_lander import GROUP_ID as LANDER_GROUP  # noqa: E402
 
 SECOND_PERSON_FROM_S = 5.0

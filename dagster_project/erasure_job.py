@@ -1,8 +1,10 @@
-"""The GDPR erasure as a Dagster job: one op per store, all business logic in proctorlake.governance.erasure.
+"""The GDPR erasure as a Dagster job: one op per store, all business logic in
+proctorlake.governance.erasure.
 
 The run is configured with a ``request_id`` only, never a student id: Dagster keeps run
 configs and event logs in its own storage, which erasure does not rewrite. Plan first with
-``proctorlake.governance.erasure.plan_erasure`` (the CLI and API do), then launch this job with the plan's
+``proctorlake.governance.erasure.plan_erasure`` (the CLI and API do), then launch this job with
+the plan's
 request id. Every op resumes its steps, so re-executing a failed run completes the erasure.
 """
 

@@ -1,4 +1,5 @@
-"""The daily retention run: purge expired, un-held sessions (logic in ``proctorlake.governance.retention``).
+"""The daily retention run: purge expired, un-held sessions (logic in
+``proctorlake.governance.retention``).
 
 Each purge is a GDPR erasure of the session, so the schedule adds no second way to delete;
 what it removed lands in ``retention_log`` and each erasure's certificate in ``erasure_log``.

@@ -15,9 +15,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from proctorlake.storage import lake
 from proctorlake.core.schemas import ALL_TABLES
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 _lock = threading.Lock()
 # delta uri -> (version, rows): one entry per table, the latest version seen.

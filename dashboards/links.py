@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 import jwt
 
-from proctorlake.storage.key_files import read_or_create_key
 from proctorlake.core.settings import Settings
+from proctorlake.storage.key_files import read_or_create_key
 
 _AUDIENCE = "proctorlake-dashboard"
 LINK_PARAM = "login"

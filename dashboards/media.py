@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-from proctorlake.storage.object_store import LocalObjectStore, ObjectNotFound, open_object_store
 from proctorlake.core.settings import Settings
+from proctorlake.storage.object_store import LocalObjectStore, ObjectNotFound, open_object_store
 from proctorlake.storage.video import VideoError, iter_decoded_frames
 
 THUMBNAIL_WIDTH = 320

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 import pyarrow.compute as pc
 
-from proctorlake.storage import lake
 from proctorlake.core.schemas import INCIDENTS, PROCTOR_ACTIONS
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import ProctorAction
+from proctorlake.storage import lake
 
 RESOLUTIONS = ("confirmed", "dismissed")
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
-from proctorlake.storage.object_store import open_object_store
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
+from proctorlake.storage.object_store import open_object_store
 from spark_jobs.chunk_checkpoints import finished_keys
 from spark_jobs.detect_chunks import (
     CHUNK_FAILED,

@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from proctorlake.storage.object_store import ObjectNotFound, ObjectStore, object_keys_for_session
 from proctorlake.core.schemas import DETECTION_EVENTS
+from proctorlake.storage.object_store import ObjectNotFound, ObjectStore, object_keys_for_session
 
 RUN_ID_METADATA = b"proctorlake.run_id"
 

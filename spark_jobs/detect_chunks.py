@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from proctorlake.storage.object_store import LocalObjectStore, open_object_store
 from proctorlake.core.schemas import DETECTION_EVENTS
 from proctorlake.core.settings import Settings
+from proctorlake.storage.object_store import LocalObjectStore, open_object_store
 from spark_jobs.chunk_checkpoints import checkpoint_key, load_checkpoint, save_checkpoint
 
 SAMPLE_EVERY_S = {"webcam": 1.0, "screen": 10.0}

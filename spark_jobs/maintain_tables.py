@@ -7,9 +7,9 @@ rows of one institution and one session, so a report or a dashboard reads few fi
 
 from __future__ import annotations
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 Z_ORDER: dict[str, tuple[str, ...]] = {
     schemas.DETECTION_EVENTS.name: ("institution_id", "session_id", "frame_ts"),

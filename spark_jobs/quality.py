@@ -14,8 +14,8 @@ from functools import lru_cache
 
 import pandas as pd
 
-from proctorlake.storage import lake
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 from deltalake import write_deltalake
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 SEVERITY_WEIGHT = {"high": 30.0, "medium": 15.0, "low": 5.0}
 """Risk points per incident at confidence 1; a proctor-confirmed incident counts double and a

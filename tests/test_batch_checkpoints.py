@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
-from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
 from spark_jobs.analyze_sessions import run_detection, run_incidents
 from spark_jobs.chunk_checkpoints import checkpoint_run_id
 from tests.fixtures.batch_media import ingest, present_then_absent, render_webcam

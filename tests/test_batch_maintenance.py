@@ -1,8 +1,8 @@
 """Table upkeep on real Delta tables: compaction with Z-order keeps every row, fewer files."""
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 from spark_jobs.maintain_tables import Z_ORDER, optimize_all, optimize_table
 
 

@@ -14,6 +14,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.structs import OffsetAndMetadata
 
+from proctorlake.core.settings import Settings, load_settings
+from proctorlake.core.topics import ALL_TOPICS, FRAMES_WEBCAM, SESSIONS
 from proctorlake.storage.broker import (
     FRAME_TOPIC_CONFIG,
     BrokerError,
@@ -23,8 +25,6 @@ from proctorlake.storage.broker import (
     start_broker,
     stop_broker,
 )
-from proctorlake.core.settings import Settings, load_settings
-from proctorlake.core.topics import ALL_TOPICS, FRAMES_WEBCAM, SESSIONS
 from tests.fixtures.broker import RunningBroker, broker_env, free_port
 
 

@@ -14,9 +14,9 @@ from dagster import AssetCheckKey, AssetKey, DagsterInstance
 from deltalake import DeltaTable
 
 from dagster_project.runs import analyze_in_dagster, materialize_session
+from proctorlake.core.settings import Settings, load_settings
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
-from proctorlake.core.settings import Settings, load_settings
 from tests.fixtures.batch_media import ingest, present_then_absent, render_screen, render_webcam
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ import pytest
 
 from dashboards import lakehouse as dashboard_lake
 from dashboards import review
-from proctorlake.storage import lake
 from proctorlake.core import schemas
+from proctorlake.storage import lake
 from tests.fixtures.lakehouse import metrics, signed_in_app
 
 PENDING = "N1-gaze_away-3000"

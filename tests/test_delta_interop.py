@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,9 @@ import textwrap
 
 import pytest
 
+from proctorlake.core.settings import Settings
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
-from proctorlake.core.settings import Settings
 
 pytestmark = pytest.mark.slow
 

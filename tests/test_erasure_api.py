@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proctorlake.storage import lake
 from proctorlake.governance.erasure.certificate import Certificate, verify_certificate
+from proctorlake.storage import lake
 from proctorlake.storage.object_store import manifest_key, open_object_store
 from tests.fixtures.realtime import bearer, jpeg_bytes
 

@@ -16,13 +16,13 @@ import pytest
 from deltalake import DeltaTable
 from kafka import KafkaConsumer
 
-from proctorlake.governance import keystore
-from proctorlake.storage import lake
 from proctorlake.core import topics
+from proctorlake.core.settings import Settings
+from proctorlake.governance import keystore
 from proctorlake.governance.erasure import erase, verify_certificate
 from proctorlake.governance.erasure.delta_tables import count_session_rows, tables_in_erasure_order
+from proctorlake.storage import lake
 from proctorlake.storage.object_store import object_keys_for_session, open_object_store
-from proctorlake.core.settings import Settings
 from tests.fixtures.erasure import (
     build_lakehouse,
     iter_home_files,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from proctorlake.storage import lake
+from proctorlake.core.settings import Settings
 from proctorlake.governance.erasure import erase, verify_certificate
 from proctorlake.governance.erasure.delta_tables import count_session_rows, tables_in_erasure_order
+from proctorlake.storage import lake
 from proctorlake.storage.object_store import S3ObjectStore
-from proctorlake.core.settings import Settings
 from tests.fixtures.erasure import (
     build_lakehouse,
     iter_bucket_versions,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from proctorlake.storage import lake
+from proctorlake.core.settings import Settings
 from proctorlake.governance.erasure import (
     MalformedId,
     SessionNotOfStudent,
@@ -24,7 +24,7 @@ from proctorlake.governance.erasure import (
 from proctorlake.governance.erasure.commands import erase_command, verify_certificate_command
 from proctorlake.governance.erasure.ids import SessionUnderLegalHold
 from proctorlake.governance.erasure.state import all_plans
-from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 from tests.fixtures.erasure import build_lakehouse
 
 

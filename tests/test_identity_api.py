@@ -11,13 +11,12 @@ from kafka import KafkaConsumer, TopicPartition
 from models.embeddings import detect_and_embed
 from models.identity_pairs import astronaut, carphone_frames, grace_hopper
 from models.identity_samples import face_crop, photograph_card, render_id_card
-from proctorlake.storage import lake
-from proctorlake.storage.object_store import open_object_store
-from proctorlake.governance.signing import public_key_pem, verify_record
 from proctorlake.core.topics import SESSIONS
-from proctorlake.storage import kafka_io
-from realtime.api.routers.identity import identity_object_key, signed_payload
+from proctorlake.governance.signing import public_key_pem, verify_record
+from proctorlake.storage import kafka_io, lake
+from proctorlake.storage.object_store import open_object_store
 from realtime.api.auth import issue_token
+from realtime.api.routers.identity import identity_object_key, signed_payload
 from tests.fixtures.realtime import bearer, encode_jpeg
 
 PROBLEM = "application/problem+json"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from proctorlake.storage import lake
-from proctorlake.services.ingest import IngestError, SessionIdentity, ingest_recording
-from proctorlake.storage.object_store import open_object_store
-from proctorlake.samples.webcam import Segment, WebcamScript, make_webcam_recording
 from proctorlake.core.settings import Settings, load_settings
+from proctorlake.samples.webcam import Segment, WebcamScript, make_webcam_recording
+from proctorlake.services.ingest import IngestError, SessionIdentity, ingest_recording
+from proctorlake.storage import lake
+from proctorlake.storage.object_store import open_object_store
 from proctorlake.storage.video import probe, sample_frames
 
 

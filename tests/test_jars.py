@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from proctorlake.core.settings import Settings, load_settings
 from proctorlake.storage.jars import (
     POM_DIR,
     JarResolutionError,
@@ -19,7 +20,6 @@ from proctorlake.storage.jars import (
     resolve_jars,
     spark_jars,
 )
-from proctorlake.core.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from proctorlake.services.analyze import analyze_recording
 from proctorlake.app.evaluate import evaluate_dataset, format_report
 from proctorlake.samples import demo_exam_script, make_webcam_recording
 from proctorlake.samples.devset import build_dev_set
 from proctorlake.samples.screen import demo_screen_segments, make_screen_recording
+from proctorlake.services.analyze import analyze_recording
 from proctorlake.storage.video import VideoError
 
 

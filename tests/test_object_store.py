@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from proctorlake.core.settings import Settings
 from proctorlake.storage.object_store import (
     LocalObjectStore,
     ObjectNotFound,
@@ -13,7 +14,6 @@ from proctorlake.storage.object_store import (
     chunk_key,
     open_object_store,
 )
-from proctorlake.core.settings import Settings
 
 
 def _round_trip(store, tmp_path: Path) -> None:

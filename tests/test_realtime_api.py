@@ -12,10 +12,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from PIL import Image
 
+from proctorlake.core.topics import FRAMES_WEBCAM, INCIDENTS
 from proctorlake.governance import keystore
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import manifest_key, open_object_store
-from proctorlake.core.topics import FRAMES_WEBCAM, INCIDENTS
 from proctorlake.storage.video import write_video
 from realtime.api.auth import issue_token
 from tests.fixtures.realtime import SseReader, bearer, jpeg_bytes

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from proctorlake.storage import lake
-from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.core.settings import REPO_ROOT
+from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
+from proctorlake.storage import lake
 from tests.fixtures.realtime import Chromium, write_y4m
 
 ARTIFACTS = REPO_ROOT / ".artifacts" / "realtime_browser"

@@ -21,9 +21,9 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from models.webcam import analyze_webcam_frames
-from proctorlake.storage import lake
-from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
+from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
+from proctorlake.storage import lake
 from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, decode_jpeg
 from realtime.workers.incident_aggregator import STREAM_GAP, IncidentAggregator, SessionMeta
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg

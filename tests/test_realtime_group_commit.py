@@ -10,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
-from proctorlake.storage import kafka_io
+from proctorlake.storage import kafka_io, lake
 from realtime.api.group_commit import GroupCommit
 from realtime.api.session_registry import SessionRegistry
 

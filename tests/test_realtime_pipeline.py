@@ -7,8 +7,8 @@ import time
 import pytest
 
 from models.temporal_rules import incident_id
-from proctorlake.storage import lake
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
+from proctorlake.storage import lake
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 
 SCRIPT = WebcamScript(

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from models.temporal_rules import incident_id
-from proctorlake.storage import lake
 from proctorlake.samples.screen import ScreenSegment, render_screen
+from proctorlake.storage import lake
 from realtime.workers.screen_worker import screen_thumbnail, unchanged
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 

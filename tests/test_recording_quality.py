@@ -7,7 +7,8 @@ from pathlib import Path
 import av  # noqa: F401  (before anything that may import decord)
 import pytest
 
-from proctorlake.storage import lake
+from proctorlake.core.settings import Settings
+from proctorlake.samples import Segment, WebcamScript, make_webcam_recording
 from proctorlake.services.ingest import SessionIdentity, ingest_recording
 from proctorlake.services.recording_quality import (
     SEED_FLOOR,
@@ -15,8 +16,7 @@ from proctorlake.services.recording_quality import (
     record_session_quality,
     sessions_below_floor,
 )
-from proctorlake.samples import Segment, WebcamScript, make_webcam_recording
-from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 SCRIPT = WebcamScript((Segment("present", 2.0),), "astronaut")
 

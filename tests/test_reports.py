@@ -15,10 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
-from proctorlake.services.reports import UnknownSession, build_report, render_report
 from proctorlake.core.settings import Settings, load_settings
+from proctorlake.services.reports import UnknownSession, build_report, render_report
+from proctorlake.storage import lake
 from realtime.api.auth import issue_token
 from tests.fixtures.batch_media import ingest, present_then_absent, render_webcam
 from tests.fixtures.realtime import bearer

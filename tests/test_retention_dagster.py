@@ -6,8 +6,8 @@ from dagster import Definitions
 
 from dagster_project.resources import ProctorLakeResource
 from dagster_project.retention import retention_job, retention_schedule
-from proctorlake.storage import lake
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 
 def test_the_scheduled_job_purges_expired_sessions(

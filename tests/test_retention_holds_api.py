@@ -12,12 +12,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from proctorlake.core.settings import Settings
 from proctorlake.governance.legal_holds import hold_history
 from proctorlake.governance.retention import run_retention
-from proctorlake.core.settings import Settings
+from realtime.api.auth import issue_token
 from realtime.api.problems import install_problem_handlers
 from realtime.api.routers import holds
-from realtime.api.auth import issue_token
 
 
 def _free_port() -> int:

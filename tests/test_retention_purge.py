@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from proctorlake.storage import lake
+from proctorlake.core.settings import Settings
 from proctorlake.governance.legal_holds import HoldError, hold_history, place_hold, release_hold
 from proctorlake.governance.retention import (
     RetentionPolicyError,
@@ -14,7 +14,7 @@ from proctorlake.governance.retention import (
     retention_log,
     run_retention,
 )
-from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 from tests.fixtures.retention import write_retention_policy
 
 SESSION_TABLES = ("exam_sessions", "media_chunks", "recording_quality")

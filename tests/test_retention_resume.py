@@ -7,9 +7,9 @@ import subprocess
 import sys
 import textwrap
 
-from proctorlake.storage import lake
-from proctorlake.governance.retention import retention_log, run_retention
 from proctorlake.core.settings import Settings
+from proctorlake.governance.retention import retention_log, run_retention
+from proctorlake.storage import lake
 
 # Dies hard (no cleanup, like a killed worker) right after the erasure's first table step.
 CRASHING_RUN = textwrap.dedent(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from proctorlake.governance.legal_holds import place_hold
-from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
-from proctorlake.governance.retention import run_retention
 from proctorlake.core.settings import Settings
+from proctorlake.governance.legal_holds import place_hold
+from proctorlake.governance.retention import run_retention
+from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
 
 
 def _versions(settings: Settings, session_id: str) -> int:

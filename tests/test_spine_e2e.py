@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from proctorlake.storage import lake
-from proctorlake.services.ingest import SessionIdentity, ingest_recording
-from proctorlake.samples.webcam import demo_exam_script, make_webcam_recording
 from proctorlake.core.settings import Settings
+from proctorlake.samples.webcam import demo_exam_script, make_webcam_recording
+from proctorlake.services.ingest import SessionIdentity, ingest_recording
+from proctorlake.storage import lake
 from spark_jobs.analyze_sessions import analyze_sessions
 
 pytestmark = pytest.mark.slow

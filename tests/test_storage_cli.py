@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from proctorlake.core.settings import Settings
 from proctorlake.app.storage_cli import add_storage_parser, run_storage_command
+from proctorlake.core.settings import Settings
 
 
 def _run(settings: Settings, *argv: str) -> int:

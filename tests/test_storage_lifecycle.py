@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from proctorlake.governance.legal_holds import place_hold, release_hold
-from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
-from proctorlake.governance.retention import load_retention_policy
-from proctorlake.core.settings import Settings
 from proctorlake.app.storage_cli import add_storage_parser, run_storage_command
+from proctorlake.core.settings import Settings
+from proctorlake.governance.legal_holds import place_hold, release_hold
+from proctorlake.governance.retention import load_retention_policy
 from proctorlake.governance.storage_policy import (
     COLD_AFTER_DAYS,
     EXPIRY_GRACE_DAYS,
@@ -19,6 +18,7 @@ from proctorlake.governance.storage_policy import (
     apply_lifecycle,
     lifecycle_rules,
 )
+from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
 from tests.fixtures.retention import write_retention_policy
 
 

@@ -15,8 +15,8 @@ from dagster import (
 
 from dagster_project.partitions import session_partitions
 from dagster_project.resources import ProctorLakeResource
-from proctorlake.storage import lake
 from proctorlake.services.ingest import ingest_uploaded_segments
+from proctorlake.storage import lake
 from proctorlake.storage.object_store import manifest_key, object_exists
 from spark_jobs.analyze_sessions import run_detection, run_incidents
 from spark_jobs.detect_chunks import ChunkFailed

@@ -7,8 +7,8 @@ import json
 import streamlit as st
 
 from dashboards import lakehouse, queries, sign_in
-from proctorlake.governance.erasure.certificate import Certificate, verify_certificate
 from proctorlake.core.settings import Settings, load_settings
+from proctorlake.governance.erasure.certificate import Certificate, verify_certificate
 
 admin = sign_in.require_admin()
 settings = load_settings()

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from proctorlake.core.settings import Settings, load_settings
 from proctorlake.app.storage_cli import add_storage_parser, run_storage_command
+from proctorlake.core.settings import Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Handler] = {}
@@ -52,8 +52,8 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
 
 @command("up")
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    from proctorlake.storage import broker, lake
     from proctorlake.app import launchers
+    from proctorlake.storage import broker, lake
     from proctorlake.storage.jars import resolve_jars
 
     say("resolving JVM jars (Maven Central) ...")
@@ -73,8 +73,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("down")
 def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
-    from proctorlake.storage import broker
     from proctorlake.app import launchers
+    from proctorlake.storage import broker
 
     for spec in reversed(launchers.service_specs(settings)):
         if launchers.stop(settings, spec):
@@ -86,8 +86,8 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
 
 @command("status")
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from proctorlake.storage import broker
     from proctorlake.app import launchers
+    from proctorlake.storage import broker
 
     kafka = broker.broker_status(settings)
     rows = [("kafka", kafka.running, kafka.pid, kafka.bootstrap)]

@@ -123,7 +123,11 @@ def _quality(args: argparse.Namespace, settings: Settings) -> int:
 
 def _lifecycle(args: argparse.Namespace, settings: Settings) -> int:
     from proctorlake.governance.retention import load_retention_policy
-    from proctorlake.governance.storage_policy import apply_lifecycle, lifecycle_rules, tag_all_sessions
+    from proctorlake.governance.storage_policy import (
+        apply_lifecycle,
+        lifecycle_rules,
+        tag_all_sessions,
+    )
 
     policy = load_retention_policy(settings)
     rules = lifecycle_rules(policy)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from proctorlake.storage.key_files import read_or_create_key
 from proctorlake.core.settings import Settings
+from proctorlake.storage.key_files import read_or_create_key
 
 _NONCE_BYTES = 12
 _MAGIC = b"PLK1"

@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass
 
 import pyarrow.compute as pc
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
-from proctorlake.governance.erasure.ids import MalformedId, check_session_id
-from proctorlake.storage.file_lock import exclusive_lock
 from proctorlake.core.settings import Settings
+from proctorlake.governance.erasure.ids import MalformedId, check_session_id
+from proctorlake.storage import lake
+from proctorlake.storage.file_lock import exclusive_lock
 
 PLACED = "placed"
 RELEASED = "released"

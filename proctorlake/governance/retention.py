@@ -2,7 +2,8 @@
 
 Each institution keeps recordings for ``retention_days`` after the session's end (the
 seed's two years unless ``PROCTORLAKE_RETENTION_DAYS`` or the per-institution policy file
-says otherwise). A purge is an erasure of the session (``proctorlake.governance.erasure.erase_session``):
+says otherwise). A purge is an erasure of the session
+(``proctorlake.governance.erasure.erase_session``):
 the same steps, the same proof, the same signed certificate, so there is one way to delete.
 What retention removed is written to ``retention_log``.
 
@@ -22,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 
 import pyarrow.compute as pc
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
+from proctorlake.core.settings import Settings
 from proctorlake.governance.erasure import Certificate, ErasureError, erase_session
 from proctorlake.governance.legal_holds import current_holds, hold_lock, is_held
-from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 STARTED = "started"
 PURGED = "purged"

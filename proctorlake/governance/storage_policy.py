@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
-from proctorlake.governance.retention import RetentionPolicy
 from proctorlake.core.settings import Settings
+from proctorlake.governance.retention import RetentionPolicy
+from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
 
 RECORDINGS_PREFIX = "sessions/"
 COLD_AFTER_DAYS = 30
@@ -114,8 +114,8 @@ def tag_session_objects(
 
 def tag_all_sessions(settings: Settings, policy: RetentionPolicy) -> dict[str, int]:
     """Backfill: tag every stored session's objects (held ones ``hold``)."""
-    from proctorlake.storage import lake
     from proctorlake.governance.legal_holds import current_holds
+    from proctorlake.storage import lake
 
     held = set(current_holds(settings))
     sessions = lake.read_table(settings, "exam_sessions").select(["session_id", "institution_id"])

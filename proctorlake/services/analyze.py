@@ -22,8 +22,8 @@ from models.temporal_rules import (
     observations_to_flags,
 )
 from models.webcam import WEBCAM_SAMPLE_EVERY_S, WebcamObservation, analyze_webcam_frames
-from proctorlake.services.ingest import analysis_fps
 from proctorlake.core.settings import load_settings
+from proctorlake.services.ingest import analysis_fps
 from proctorlake.storage.video import probe, sample_frames, transcode_to_cfr_chunks
 
 BATCH_FRAMES = 16

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
+from proctorlake.core.settings import Settings
+from proctorlake.governance.storage_policy import tag_session_objects
+from proctorlake.services.recording_quality import record_session_quality
+from proctorlake.storage import lake
 from proctorlake.storage.object_store import (
     ObjectNotFound,
     ObjectStore,
@@ -25,9 +28,6 @@ from proctorlake.storage.object_store import (
     manifest_key,
     open_object_store,
 )
-from proctorlake.services.recording_quality import record_session_quality
-from proctorlake.core.settings import Settings
-from proctorlake.governance.storage_policy import tag_session_objects
 from proctorlake.storage.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
 
 TRACKS = ("webcam", "screen")

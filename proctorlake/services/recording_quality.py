@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pyarrow.compute as pc
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import datetime as dt
 import html
 import json
 
+from proctorlake.core.settings import Settings
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
-from proctorlake.core.settings import Settings
 
 LINK_EXPIRES_S = 3600
 """Pre-signed links last an hour: long enough to review, short enough not to spread."""

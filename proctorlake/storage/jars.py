@@ -26,8 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from proctorlake.storage.file_lock import exclusive_lock
 from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
+from proctorlake.storage.file_lock import exclusive_lock
 
 POM_DIR = REPO_ROOT / "jars"
 JAR_SETS = ("spark", "s3", "kafka")

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.serializer import Serializer
 
-from proctorlake.governance import keystore
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
+from proctorlake.governance import keystore
 
 FETCH_MAX_WAIT_MS = 500
 MAX_RECORD_BYTES = 4 * 1024 * 1024

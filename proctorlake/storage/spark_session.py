@@ -1,6 +1,7 @@
 """The one factory for SparkSessions: Delta extensions, the project's jars, S3, executors' Python.
 
-Jars come from Maven Central through ``proctorlake.storage.jars`` (resolved into an ignored folder) and
+Jars come from Maven Central through ``proctorlake.storage.jars`` (resolved into an ignored folder)
+and
 are handed to Spark with ``spark.jars``; Spark never downloads anything itself. Every
 ``PROCTORLAKE_*`` variable is forwarded to executors so they read the same settings.
 """
@@ -12,8 +13,8 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from proctorlake.storage.jars import spark_jars
 from proctorlake.core.settings import PREFIX, Settings
+from proctorlake.storage.jars import spark_jars
 
 
 def spark_conf(settings: Settings, cores: int | None = None) -> dict[str, str]:

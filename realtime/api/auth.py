@@ -15,8 +15,8 @@ from pathlib import Path
 
 import jwt
 
-from proctorlake.storage.key_files import read_or_create_key
 from proctorlake.core.settings import Settings
+from proctorlake.storage.key_files import read_or_create_key
 
 ROLES = ("student", "proctor", "admin")
 DEFAULT_TTL_S = {"student": 6 * 3600, "proctor": 12 * 3600, "admin": 12 * 3600}

@@ -10,10 +10,10 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from realtime.api.problems import Forbidden
 from realtime.api.auth import TokenClaims, verify_token
-from realtime.api.state import RealtimeServices
+from realtime.api.problems import Forbidden
 from realtime.api.session_registry import ExamSession
+from realtime.api.state import RealtimeServices
 
 
 def get_services(request: Request) -> RealtimeServices:

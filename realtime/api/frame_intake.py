@@ -16,9 +16,9 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from proctorlake.governance import keystore
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, Topic
+from proctorlake.governance import keystore
 from proctorlake.storage import kafka_io
 from realtime.api.session_registry import ExamSession
 

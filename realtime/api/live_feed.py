@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from kafka.errors import KafkaError
 
-from proctorlake.governance import keystore
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import INCIDENTS, PROCTOR_ACTIONS, SESSIONS, SessionEvent
+from proctorlake.governance import keystore
 from proctorlake.storage import kafka_io
 from realtime.api.session_registry import SEVERITIES
 

@@ -12,11 +12,10 @@ import datetime as dt
 import threading
 import uuid
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import PROCTOR_ACTIONS, ProctorAction
-from proctorlake.storage import kafka_io
+from proctorlake.storage import kafka_io, lake
 from realtime.api.session_registry import ExamSession, SessionRegistry
 
 AUTO_PROCTOR_ID = "policy:auto"

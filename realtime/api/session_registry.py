@@ -20,11 +20,10 @@ from dataclasses import dataclass, field, replace
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, SESSIONS, SessionEvent
-from proctorlake.storage import kafka_io
+from proctorlake.storage import kafka_io, lake
 from realtime.api.group_commit import GroupCommit
 
 TIERS = ("none", "ai", "ai_human")

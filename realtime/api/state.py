@@ -6,10 +6,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from proctorlake.storage.object_store import open_object_store
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import IncidentEvent
 from proctorlake.storage import kafka_io
+from proctorlake.storage.object_store import open_object_store
 from realtime.api.frame_intake import FrameIntake
 from realtime.api.live_feed import LiveFeed, TopicFollower
 from realtime.api.proctor_actions import AUTO_PROCTOR_ID, ProctorActions

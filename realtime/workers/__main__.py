@@ -1,4 +1,4 @@
-"""``python -m realtime.workers`` runs the stream path's workers (see :mod:`realtime.workers.launcher`)."""
+"""``python -m realtime.workers``: the stream path's workers (:mod:`realtime.workers.launcher`)."""
 
 from realtime.workers.launcher import main
 

@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
-from proctorlake.governance import keystore
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
+from proctorlake.governance import keystore
 from proctorlake.storage import kafka_io
-from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 from realtime.resilient import run_until_stopped
+from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Run the stream path's background processes: webcam and screen detectors and the lander.
 
-``python -m realtime.workers.launcher`` starts one webcam detector, one screen detector and the Delta
+``python -m realtime.workers`` starts one webcam detector, one screen detector and the Delta
 lander, each in its own process; ``--detectors N`` / ``--screens N`` start more members of
 those consumer groups (Kafka spreads the partitions among them); ``--only KIND`` runs one
 kind. A lone process (``--only detectors`` with one detector) runs in this process itself,
@@ -58,7 +58,9 @@ def _child(kind: str, parent_pid: int, detection_width: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m realtime.workers.launcher", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m realtime.workers.launcher", description=__doc__
+    )
     parser.add_argument("--detectors", type=int, default=1, help="webcam detector processes")
     parser.add_argument("--screens", type=int, default=1, help="screen detector processes")
     parser.add_argument("--only", choices=KINDS, default=None)

@@ -19,11 +19,10 @@ from collections.abc import Callable
 
 from kafka import OffsetAndMetadata
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
-from proctorlake.storage import kafka_io
+from proctorlake.storage import kafka_io, lake
 from realtime.resilient import run_until_stopped
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,11 @@ Entry points: :func:`erase` (CLI ``proctorlake erase``), :func:`erase_session` (
 Dagster job. See ``runner`` for the order of steps and ``delta_tables`` for the Delta details.
 """
 
-from proctorlake.governance.erasure.certificate import Certificate, load_certificate_file, verify_certificate
+from proctorlake.governance.erasure.certificate import (
+    Certificate,
+    load_certificate_file,
+    verify_certificate,
+)
 from proctorlake.governance.erasure.commands import verify_certificate_file
 from proctorlake.governance.erasure.ids import (
     ErasureError,

@@ -15,10 +15,10 @@ import json
 import uuid
 from collections import Counter
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
-from proctorlake.governance.erasure.delta_tables import rows_by_session
 from proctorlake.core.settings import Settings
+from proctorlake.governance.erasure.delta_tables import rows_by_session
+from proctorlake.storage import lake
 
 
 def _by_session(table, key: str = "session_id") -> dict[str, list[dict]]:

@@ -14,11 +14,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
+from proctorlake.core.settings import Settings
 from proctorlake.governance import signing
 from proctorlake.governance.erasure.state import ErasurePlan, certificate_path, write_json_atomic
-from proctorlake.core.settings import Settings
+from proctorlake.storage import lake
 
 CERTIFICATE_TYPE = "proctorlake.governance.erasure-certificate/v1"
 

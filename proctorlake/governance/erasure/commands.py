@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from proctorlake.core.settings import Settings
 from proctorlake.governance.erasure.certificate import load_certificate_file, verify_certificate
 from proctorlake.governance.erasure.ids import ErasureError
-from proctorlake.core.settings import Settings
 
 Printer = Callable[[str], None]
 

@@ -36,10 +36,15 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from proctorlake.storage import lake
-from proctorlake.governance.erasure.table_files import LOG_DIR, TableFiles, lake_table_names, table_files
 from proctorlake.core.schemas import ALL_TABLES, ERASURE_LOG, LEGAL_HOLDS, RETENTION_LOG
 from proctorlake.core.settings import Settings
+from proctorlake.governance.erasure.table_files import (
+    LOG_DIR,
+    TableFiles,
+    lake_table_names,
+    table_files,
+)
+from proctorlake.storage import lake
 
 LAYER_ORDER = {"bronze": 0, "silver": 1, "gold": 2, "audit": 3}
 # Audit tables that must outlive the sessions they talk about; they hold no personal data

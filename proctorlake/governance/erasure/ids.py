@@ -14,8 +14,8 @@ import hmac
 import re
 from pathlib import Path
 
-from proctorlake.storage.key_files import read_or_create_key
 from proctorlake.core.settings import Settings
+from proctorlake.storage.key_files import read_or_create_key
 
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")

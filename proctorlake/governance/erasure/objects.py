@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
 from proctorlake.core.settings import Settings
+from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
 
 
 def _erase_local(settings: Settings, session_id: str) -> dict:

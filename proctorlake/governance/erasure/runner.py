@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager
 
 import pyarrow.compute as pc
 
+from proctorlake.core.settings import Settings
 from proctorlake.governance.erasure import anonymize, broker_keys, caches, delta_tables, objects
 from proctorlake.governance.erasure.certificate import (
     Certificate,
@@ -54,7 +55,6 @@ from proctorlake.governance.erasure.state import (
     unfinished_plans,
 )
 from proctorlake.storage.file_lock import exclusive_lock
-from proctorlake.core.settings import Settings
 
 log = logging.getLogger("proctorlake.governance.erasure")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from proctorlake.storage.object_store import S3ObjectStore
 from proctorlake.core.settings import Settings
+from proctorlake.storage.object_store import S3ObjectStore
 
 LOG_DIR = "_delta_log"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
-from proctorlake.storage import lake
 from proctorlake.governance.erasure.ids import (
     ErasureError,
     MalformedId,
@@ -14,6 +13,7 @@ from proctorlake.governance.erasure.ids import (
     SessionUnderLegalHold,
 )
 from proctorlake.governance.erasure.runner import erase_session
+from proctorlake.storage import lake
 from realtime.api.deps import Claims, Services
 from realtime.api.problems import Forbidden
 

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from proctorlake.governance import legal_holds
 from proctorlake.core.settings import Settings
-from realtime.api.problems import Forbidden
+from proctorlake.governance import legal_holds
 from realtime.api.auth import TokenClaims, verify_token
+from realtime.api.problems import Forbidden
 
 router = APIRouter(prefix="/sessions", tags=["legal holds"])
 

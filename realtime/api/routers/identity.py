@@ -31,13 +31,12 @@ from models.identity_verification import (
     check_identity,
     decode_image,
 )
-from proctorlake.storage import lake
 from proctorlake.core import schemas
-from proctorlake.storage.object_store import open_object_store
 from proctorlake.core.settings import Settings
-from proctorlake.governance.signing import sign_record
 from proctorlake.core.topics import SESSIONS, SessionEvent
-from proctorlake.storage import kafka_io
+from proctorlake.governance.signing import sign_record
+from proctorlake.storage import kafka_io, lake
+from proctorlake.storage.object_store import open_object_store
 from realtime.api.deps import Claims, Services, session_for
 from realtime.api.frame_intake import FrameRejected
 from realtime.api.session_registry import ExamSession

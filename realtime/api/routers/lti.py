@@ -38,8 +38,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from proctorlake.core.settings import Settings
-from realtime.api.deps import Services
 from realtime.api.auth import issue_token
+from realtime.api.deps import Services
 
 router = APIRouter(prefix="/lti", tags=["lti"])
 

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from proctorlake.storage import lake
 from proctorlake.core import schemas
+from proctorlake.storage import lake
 from realtime.api.deps import Claims, Services, require_staff, session_for
+from realtime.api.frame_intake import FrameRejected, thumbnail_path
+from realtime.api.live_feed import relay_events, review_item, severity_rank, sse_message
 from realtime.api.payloads import (
     ActionIn,
     ActionRecorded,
@@ -23,10 +25,8 @@ from realtime.api.payloads import (
     Review,
     Severity,
 )
-from realtime.api.frame_intake import FrameRejected, thumbnail_path
-from realtime.api.live_feed import relay_events, review_item, severity_rank, sse_message
-from realtime.api.state import RealtimeServices
 from realtime.api.session_registry import SEVERITIES
+from realtime.api.state import RealtimeServices
 
 router = APIRouter(prefix="/proctoring", tags=["proctoring"])
 LIVE_TIERS = ("ai_human",)

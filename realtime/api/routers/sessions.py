@@ -10,7 +10,10 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from realtime.api.auth import issue_token, verify_token
 from realtime.api.deps import Claims, Services, require_staff, session_for
+from realtime.api.frame_intake import MAX_FRAME_BYTES, FrameRejected
+from realtime.api.live_feed import relay_events, sse_message
 from realtime.api.payloads import (
     ChunkStored,
     FrameAccepted,
@@ -21,9 +24,6 @@ from realtime.api.payloads import (
     SessionStart,
 )
 from realtime.api.problems import Forbidden
-from realtime.api.auth import issue_token, verify_token
-from realtime.api.frame_intake import MAX_FRAME_BYTES, FrameRejected
-from realtime.api.live_feed import relay_events, sse_message
 from realtime.api.recording_upload import MAX_SEGMENT_BYTES
 from realtime.api.session_registry import ExamPolicy, ExamSession
 
