@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from proctorlake.core.schemas import INCIDENTS, PROCTOR_ACTIONS
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import ProctorAction
+from proctorlake.core.vocabulary import ProctorActionType
 from proctorlake.storage import lake
 
 RESOLUTIONS = ("confirmed", "dismissed")
@@ -70,7 +70,7 @@ def _review_action(incident: dict) -> dict:
         "session_id": incident["session_id"],
         "institution_id": incident["institution_id"],
         "proctor_id": incident["reviewed_by"],
-        "action_type": ProctorAction.REVIEW,
+        "action_type": ProctorActionType.REVIEW,
         "message": message,
         "created_at": reviewed_at,
         "session_date": incident["session_date"],

@@ -61,6 +61,13 @@ class ScreenObservation:
             "confidence": self.confidence,
         }
 
+    def redacted(self) -> ScreenObservation:
+        """The observation without the window titles themselves (a title may carry personal
+        data: a document name, an e-mail address): banned titles become the banned
+        application's name. This is what is stored and sent; the rules need no more."""
+        apps = tuple(sorted({banned_in_title(t) or "?" for t in self.banned_titles}))
+        return ScreenObservation(self.frame_ts, (), apps, self.confidence)
+
     @classmethod
     def from_dict(cls, row: dict) -> ScreenObservation:
         return cls(

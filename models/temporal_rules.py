@@ -26,8 +26,9 @@ import numpy as np
 
 from models.screen_apps import ScreenObservation
 from models.webcam import THUMBNAIL_SIZE, WebcamObservation
+from proctorlake.core.vocabulary import DETECTED_INCIDENT_TYPES, IncidentState
 
-INCIDENT_TYPES = ("multiple_faces", "face_not_visible", "gaze_away", "unauthorized_app")
+INCIDENT_TYPES: tuple[str, ...] = tuple(t.value for t in DETECTED_INCIDENT_TYPES)
 _ID_NAMESPACE = uuid.UUID("6f1c3c1e-6d9a-4c9e-9a55-70726f63746f")
 
 
@@ -124,10 +125,11 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class IncidentEvent:
-    """``kind`` is opened, updated or closed; ``flag`` is the incident as known so far."""
+class RuleEvent:
+    """``kind`` is an :class:`IncidentState` (opened, updated or closed); ``flag`` is the
+    incident as known so far."""
 
-    kind: str
+    kind: IncidentState
     incident_id: str
     flag: Flag
 
@@ -159,12 +161,12 @@ class PersistenceTracker:
             tuple(run.timestamps),
         )
 
-    def _event(self, kind: str, run: _Run) -> IncidentEvent:
+    def _event(self, kind: IncidentState, run: _Run) -> RuleEvent:
         flag = self._flag(run)
-        return IncidentEvent(kind, incident_id(self.session_id, flag.type, flag.start_s), flag)
+        return RuleEvent(kind, incident_id(self.session_id, flag.type, flag.start_s), flag)
 
-    def observe(self, ts: float, positive: bool, confidence: float = 1.0) -> list[IncidentEvent]:
-        events: list[IncidentEvent] = []
+    def observe(self, ts: float, positive: bool, confidence: float = 1.0) -> list[RuleEvent]:
+        events: list[RuleEvent] = []
         run = self._run
         if run is not None and ts - run.timestamps[-1] > self.rule.max_gap_s + 1e-6:
             events.extend(self.close())
@@ -178,17 +180,17 @@ class PersistenceTracker:
         span = run.timestamps[-1] - run.timestamps[0] + self.rule.sample_period_s
         needed = math.ceil(self.rule.min_duration_s / self.rule.sample_period_s - 1e-9)
         if run.opened:
-            events.append(self._event("updated", run))
+            events.append(self._event(IncidentState.UPDATED, run))
         elif span >= self.rule.min_duration_s - 1e-6 and len(run.timestamps) >= needed:
             run.opened = True
-            events.append(self._event("opened", run))
+            events.append(self._event(IncidentState.OPENED, run))
         return events
 
-    def close(self) -> list[IncidentEvent]:
+    def close(self) -> list[RuleEvent]:
         run, self._run = self._run, None
         if run is None or not run.opened:
             return []
-        return [self._event("closed", run)]
+        return [self._event(IncidentState.CLOSED, run)]
 
 
 @dataclass
@@ -272,7 +274,7 @@ class SessionRules:
         ref = cal.body_reference[y0:y1, x0:x1]
         return float(np.mean(np.abs(now - ref)) / 128.0)
 
-    def feed_webcam(self, obs: WebcamObservation) -> list[IncidentEvent]:
+    def feed_webcam(self, obs: WebcamObservation) -> list[RuleEvent]:
         multiple = obs.face_count >= 2
         away = gone = False
         away_conf = gone_conf = multiple_conf = 0.0
@@ -294,20 +296,20 @@ class SessionRules:
             else:
                 gone = True
                 gone_conf = 0.9 if change is None else min(1.0, 0.6 + change)
-        events: list[IncidentEvent] = []
+        events: list[RuleEvent] = []
         ts = obs.frame_ts
         events += self._trackers["multiple_faces"].observe(ts, multiple, multiple_conf)
         events += self._trackers["gaze_away"].observe(ts, away, away_conf)
         events += self._trackers["face_not_visible"].observe(ts, gone, gone_conf)
         return events
 
-    def feed_screen(self, obs: ScreenObservation) -> list[IncidentEvent]:
+    def feed_screen(self, obs: ScreenObservation) -> list[RuleEvent]:
         banned = bool(obs.banned_titles)
         return self._trackers["unauthorized_app"].observe(obs.frame_ts, banned, obs.confidence)
 
-    def finish(self) -> list[IncidentEvent]:
+    def finish(self) -> list[RuleEvent]:
         """Close every open incident (end of session)."""
-        events: list[IncidentEvent] = []
+        events: list[RuleEvent] = []
         for tracker in self._trackers.values():
             events += tracker.close()
         return events
@@ -323,9 +325,9 @@ def observations_to_flags(
     rules = SessionRules(session_id, params)
     closed: list[Flag] = []
     for obs in sorted(webcam_observations, key=lambda o: o.frame_ts):
-        closed += [e.flag for e in rules.feed_webcam(obs) if e.kind == "closed"]
+        closed += [e.flag for e in rules.feed_webcam(obs) if e.kind == IncidentState.CLOSED]
     for obs in sorted(screen_observations, key=lambda o: o.frame_ts):
-        closed += [e.flag for e in rules.feed_screen(obs) if e.kind == "closed"]
+        closed += [e.flag for e in rules.feed_screen(obs) if e.kind == IncidentState.CLOSED]
     closed += [e.flag for e in rules.finish()]
     return sorted(closed, key=lambda f: (f.start_s, f.type))
 

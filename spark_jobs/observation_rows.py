@@ -1,8 +1,9 @@
 """Mapping between the shared models' observations/flags and the Delta rows of this job.
 
-Each detection row keeps the full observation as JSON in ``detail``, so the session-level
-rules see exactly what the per-frame detectors produced, as in ``proctorlake analyze``;
-the typed columns are for analysts.
+The detector columns of a row come from :func:`models.detection_rows.detector_columns`, the
+function the stream path uses too; ``detail`` keeps the full observation as JSON, so the
+session-level rules see exactly what the per-frame detectors produced, as in
+``proctorlake analyze``; the typed columns are for analysts.
 """
 
 from __future__ import annotations
@@ -14,20 +15,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from models.detection_rows import detector_columns, model_version
+from models.screen_apps import ScreenObservation, analyze_screen_frames
 from models.temporal_rules import Flag, incident_id, observations_to_flags
-from models.webcam import MODEL_VERSION, WebcamObservation, analyze_webcam_frames
+from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.schemas import INCIDENTS
+from proctorlake.core.vocabulary import Track
 
-WEBCAM_DETECTION = "webcam_frame"
-SCREEN_DETECTION = "screen_frame"
-SCREEN_MODEL_VERSION = "rapidocr-titlebar-v1"
-"""``models.screen_apps`` declares no version yet; bump this when its matcher changes."""
-ROWS_FORMAT = "rows-v1"
-"""Bump when the mapping below changes, so chunk checkpoints are redone."""
-
-
-def model_version(track: str) -> str:
-    return MODEL_VERSION if track == "webcam" else SCREEN_MODEL_VERSION
+ROWS_FORMAT = "rows-v2"
+"""Bump when the mapping changes, so chunk checkpoints are redone (v2: detector columns from
+:func:`models.detection_rows.detector_columns`, shared with the stream path)."""
 
 
 def detector_version(track: str) -> str:
@@ -37,75 +34,31 @@ def detector_version(track: str) -> str:
 
 def run_detectors(track: str, frames: Sequence[np.ndarray], stamps: Sequence[float]) -> list:
     """The shared per-frame detectors for one track (a batch of frames)."""
-    if track == "webcam":
+    if track == Track.WEBCAM:
         return analyze_webcam_frames(frames, stamps)
-    if track == "screen":
-        from models.screen_apps import analyze_screen_frames
-
+    if track == Track.SCREEN:
         return analyze_screen_frames(frames, stamps)
     raise ValueError(f"unknown track {track!r}")
 
 
-def _webcam_row(obs: WebcamObservation) -> dict:
-    main = obs.main_face
-    return {
-        "detection_type": WEBCAM_DETECTION,
-        "confidence": _face_confidence(obs),
-        "face_count": obs.face_count,
-        "bbox_x": main.x if main else None,
-        "bbox_y": main.y if main else None,
-        "bbox_w": main.w if main else None,
-        "bbox_h": main.h if main else None,
-        "yaw_deg": obs.yaw_deg,
-        "pitch_deg": obs.pitch_deg,
-    }
-
-
-def _face_confidence(obs: WebcamObservation) -> float:
-    """A [0, 1] confidence for the frame's face evidence (HOG scores are unbounded)."""
-    if not obs.faces:
-        return 1.0
-    best = max(f.score for f in obs.faces)
-    return float(min(1.0, max(0.0, best / 2.0)))
-
-
 def observations_to_rows(chunk: dict, observations: Sequence) -> list[dict]:
-    rows = []
-    for obs in observations:
-        if isinstance(obs, WebcamObservation):
-            typed = _webcam_row(obs)
-        else:
-            typed = {
-                "detection_type": SCREEN_DETECTION,
-                "confidence": float(obs.confidence),
-                "face_count": None,
-                "bbox_x": None,
-                "bbox_y": None,
-                "bbox_w": None,
-                "bbox_h": None,
-                "yaw_deg": None,
-                "pitch_deg": None,
-            }
-        rows.append(
-            {
-                "session_id": chunk["session_id"],
-                "institution_id": chunk["institution_id"],
-                "track": chunk["track"],
-                "chunk_start_ms": int(chunk["chunk_start_ms"]),
-                "frame_ts": float(obs.frame_ts),
-                **typed,
-                "detail": json.dumps(obs.to_dict(), separators=(",", ":")),
-                "model_version": model_version(chunk["track"]),
-                "session_date": chunk["session_date"],
-            }
-        )
-    return rows
+    """``detection_events`` rows of one chunk's observations."""
+    return [
+        {
+            "session_id": chunk["session_id"],
+            "institution_id": chunk["institution_id"],
+            "track": chunk["track"],
+            "chunk_start_ms": int(chunk["chunk_start_ms"]),
+            "frame_ts": float(obs.frame_ts),
+            **detector_columns(obs),
+            "session_date": chunk["session_date"],
+        }
+        for obs in observations
+    ]
 
 
 def observations_from_rows(rows: pd.DataFrame) -> tuple[list, list]:
     """Rebuild the observations of one session from its detection rows."""
-    from models.screen_apps import ScreenObservation
-
     webcam, screen = [], []
     for track, detail in zip(rows["track"], rows["detail"], strict=True):
         payload = json.loads(detail)

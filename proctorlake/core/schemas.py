@@ -224,8 +224,6 @@ STREAM_INCIDENTS = Table(
     (
         *_INCIDENT_CORE,
         _c("state", "string", False),  # opened | updated | closed
-        _c("tier", "string"),  # ai | ai_human
-        _c("auto_action", "string"),  # the policy's automatic action, if any
         _c("review_status", "string", False),  # pending until a human reviews it
         _c("event_at", "timestamp", False),
         _c("session_date", "string", False),

@@ -1,4 +1,7 @@
-"""Kafka topic names and event types: the stream path's contract.
+"""Kafka topics: names, partitions and whether records carry personal data (then sealed).
+
+Each topic's record type is in :mod:`proctorlake.core.messages`; the event types in
+:mod:`proctorlake.core.vocabulary`.
 
 Every record is keyed by ``session_id`` so one session's events stay ordered on one partition.
 """
@@ -31,29 +34,3 @@ ALL_TOPICS: tuple[Topic, ...] = (
     PROCTOR_ACTIONS,
     SESSIONS,
 )
-
-
-class SessionEvent:
-    """Event types carried on the ``sessions`` topic."""
-
-    CREATED = "created"
-    VERIFIED = "verified"
-    STARTED = "started"
-    GAP = "gap"
-    ENDED = "ended"
-
-
-class IncidentEvent:
-    """Event types carried on the ``incidents`` topic."""
-
-    OPENED = "opened"
-    UPDATED = "updated"
-    CLOSED = "closed"
-
-
-class ProctorAction:
-    """Action types carried on ``proctor.actions`` and stored in ``proctor_actions``."""
-
-    MESSAGE = "message"
-    END_SESSION = "end_session"
-    REVIEW = "review"

@@ -11,7 +11,6 @@ CPU (measured at 50 sessions, 20 -> 500 ms: broker 12 -> 5 ms and the whole stre
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -19,7 +18,6 @@ from kafka.serializer import Serializer
 
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
-from proctorlake.governance import keystore
 
 FETCH_MAX_WAIT_MS = 500
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -79,24 +77,3 @@ def make_tail_consumer(settings: Settings, topics: Sequence[Topic]) -> KafkaCons
     consumer.assign(partitions)
     consumer.seek_to_end(*partitions)
     return consumer
-
-
-def encode_event(settings: Settings, topic: Topic, session_id: str, event: dict) -> bytes:
-    """JSON body, sealed with the session's key when the topic carries personal data."""
-    body = json.dumps(event, separators=(",", ":")).encode("utf-8")
-    return keystore.seal(settings, session_id, body) if topic.carries_personal_data else body
-
-
-def decode_event(settings: Settings, topic: Topic, session_id: str, value: bytes) -> dict:
-    """Inverse of :func:`encode_event`; raises keystore.KeyErased after erasure."""
-    body = keystore.unseal(settings, session_id, value) if topic.carries_personal_data else value
-    return json.loads(body)
-
-
-def headers(**values: str | int | float) -> list[tuple[str, bytes]]:
-    """Record headers carry only non-personal routing metadata (times, institution)."""
-    return [(name, str(value).encode("utf-8")) for name, value in values.items()]
-
-
-def header_map(record_headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
-    return {name: value.decode("utf-8") for name, value in (record_headers or [])}

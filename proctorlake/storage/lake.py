@@ -103,24 +103,31 @@ def append_rows(settings: Settings, table: Table, rows: Sequence[dict]) -> int:
 
 
 def merge_rows(
-    settings: Settings, table: Table, rows: Sequence[dict], key_columns: Sequence[str]
+    settings: Settings,
+    table: Table,
+    rows: Sequence[dict],
+    key_columns: Sequence[str],
+    keep_on_update: Sequence[str] = (),
 ) -> dict:
-    """Upsert rows by key (replays and retries never duplicate); returns delta-rs metrics."""
+    """Upsert rows by key (replays and retries never duplicate); returns delta-rs metrics.
+    ``keep_on_update`` columns are written on insert only (a review status a later state of
+    the same row must not reset)."""
     if not rows:
         return {}
     dt = ensure_table(settings, table)
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in key_columns)
-    return (
-        dt.merge(
-            to_arrow(table, rows),
-            predicate=predicate,
-            source_alias="s",
-            target_alias="t",
-        )
-        .when_matched_update_all()
-        .when_not_matched_insert_all()
-        .execute()
+    merge = dt.merge(
+        to_arrow(table, rows),
+        predicate=predicate,
+        source_alias="s",
+        target_alias="t",
     )
+    if keep_on_update:
+        updates = {c: f"s.{c}" for c in table.column_names if c not in keep_on_update}
+        merge = merge.when_matched_update(updates)
+    else:
+        merge = merge.when_matched_update_all()
+    return merge.when_not_matched_insert_all().execute()
 
 
 def open_table(settings: Settings, name: str) -> DeltaTable | None:

@@ -3,7 +3,8 @@
 Webcam frames arrive once a second and screen frames every ten seconds. Each is checked
 (size, JPEG structure, dimensions) before anything is published, so a bad upload changes
 nothing. The record key is the session id, so one session's frames stay ordered on one
-partition; headers carry only non-personal routing data (capture time, institution, tier).
+partition; headers carry only non-personal routing data (capture time, institution). Whether
+a webcam frame follows a stream gap is :mod:`proctorlake.core.stream_gaps`' rule.
 """
 
 from __future__ import annotations
@@ -16,20 +17,17 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from proctorlake.core.messages import FrameMessage
 from proctorlake.core.settings import Settings
+from proctorlake.core.stream_gaps import is_stream_gap
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, Topic
-from proctorlake.governance import keystore
-from proctorlake.storage import kafka_io
+from proctorlake.governance import sealed_topics
 from realtime.api.session_registry import ExamSession
 
 TRACK_TOPICS: dict[str, Topic] = {"webcam": FRAMES_WEBCAM, "screen": FRAMES_SCREEN}
 MAX_FRAME_BYTES = {"webcam": 512 * 1024, "screen": 3 * 1024 * 1024}
 MAX_FRAME_PIXELS = {"webcam": 1920 * 1080, "screen": 3840 * 2160}
 THUMBNAIL_EVERY_S = 2.0
-GAP_MS = 5000
-"""A webcam frame this long after the session's previous one follows a stream gap (a network
-drop and reconnect): the API records it on the ``sessions`` topic for auditors, and the
-detector's ``stream_gap`` incident lands in Delta."""
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -102,19 +100,16 @@ class FrameIntake:
             gap = self._gap_before(session.session_id, captured_at_ms)
         if session.tier == "none":
             return FrameReceipt(session.session_id, track, captured_at_ms, False, None, None, gap)
-        topic = TRACK_TOPICS[track]
-        metadata = kafka_io.headers(
+        frame = FrameMessage(
+            session_id=session.session_id,
+            institution_id=session.institution_id,
+            track=track,
             captured_at_ms=captured_at_ms,
             started_at_ms=session.started_at_ms or captured_at_ms,
-            institution_id=session.institution_id,
-            tier=session.tier,
-            alert_min_severity=session.policy.alert_min_severity,
-            extreme=",".join(session.policy.extreme_incident_types),
         )
-        sealed = keystore.seal(self.settings, session.session_id, jpeg)
-        sent = self.producer.send(
-            topic.name, key=session.session_id, value=sealed, headers=metadata
-        ).get(timeout=15)
+        sent = sealed_topics.publish_frame(self.settings, self.producer, frame, jpeg).get(
+            timeout=15
+        )
         return FrameReceipt(
             session.session_id, track, captured_at_ms, True, sent.partition, sent.offset, gap
         )
@@ -127,7 +122,7 @@ class FrameIntake:
             last = self._last_webcam_ms.get(session_id)
             if last is None or captured_at_ms > last:
                 self._last_webcam_ms[session_id] = captured_at_ms
-        if last is not None and captured_at_ms - last > GAP_MS:
+        if last is not None and is_stream_gap(last / 1000.0, captured_at_ms / 1000.0):
             return captured_at_ms - last
         return None
 

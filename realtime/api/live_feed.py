@@ -19,18 +19,20 @@ from dataclasses import dataclass, field
 
 from kafka.errors import KafkaError
 
+from proctorlake.core.messages import (
+    IncidentMessage,
+    MessageFormatError,
+    ProctorActionMessage,
+    SessionEventMessage,
+)
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import INCIDENTS, PROCTOR_ACTIONS, SESSIONS, SessionEvent
-from proctorlake.governance import keystore
+from proctorlake.core.topics import INCIDENTS, PROCTOR_ACTIONS, SESSIONS
+from proctorlake.core.vocabulary import SessionEventType
+from proctorlake.governance import keystore, sealed_topics
 from proctorlake.storage import kafka_io
-from realtime.api.session_registry import SEVERITIES
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
-
-
-def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 @dataclass(eq=False)
@@ -148,18 +150,21 @@ async def relay_events(
 
 
 class TopicFollower(threading.Thread):
-    """Tails incidents, proctor actions and session events into the feed; calls
-    ``on_incident`` for policy."""
+    """Tails incidents, proctor actions and session events into the feed. An incident is
+    shown as ``incident_view`` makes it (the API's policy: alert, automatic action), then
+    handed to ``on_incident``."""
 
     def __init__(
         self,
         settings: Settings,
         feed: LiveFeed,
+        incident_view: Callable[[IncidentMessage], dict],
         on_incident: Callable[[dict], None],
     ) -> None:
         super().__init__(name="topic-follower", daemon=True)
         self.settings = settings
         self.feed = feed
+        self.incident_view = incident_view
         self.on_incident = on_incident
         self.ready = threading.Event()
         self._halt = threading.Event()
@@ -188,24 +193,36 @@ class TopicFollower(threading.Thread):
             consumer.close()
 
     def _handle(self, record) -> None:
-        session_id = record.key.decode("utf-8")
-        if record.topic == INCIDENTS.name:
-            incident = json.loads(record.value)
-            self.feed.remember_incident(incident)
-            self.feed.publish("incident", incident)
-            try:
-                self.on_incident(incident)
-            except Exception:  # a failed automatic action must not stop the live feed
-                log.exception("automatic action failed for incident %s", incident["incident_id"])
-            return
-        topic = SESSIONS if record.topic == SESSIONS.name else PROCTOR_ACTIONS
         try:
-            event = kafka_io.decode_event(self.settings, topic, session_id, record.value)
+            message = sealed_topics.decode(self.settings, record)
         except keystore.KeyErased:
             return  # the session was erased: its events are gone on purpose
-        if topic is PROCTOR_ACTIONS:
-            self.feed.publish("action", event)
-        elif event.get("event") == SessionEvent.VERIFIED and event.get("review_required"):
+        except MessageFormatError as exc:
+            log.warning("skipped a malformed %s record: %s", record.topic, exc)
+            return
+        if isinstance(message, IncidentMessage):
+            self._handle_incident(message)
+        elif isinstance(message, ProctorActionMessage):
+            self.feed.publish("action", message.model_dump(mode="json"))
+        elif isinstance(message, SessionEventMessage):
+            self._handle_session_event(message)
+
+    def _handle_incident(self, message: IncidentMessage) -> None:
+        try:
+            incident = self.incident_view(message)
+        except Exception:  # e.g. a session this API cannot see: skip it, keep following
+            log.exception("no view for incident %s", message.incident_id)
+            return
+        self.feed.remember_incident(incident)
+        self.feed.publish("incident", incident)
+        try:
+            self.on_incident(incident)
+        except Exception:  # a failed automatic action must not stop the live feed
+            log.exception("automatic action failed for incident %s", message.incident_id)
+
+    def _handle_session_event(self, message: SessionEventMessage) -> None:
+        event = message.model_dump(mode="json")
+        if message.event == SessionEventType.VERIFIED and message.review_required:
             review = review_item(event)
             self.feed.remember_review(review)
             self.feed.publish("review", review)

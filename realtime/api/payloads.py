@@ -7,17 +7,23 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from proctorlake.core.policy import ExamPolicy
+from proctorlake.core.vocabulary import EMITTED_INCIDENT_TYPES, Severity
+
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
-Severity = Literal["low", "medium", "high"]
+EmittedIncidentType = Literal[tuple(t.value for t in EMITTED_INCIDENT_TYPES)]  # type: ignore[valid-type]
 
 
 class PolicyIn(BaseModel):
-    extreme_incident_types: list[str] = Field(
-        default=["different_person"],
-        description="incident types that end the session automatically; all others only "
-        "queue for human review",
+    extreme_incident_types: list[EmittedIncidentType] = Field(
+        default=[],
+        description="incident types that end the session automatically (none by default); "
+        "all others only queue for human review",
     )
-    alert_min_severity: Severity = "medium"
+    alert_min_severity: Severity = Severity.MEDIUM
+
+    def to_policy(self) -> ExamPolicy:
+        return ExamPolicy(tuple(self.extreme_incident_types), self.alert_min_severity)
 
 
 class SessionCreate(BaseModel):

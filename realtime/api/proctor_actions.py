@@ -13,9 +13,11 @@ import threading
 import uuid
 
 from proctorlake.core import schemas
+from proctorlake.core.messages import ProctorActionMessage
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import PROCTOR_ACTIONS, ProctorAction
-from proctorlake.storage import kafka_io, lake
+from proctorlake.core.vocabulary import ProctorActionType
+from proctorlake.governance import sealed_topics
+from proctorlake.storage import lake
 from realtime.api.session_registry import ExamSession, SessionRegistry
 
 AUTO_PROCTOR_ID = "policy:auto"
@@ -34,7 +36,7 @@ class ProctorActions:
         if not text or len(text) > MAX_MESSAGE_CHARS:
             raise ValueError(f"a message needs 1 to {MAX_MESSAGE_CHARS} characters")
         self.registry.require_open(session.session_id)
-        return self._record(session, proctor_id, ProctorAction.MESSAGE, text)
+        return self._record(session, proctor_id, ProctorActionType.MESSAGE, text)
 
     def end_session(
         self,
@@ -45,7 +47,7 @@ class ProctorActions:
     ) -> dict:
         """End the session for its student; idempotent for a deterministic ``action_id``."""
         self.registry.require_open(session.session_id)
-        action = self._record(session, proctor_id, ProctorAction.END_SESSION, reason, action_id)
+        action = self._record(session, proctor_id, ProctorActionType.END_SESSION, reason, action_id)
         self.registry.end(session.session_id, status="terminated")
         return action
 
@@ -53,7 +55,7 @@ class ProctorActions:
         self,
         session: ExamSession,
         proctor_id: str,
-        action_type: str,
+        action_type: ProctorActionType,
         message: str | None,
         action_id: str | None = None,
     ) -> dict:
@@ -70,9 +72,6 @@ class ProctorActions:
         }
         with self._lock:
             lake.merge_rows(self.settings, schemas.PROCTOR_ACTIONS, [row], ["action_id"])
-        event = {**row, "created_at": now.isoformat()}
-        value = kafka_io.encode_event(self.settings, PROCTOR_ACTIONS, session.session_id, event)
-        self.producer.send(PROCTOR_ACTIONS.name, key=session.session_id, value=value).get(
-            timeout=15
-        )
-        return event
+        message = ProctorActionMessage(**{k: v for k, v in row.items() if k != "session_date"})
+        sealed_topics.publish(self.settings, self.producer, message).get(timeout=15)
+        return message.model_dump(mode="json")

@@ -11,7 +11,6 @@ across I/O; a session's own transitions are serialised by its stripe of ``_trans
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import threading
 import uuid
@@ -21,13 +20,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
+from proctorlake.core.messages import FrameMessage, SessionEventMessage
+from proctorlake.core.policy import ExamPolicy
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, SESSIONS, SessionEvent
-from proctorlake.storage import kafka_io, lake
+from proctorlake.core.vocabulary import SessionEventType, Tier, Track
+from proctorlake.governance import sealed_topics
+from proctorlake.storage import lake
 from realtime.api.group_commit import GroupCommit
 
-TIERS = ("none", "ai", "ai_human")
-SEVERITIES = ("low", "medium", "high")
 OPEN_STATUSES = ("created", "active")
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 TRANSITION_STRIPES = 64
@@ -39,33 +39,6 @@ class UnknownSession(LookupError):
 
 class SessionClosed(RuntimeError):
     """The session has ended or was terminated; it accepts no more input."""
-
-
-@dataclass(frozen=True)
-class ExamPolicy:
-    """What the realtime path does with an exam's incidents.
-
-    ``extreme_incident_types`` are the only incidents that trigger an automatic action
-    (ending the session); every other flag only queues for human review.
-    """
-
-    extreme_incident_types: tuple[str, ...] = ("different_person",)
-    alert_min_severity: str = "medium"
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "extreme_incident_types": list(self.extreme_incident_types),
-                "alert_min_severity": self.alert_min_severity,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str | None) -> ExamPolicy:
-        if not text:
-            return cls()
-        data = json.loads(text)
-        return cls(tuple(data.get("extreme_incident_types", ())), data["alert_min_severity"])
 
 
 @dataclass(frozen=True)
@@ -167,8 +140,8 @@ class SessionRegistry:
             ("institution_id", institution_id),
         ):
             validate_id(name, value)
-        if tier not in TIERS:
-            raise ValueError(f"tier must be one of {TIERS}, not {tier!r}")
+        if tier not in list(Tier):
+            raise ValueError(f"tier must be one of {[t.value for t in Tier]}, not {tier!r}")
         session = ExamSession(
             session_id=f"s-{uuid.uuid4().hex}",
             institution_id=institution_id,
@@ -180,7 +153,7 @@ class SessionRegistry:
             policy=policy or ExamPolicy(),
         )
         self._write(session)
-        self._publish(session, SessionEvent.CREATED)
+        self._publish(session, SessionEventType.CREATED)
         return session
 
     def get(self, session_id: str) -> ExamSession:
@@ -224,7 +197,7 @@ class SessionRegistry:
                 return session
             session = replace(session, status="active", started_at=started_at)
             self._write(session)
-        self._publish(session, SessionEvent.STARTED)
+        self._publish(session, SessionEventType.STARTED)
         return session
 
     def end(self, session_id: str, status: str = "ended") -> ExamSession:
@@ -237,12 +210,12 @@ class SessionRegistry:
                 return session
             session = replace(session, status=status, ended_at=dt.datetime.now(dt.UTC))
             self._write(session)
-        self._publish(session, SessionEvent.ENDED)
+        self._publish(session, SessionEventType.ENDED)
         self._mark_end_of_frames(session)
         return session
 
     def record_gap(self, session: ExamSession, from_ms: int, to_ms: int) -> None:
-        self._publish(session, SessionEvent.GAP, gap_from_ms=from_ms, gap_to_ms=to_ms)
+        self._publish(session, SessionEventType.GAP, gap_from_ms=from_ms, gap_to_ms=to_ms)
 
     def require_open(self, session_id: str) -> ExamSession:
         session = self.get(session_id)
@@ -260,33 +233,35 @@ class SessionRegistry:
         """An empty record after the last frame, on each frames topic's partition of the
         session: the webcam and screen workers close its open incidents when they reach it."""
         ended_ms = int(session.ended_at.timestamp() * 1000)
-        metadata = kafka_io.headers(
-            captured_at_ms=ended_ms,
-            started_at_ms=session.started_at_ms or ended_ms,
-            institution_id=session.institution_id,
-            tier=session.tier,
-            alert_min_severity=session.policy.alert_min_severity,
-            extreme=",".join(session.policy.extreme_incident_types),
-            end_of_session=1,
-        )
         sent = [
-            self.producer.send(topic.name, key=session.session_id, value=b"", headers=metadata)
-            for topic in (FRAMES_WEBCAM, FRAMES_SCREEN)
+            sealed_topics.publish_frame(
+                self.settings,
+                self.producer,
+                FrameMessage(
+                    session_id=session.session_id,
+                    institution_id=session.institution_id,
+                    track=track,
+                    captured_at_ms=ended_ms,
+                    started_at_ms=session.started_at_ms or ended_ms,
+                    end_of_session=True,
+                ),
+                b"",
+            )
+            for track in Track
         ]
         for future in sent:
             future.get(timeout=15)
 
-    def _publish(self, session: ExamSession, event_type: str, **extra: int) -> None:
-        event = {
-            "event": event_type,
-            "session_id": session.session_id,
-            "institution_id": session.institution_id,
-            "student_id": session.student_id,
-            "exam_id": session.exam_id,
-            "tier": session.tier,
-            "status": session.status,
-            "at": dt.datetime.now(dt.UTC).isoformat(),
+    def _publish(self, session: ExamSession, event_type: SessionEventType, **extra: int) -> None:
+        event = SessionEventMessage(
+            event=event_type,
+            session_id=session.session_id,
+            institution_id=session.institution_id,
+            student_id=session.student_id,
+            exam_id=session.exam_id,
+            tier=session.tier,
+            status=session.status,
+            at=dt.datetime.now(dt.UTC),
             **extra,
-        }
-        value = kafka_io.encode_event(self.settings, SESSIONS, session.session_id, event)
-        self.producer.send(SESSIONS.name, key=session.session_id, value=value).get(timeout=15)
+        )
+        sealed_topics.publish(self.settings, self.producer, event).get(timeout=15)

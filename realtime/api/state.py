@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import IncidentEvent
 from proctorlake.storage import kafka_io
 from proctorlake.storage.object_store import open_object_store
 from realtime.api.frame_intake import FrameIntake
+from realtime.api.incident_policy import IncidentPolicy, takes_automatic_action
 from realtime.api.live_feed import LiveFeed, TopicFollower
 from realtime.api.proctor_actions import AUTO_PROCTOR_ID, ProctorActions
 from realtime.api.recording_upload import RecordingUploads
@@ -28,6 +28,7 @@ class RealtimeServices:
     uploads: RecordingUploads
     actions: ProctorActions
     feed: LiveFeed
+    incident_policy: IncidentPolicy
     follower: TopicFollower | None = None
 
     @classmethod
@@ -42,6 +43,7 @@ class RealtimeServices:
             uploads=RecordingUploads(open_object_store(settings)),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
+            incident_policy=IncidentPolicy(registry),
         )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -49,7 +51,9 @@ class RealtimeServices:
         restored = self.registry.load_open_sessions()
         log.info("restored %d open sessions", restored)
         self.feed.loop = loop
-        self.follower = TopicFollower(self.settings, self.feed, self.apply_policy)
+        self.follower = TopicFollower(
+            self.settings, self.feed, self.incident_policy.view, self.apply_policy
+        )
         self.follower.start()
         if not self.follower.ready.wait(timeout=30):
             raise RuntimeError("could not attach to the incidents topic within 30 s")
@@ -62,9 +66,7 @@ class RealtimeServices:
 
     def apply_policy(self, incident: dict) -> None:
         """Take the automatic action the exam's policy names for an extreme incident."""
-        if incident.get("auto_action") != "end_session":
-            return
-        if incident.get("state") != IncidentEvent.OPENED:
+        if not takes_automatic_action(incident):
             return
         session = self.registry.get(incident["session_id"])
         if not session.is_open:

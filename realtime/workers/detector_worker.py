@@ -18,13 +18,21 @@ import threading
 import cv2
 import numpy as np
 
-from models.webcam import MODEL_VERSION, WebcamObservation, analyze_webcam_frames
+from models.detection_rows import detector_columns
+from models.screen_apps import ScreenObservation
+from models.webcam import WebcamObservation, analyze_webcam_frames
+from proctorlake.core.messages import DetectionMessage, FrameMessage, TopicMessage
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import DETECTIONS, FRAMES_WEBCAM, INCIDENTS
-from realtime.workers.frame_worker import FrameWorker, checkpoint_dir, run_frame_worker
-from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
+from proctorlake.core.topics import FRAMES_WEBCAM
+from realtime.workers.frame_worker import (
+    FrameWorker,
+    checkpoint_dir,
+    run_frame_worker,
+    session_meta,
+)
+from realtime.workers.incident_aggregator import IncidentAggregator
 
-__all__ = ["DetectorWorker", "checkpoint_dir", "decode_jpeg", "run_worker"]
+__all__ = ["DetectorWorker", "checkpoint_dir", "decode_jpeg", "detection_message", "run_worker"]
 
 log = logging.getLogger(__name__)
 GROUP_ID = "detector-workers"
@@ -46,26 +54,18 @@ def decode_jpeg(jpeg: bytes) -> np.ndarray | None:
     return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def detection_event(session: SessionMeta, meta: dict, observation: WebcamObservation) -> dict:
-    """The detections-topic record of one frame (no image, no personal data)."""
-    main = observation.main_face
-    return {
-        "session_id": session.session_id,
-        "institution_id": session.institution_id,
-        "track": "webcam",
-        "frame_ts": meta["ts"],
-        "captured_at_ms": meta["captured_at_ms"],
-        "detection_type": "face_count",
-        "confidence": round(main.score, 4) if main else 1.0,
-        "face_count": observation.face_count,
-        "bbox_x": main.x if main else None,
-        "bbox_y": main.y if main else None,
-        "bbox_w": main.w if main else None,
-        "bbox_h": main.h if main else None,
-        "yaw_deg": observation.yaw_deg,
-        "pitch_deg": observation.pitch_deg,
-        "model_version": MODEL_VERSION,
-    }
+def detection_message(
+    frame: FrameMessage, observation: WebcamObservation | ScreenObservation
+) -> DetectionMessage:
+    """The detections-topic record of one frame: the shared detector columns (no image)."""
+    return DetectionMessage(
+        session_id=frame.session_id,
+        institution_id=frame.institution_id,
+        track=frame.track,
+        frame_ts=frame.frame_ts,
+        captured_at_ms=frame.captured_at_ms,
+        **detector_columns(observation),
+    )
 
 
 class DetectorWorker(FrameWorker):
@@ -86,32 +86,38 @@ class DetectorWorker(FrameWorker):
     def warm_up(self) -> None:
         """Load the face models before the first poll joins the group: a worker that joined
         and then spent a second loading would leave its partitions' frames waiting."""
-        self.analyze([({"ts": 0.0}, np.zeros((480, 640, 3), np.uint8))])
+        blank = FrameMessage(
+            session_id="warm-up",
+            institution_id="-",
+            track="webcam",
+            captured_at_ms=0,
+            started_at_ms=0,
+        )
+        self.analyze([(blank, np.zeros((480, 640, 3), np.uint8))])
 
     def decode(self, data: bytes) -> np.ndarray | None:
         return decode_jpeg(data)
 
-    def analyze(self, items: list[tuple[dict, np.ndarray]]) -> list[WebcamObservation]:
+    def analyze(self, items: list[tuple[FrameMessage, np.ndarray]]) -> list[WebcamObservation]:
         return analyze_webcam_frames(
             [rgb for _, rgb in items],
-            [meta["ts"] for meta, _ in items],
+            [frame.frame_ts for frame, _ in items],
             detection_width=self.detection_width,
         )
 
     def aggregate(
         self,
         aggregator: IncidentAggregator,
-        meta: dict,
+        frame: FrameMessage,
         observation: WebcamObservation | None,
         now_ms: int,
-    ) -> list[tuple[str, dict]]:
-        session: SessionMeta = meta["session"]
+    ) -> list[TopicMessage]:
+        session = session_meta(frame)
         if observation is None:
-            incidents = aggregator.finish(session, meta["captured_at_ms"], now_ms)
-            return [(INCIDENTS.name, i) for i in incidents]
-        out = [(DETECTIONS.name, detection_event(session, meta, observation))]
-        incidents = aggregator.observe(session, observation, meta["captured_at_ms"], now_ms)
-        return out + [(INCIDENTS.name, i) for i in incidents]
+            return [*aggregator.finish(session, frame.captured_at_ms, now_ms)]
+        detection = detection_message(frame, observation)
+        incidents = aggregator.observe(session, observation, frame.captured_at_ms, now_ms)
+        return [detection, *incidents]
 
 
 def run_worker(

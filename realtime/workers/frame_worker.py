@@ -14,7 +14,6 @@ worker is rebuilt after a pause and resumes from the last committed offsets.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -25,9 +24,10 @@ from pathlib import Path
 import numpy as np
 from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
+from proctorlake.core.messages import FrameMessage, MessageFormatError, TopicMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
-from proctorlake.governance import keystore
+from proctorlake.governance import keystore, sealed_topics
 from proctorlake.storage import kafka_io
 from realtime.resilient import run_until_stopped
 from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
@@ -39,22 +39,8 @@ def checkpoint_dir(settings: Settings) -> Path:
     return settings.run_dir / "aggregator"
 
 
-def frame_meta(record) -> dict:
-    """Routing metadata of a frames record (headers only: no personal data)."""
-    head = kafka_io.header_map(record.headers)
-    captured = int(head["captured_at_ms"])
-    return {
-        "session": SessionMeta(
-            session_id=record.key.decode("utf-8"),
-            institution_id=head["institution_id"],
-            tier=head.get("tier", "ai_human"),
-            alert_min_severity=head.get("alert_min_severity", "medium"),
-            extreme_incident_types=tuple(filter(None, head.get("extreme", "").split(","))),
-        ),
-        "captured_at_ms": captured,
-        "ts": round((captured - int(head.get("started_at_ms", captured))) / 1000.0, 3),
-        "end_of_session": head.get("end_of_session") == "1",
-    }
+def session_meta(frame: FrameMessage) -> SessionMeta:
+    return SessionMeta(session_id=frame.session_id, institution_id=frame.institution_id)
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -116,14 +102,14 @@ class FrameWorker:
         """The frame from the unsealed bytes (None when it cannot be decoded)."""
         raise NotImplementedError
 
-    def analyze(self, items: list[tuple[dict, np.ndarray]]) -> list:
-        """One observation per (meta, frame), for the whole batch at once."""
+    def analyze(self, items: list[tuple[FrameMessage, np.ndarray]]) -> list:
+        """One observation per (frame, image), for the whole batch at once."""
         raise NotImplementedError
 
     def aggregate(
-        self, aggregator: IncidentAggregator, meta: dict, observation, now_ms: int
-    ) -> list[tuple[str, dict]]:
-        """(topic, event) pairs to publish for one observation."""
+        self, aggregator: IncidentAggregator, frame: FrameMessage, observation, now_ms: int
+    ) -> list[TopicMessage]:
+        """The messages to publish for one observation (None: the end-of-session marker)."""
         raise NotImplementedError
 
     # -- the loop ----------------------------------------------------------------------------
@@ -132,7 +118,7 @@ class FrameWorker:
         batches = self.consumer.poll(timeout_ms=timeout_ms)
         if not batches:
             return 0
-        items: list[tuple[TopicPartition, dict, np.ndarray | None]] = []
+        items: list[tuple[TopicPartition, FrameMessage, np.ndarray | None]] = []
         for partition, records in batches.items():
             if partition not in self.aggregators:
                 self.restore(partition)
@@ -140,15 +126,15 @@ class FrameWorker:
                 decoded = self._unseal(record)
                 if decoded is not None:
                     items.append((partition, *decoded))
-        frames = [(meta, image) for _, meta, image in items if image is not None]
+        frames = [(frame, image) for _, frame, image in items if image is not None]
         observations = iter(self.analyze(frames) if frames else [])
         pending = []
         now_ms = int(time.time() * 1000)
-        for partition, meta, image in items:
+        for partition, frame, image in items:
             observation = next(observations) if image is not None else None
             aggregator = self.aggregators[partition]
-            for topic, event in self.aggregate(aggregator, meta, observation, now_ms):
-                pending.append(self._send(topic, meta["session"].session_id, event))
+            for message in self.aggregate(aggregator, frame, observation, now_ms):
+                pending.append(sealed_topics.publish(self.settings, self.producer, message))
         for future in pending:
             future.get(timeout=30)
         offsets = {}
@@ -159,24 +145,24 @@ class FrameWorker:
         self.frames_processed += len(frames)
         return len(frames)
 
-    def _unseal(self, record) -> tuple[dict, np.ndarray | None] | None:
-        """(metadata, frame); the frame is None for the end-of-session marker."""
-        meta = frame_meta(record)
-        if meta["end_of_session"]:
-            return meta, None
+    def _unseal(self, record) -> tuple[FrameMessage, np.ndarray | None] | None:
+        """(frame metadata, image); the image is None for the end-of-session marker."""
         try:
-            data = keystore.unseal(self.settings, meta["session"].session_id, record.value)
+            frame, data = sealed_topics.decode_frame(self.settings, record)
         except keystore.KeyErased:
             return None  # the session was erased: its frames are gone on purpose
+        except MessageFormatError as exc:
+            log.warning(
+                "skipped a malformed frame at %s:%s: %s", record.partition, record.offset, exc
+            )
+            return None
+        if data is None:
+            return frame, None
         image = self.decode(data)
         if image is None:
             log.warning("undecodable frame at %s:%s", record.partition, record.offset)
             return None
-        return meta, image
-
-    def _send(self, topic: str, key: str, event: dict):
-        value = json.dumps(event, separators=(",", ":")).encode("utf-8")
-        return self.producer.send(topic, key=key, value=value)
+        return frame, image
 
     def close(self) -> None:
         try:

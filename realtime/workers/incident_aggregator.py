@@ -1,9 +1,10 @@
-"""Incident aggregator: per-session observations in, incident events (opened/updated/closed) out.
+"""Incident aggregator: per-session observations in, incident messages (opened/updated/closed) out.
 
 The temporal rules are the shared ones (``models.temporal_rules.SessionRules``, the same the
 batch path runs); this module keeps one rules object per session, throttles the ``updated``
-events an open incident produces every second, adds the realtime-only facts (tier, whether
-it alerts a proctor, the automatic action the exam's policy names), and flags stream gaps.
+events an open incident produces every second, and flags stream gaps by the one rule in
+:mod:`proctorlake.core.stream_gaps`. It publishes facts only: whether an incident alerts a
+proctor or acts on the session is the API's decision, from the exam's policy.
 
 Incident ids are deterministic (session, type, start second), and a frame at or before the
 session's last processed second is ignored, so replaying a batch after a crash neither loses
@@ -17,34 +18,29 @@ import pickle
 from dataclasses import dataclass, field
 
 from models.screen_apps import ScreenObservation
-from models.temporal_rules import SessionRules, incident_id
+from models.temporal_rules import Flag, SessionRules, incident_id
 from models.webcam import WebcamObservation
-from proctorlake.core.topics import IncidentEvent
-from realtime.api.live_feed import severity_rank
+from proctorlake.core.messages import IncidentMessage
+from proctorlake.core.stream_gaps import is_stream_gap
+from proctorlake.core.vocabulary import IncidentState, IncidentType, Severity
 
-GAP_S = 5.0
-"""No webcam frame for this long is a stream gap (network drop), flagged for auditors."""
 UPDATE_EVERY_S = 5.0
 """An open incident is re-published at most this often while it grows."""
-STREAM_GAP = "stream_gap"
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionMeta:
     """What the aggregator needs to know about a session (from the frame's headers)."""
 
     session_id: str
     institution_id: str
-    tier: str
-    alert_min_severity: str = "medium"
-    extreme_incident_types: tuple[str, ...] = ()
 
 
 @dataclass
 class SessionTrack:
     rules: SessionRules
     last_ts: float = -1.0
-    published: dict[str, dict] = field(default_factory=dict)  # open incident id -> last event
+    published: dict[str, IncidentMessage] = field(default_factory=dict)  # open id -> last sent
 
 
 class IncidentAggregator:
@@ -68,25 +64,19 @@ class IncidentAggregator:
         observation: WebcamObservation,
         captured_at_ms: int,
         now_ms: int,
-    ) -> list[dict]:
+    ) -> list[IncidentMessage]:
         track = self.sessions.get(meta.session_id)
         if track is None:
             track = self.sessions[meta.session_id] = SessionTrack(SessionRules(meta.session_id))
         ts = observation.frame_ts
         if ts <= track.last_ts:
             return []  # already processed: a replay after a restart
-        events: list[dict] = []
-        if track.last_ts >= 0 and ts - track.last_ts > GAP_S:
-            gap = {
-                "type": STREAM_GAP,
-                "start_s": track.last_ts,
-                "end_s": ts,
-                "confidence": 1.0,
-                "severity": "low",
-            }
-            gap_id = incident_id(meta.session_id, STREAM_GAP, track.last_ts)
+        events: list[IncidentMessage] = []
+        if track.last_ts >= 0 and is_stream_gap(track.last_ts, ts):
+            gap = Flag(IncidentType.STREAM_GAP, track.last_ts, ts, 1.0, Severity.LOW, ())
+            gap_id = incident_id(meta.session_id, IncidentType.STREAM_GAP, track.last_ts)
             events.append(
-                self._event(meta, gap_id, gap, IncidentEvent.CLOSED, captured_at_ms, now_ms)
+                self._event(meta, gap_id, gap, IncidentState.CLOSED, captured_at_ms, now_ms)
             )
         track.last_ts = ts
         for rule_event in track.rules.feed_webcam(observation):
@@ -101,7 +91,7 @@ class IncidentAggregator:
         observation: ScreenObservation,
         captured_at_ms: int,
         now_ms: int,
-    ) -> list[dict]:
+    ) -> list[IncidentMessage]:
         """A screen frame's window titles (every 10 s) through the same rules and ids."""
         track = self.sessions.get(meta.session_id)
         if track is None:
@@ -116,7 +106,7 @@ class IncidentAggregator:
                 events.append(event)
         return events
 
-    def finish(self, meta: SessionMeta, captured_at_ms: int, now_ms: int) -> list[dict]:
+    def finish(self, meta: SessionMeta, captured_at_ms: int, now_ms: int) -> list[IncidentMessage]:
         """The session ended: close its open incidents and forget it."""
         track = self.sessions.pop(meta.session_id, None)
         if track is None:
@@ -130,54 +120,41 @@ class IncidentAggregator:
 
     def _publishable(
         self, meta: SessionMeta, track: SessionTrack, rule_event, captured_at_ms: int, now_ms: int
-    ) -> dict | None:
+    ) -> IncidentMessage | None:
         flag = rule_event.flag
         previous = track.published.get(rule_event.incident_id)
-        if rule_event.kind == IncidentEvent.UPDATED and previous is not None:
-            grew = flag.end_s - previous["end_s"] >= UPDATE_EVERY_S
-            if not grew and flag.severity == previous["severity"]:
+        if rule_event.kind == IncidentState.UPDATED and previous is not None:
+            grew = flag.end_s - previous.end_s >= UPDATE_EVERY_S
+            if not grew and flag.severity == previous.severity:
                 return None
-        fields = {
-            "type": flag.type,
-            "start_s": flag.start_s,
-            "end_s": flag.end_s,
-            "confidence": flag.confidence,
-            "severity": flag.severity,
-        }
         event = self._event(
-            meta, rule_event.incident_id, fields, rule_event.kind, captured_at_ms, now_ms
+            meta, rule_event.incident_id, flag, rule_event.kind, captured_at_ms, now_ms
         )
-        if rule_event.kind == IncidentEvent.CLOSED:
+        if rule_event.kind == IncidentState.CLOSED:
             track.published.pop(rule_event.incident_id, None)
         else:
             track.published[rule_event.incident_id] = event
         return event
 
+    @staticmethod
     def _event(
-        self,
         meta: SessionMeta,
         incident: str,
-        flag: dict,
-        kind: str,
+        flag: Flag,
+        state: IncidentState,
         captured_at_ms: int,
         now_ms: int,
-    ) -> dict:
-        incident_type = flag["type"]
-        auto = "end_session" if incident_type in meta.extreme_incident_types else None
-        return {
-            "incident_id": incident,
-            "session_id": meta.session_id,
-            "institution_id": meta.institution_id,
-            "tier": meta.tier,
-            "incident_type": incident_type,
-            "severity": flag["severity"],
-            "confidence": round(float(flag["confidence"]), 4),
-            "start_s": round(float(flag["start_s"]), 3),
-            "end_s": round(float(flag["end_s"]), 3),
-            "state": kind,
-            "alert": severity_rank(flag["severity"]) >= severity_rank(meta.alert_min_severity),
-            "auto_action": auto,
-            "review_status": "pending",
-            "trigger_captured_at_ms": captured_at_ms,
-            "event_at_ms": now_ms,
-        }
+    ) -> IncidentMessage:
+        return IncidentMessage(
+            incident_id=incident,
+            session_id=meta.session_id,
+            institution_id=meta.institution_id,
+            incident_type=flag.type,
+            severity=flag.severity,
+            confidence=round(float(flag.confidence), 4),
+            start_s=round(float(flag.start_s), 3),
+            end_s=round(float(flag.end_s), 3),
+            state=state,
+            trigger_captured_at_ms=captured_at_ms,
+            event_at_ms=now_ms,
+        )

@@ -11,7 +11,6 @@ read again: exam screens change rarely, and a window opening changes far more th
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass, replace
@@ -19,15 +18,16 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from models.screen_apps import ScreenObservation, analyze_screen_frames, banned_in_title
+from models.screen_apps import ScreenObservation, analyze_screen_frames
+from proctorlake.core.messages import FrameMessage, TopicMessage
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import DETECTIONS, FRAMES_SCREEN, INCIDENTS
-from realtime.workers.frame_worker import FrameWorker, run_frame_worker
-from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
+from proctorlake.core.topics import FRAMES_SCREEN
+from realtime.workers.detector_worker import detection_message
+from realtime.workers.frame_worker import FrameWorker, run_frame_worker, session_meta
+from realtime.workers.incident_aggregator import IncidentAggregator
 
 log = logging.getLogger(__name__)
 GROUP_ID = "screen-detector-workers"
-SCREEN_MODEL_VERSION = "rapidocr-titlebar-v1"
 GATE_SIZE = (96, 54)
 GATE_MEAN_DIFF = 1.0
 """Mean absolute grey-level difference (0-255) below which a screen is unchanged..."""
@@ -51,30 +51,6 @@ def unchanged(a: np.ndarray, b: np.ndarray) -> bool:
     return float(diff.mean()) < GATE_MEAN_DIFF and int(diff.max()) <= GATE_MAX_DIFF
 
 
-def screen_detection_event(session: SessionMeta, meta: dict, obs: ScreenObservation) -> dict:
-    """The detections-topic record of one screen frame: the banned application names it
-    shows, not the window titles themselves (a title may carry personal data)."""
-    apps = sorted({banned_in_title(t) or "?" for t in obs.banned_titles})
-    return {
-        "session_id": session.session_id,
-        "institution_id": session.institution_id,
-        "track": "screen",
-        "frame_ts": meta["ts"],
-        "captured_at_ms": meta["captured_at_ms"],
-        "detection_type": "unauthorized_app",
-        "confidence": obs.confidence,
-        "face_count": None,
-        "bbox_x": None,
-        "bbox_y": None,
-        "bbox_w": None,
-        "bbox_h": None,
-        "yaw_deg": None,
-        "pitch_deg": None,
-        "detail": json.dumps({"banned_apps": apps, "titles": len(obs.titles)}),
-        "model_version": SCREEN_MODEL_VERSION,
-    }
-
-
 class ScreenWorker(FrameWorker):
     topic = FRAMES_SCREEN
     group_id = GROUP_ID
@@ -89,46 +65,43 @@ class ScreenWorker(FrameWorker):
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
-    def analyze(self, items: list[tuple[dict, np.ndarray]]) -> list[ScreenObservation]:
+    def analyze(self, items: list[tuple[FrameMessage, np.ndarray]]) -> list[ScreenObservation]:
         """OCR each frame unless it looks like the last frame of its session that was read
         (compared with that frame, not the last reuse, so slow drift is read again)."""
         observations: list[ScreenObservation | None] = []
         to_read: list[int] = []
         thumbnails = [screen_thumbnail(rgb) for _, rgb in items]
-        for (meta, _), thumbnail in zip(items, thumbnails, strict=True):
-            previous = self.seen.get(meta["session"].session_id)
+        for (frame, _), thumbnail in zip(items, thumbnails, strict=True):
+            previous = self.seen.get(frame.session_id)
             if previous is not None and unchanged(previous.thumbnail, thumbnail):
-                observations.append(replace(previous.observation, frame_ts=float(meta["ts"])))
+                observations.append(replace(previous.observation, frame_ts=frame.frame_ts))
             else:
                 observations.append(None)
                 to_read.append(len(observations) - 1)
         if to_read:
             read = analyze_screen_frames(
-                [items[i][1] for i in to_read], [items[i][0]["ts"] for i in to_read]
+                [items[i][1] for i in to_read], [items[i][0].frame_ts for i in to_read]
             )
             self.ocr_runs += len(read)
             for index, observation in zip(to_read, read, strict=True):
                 observations[index] = observation
-                self.seen[items[index][0]["session"].session_id] = _Seen(
-                    thumbnails[index], observation
-                )
+                self.seen[items[index][0].session_id] = _Seen(thumbnails[index], observation)
         return observations
 
     def aggregate(
         self,
         aggregator: IncidentAggregator,
-        meta: dict,
+        frame: FrameMessage,
         observation: ScreenObservation | None,
         now_ms: int,
-    ) -> list[tuple[str, dict]]:
-        session: SessionMeta = meta["session"]
+    ) -> list[TopicMessage]:
+        session = session_meta(frame)
         if observation is None:
             self.seen.pop(session.session_id, None)
-            incidents = aggregator.finish(session, meta["captured_at_ms"], now_ms)
-            return [(INCIDENTS.name, i) for i in incidents]
-        out = [(DETECTIONS.name, screen_detection_event(session, meta, observation))]
-        incidents = aggregator.observe_screen(session, observation, meta["captured_at_ms"], now_ms)
-        return out + [(INCIDENTS.name, i) for i in incidents]
+            return [*aggregator.finish(session, frame.captured_at_ms, now_ms)]
+        detection = detection_message(frame, observation)
+        incidents = aggregator.observe_screen(session, observation, frame.captured_at_ms, now_ms)
+        return [detection, *incidents]
 
 
 def run_screen_worker(settings: Settings, stop: threading.Event) -> None:

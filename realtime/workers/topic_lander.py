@@ -11,22 +11,25 @@ before the event does.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kafka import OffsetAndMetadata
 
 from proctorlake.core import schemas
+from proctorlake.core.messages import DetectionMessage, IncidentMessage, MessageFormatError
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
+from proctorlake.governance import sealed_topics
 from proctorlake.storage import kafka_io, lake
 from realtime.resilient import run_until_stopped
 
 log = logging.getLogger(__name__)
 GROUP_ID = "delta-lander"
+REVIEW_PENDING = "pending"
 BATCH_SECONDS = 2.0
 
 
@@ -34,29 +37,43 @@ def _utc(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
-def detection_row(event: dict) -> dict:
-    captured = _utc(event["captured_at_ms"])
-    row = {name: event.get(name) for name in schemas.STREAM_DETECTIONS.column_names}
+def detection_row(message: DetectionMessage) -> dict:
+    """The ``stream_detections`` row of a detection (its detector columns as published)."""
+    captured = _utc(message.captured_at_ms)
+    row = message.model_dump(mode="json", include=set(schemas.STREAM_DETECTIONS.column_names))
     row["captured_at"] = captured
-    row["session_date"] = (captured - dt.timedelta(seconds=event["frame_ts"])).date().isoformat()
+    row["session_date"] = (captured - dt.timedelta(seconds=message.frame_ts)).date().isoformat()
     return row
 
 
-def incident_row(event: dict) -> dict:
-    at = _utc(event["event_at_ms"])
-    row = {name: event.get(name) for name in schemas.STREAM_INCIDENTS.column_names}
+def incident_row(message: IncidentMessage) -> dict:
+    """The ``stream_incidents`` row of an incident's latest state; a new row is pending review
+    (a review, once made, is never reset by a later state: see ``LANDINGS``)."""
+    at = _utc(message.event_at_ms)
+    row = message.model_dump(mode="json", include=set(schemas.STREAM_INCIDENTS.column_names))
+    row["review_status"] = REVIEW_PENDING
     row["event_at"] = at
-    row["session_date"] = (at - dt.timedelta(seconds=event["end_s"])).date().isoformat()
+    row["session_date"] = (at - dt.timedelta(seconds=message.end_s)).date().isoformat()
     return row
 
 
-LANDINGS: dict[str, tuple[schemas.Table, Callable[[dict], dict], tuple[str, ...]]] = {
-    DETECTIONS.name: (
+@dataclass(frozen=True)
+class Landing:
+    table: schemas.Table
+    to_row: Callable
+    key: tuple[str, ...]
+    keep_on_update: tuple[str, ...] = ()
+
+
+LANDINGS: dict[str, Landing] = {
+    DETECTIONS.name: Landing(
         schemas.STREAM_DETECTIONS,
         detection_row,
         ("session_id", "track", "frame_ts", "detection_type"),
     ),
-    INCIDENTS.name: (schemas.STREAM_INCIDENTS, incident_row, ("incident_id",)),
+    INCIDENTS.name: Landing(
+        schemas.STREAM_INCIDENTS, incident_row, ("incident_id",), ("review_status",)
+    ),
 }
 
 
@@ -81,14 +98,25 @@ class TopicLander:
         rows: dict[str, dict[tuple, dict]] = {topic: {} for topic in LANDINGS}
         for records in collected.values():
             for record in records:
-                table, to_row, key = LANDINGS[record.topic]
-                row = to_row(json.loads(record.value))
-                rows[record.topic][tuple(row[k] for k in key)] = row  # the latest state wins
+                landing = LANDINGS[record.topic]
+                try:
+                    row = landing.to_row(sealed_topics.decode(self.settings, record))
+                except MessageFormatError as exc:
+                    log.warning("skipped a malformed %s record: %s", record.topic, exc)
+                    continue
+                key = tuple(row[k] for k in landing.key)
+                rows[record.topic][key] = row  # the latest state wins
         landed = 0
         for topic, keyed in rows.items():
-            table, _, key = LANDINGS[topic]
+            landing = LANDINGS[topic]
             if keyed:
-                lake.merge_rows(self.settings, table, list(keyed.values()), list(key))
+                lake.merge_rows(
+                    self.settings,
+                    landing.table,
+                    list(keyed.values()),
+                    list(landing.key),
+                    keep_on_update=landing.keep_on_update,
+                )
                 landed += len(keyed)
         self.consumer.commit(
             {p: OffsetAndMetadata(r[-1].offset + 1, "", -1) for p, r in collected.items()}

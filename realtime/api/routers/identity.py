@@ -32,10 +32,12 @@ from models.identity_verification import (
     decode_image,
 )
 from proctorlake.core import schemas
+from proctorlake.core.messages import SessionEventMessage
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import SESSIONS, SessionEvent
+from proctorlake.core.vocabulary import SessionEventType
+from proctorlake.governance import sealed_topics
 from proctorlake.governance.signing import sign_record
-from proctorlake.storage import kafka_io, lake
+from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
 from realtime.api.deps import Claims, Services, session_for
 from realtime.api.frame_intake import FrameRejected
@@ -122,21 +124,20 @@ def _record_and_publish(services, session: ExamSession, check: IdentityCheck, im
         store.put_bytes(identity_object_key(session.session_id, name), _jpeg(image))
     record = build_record(settings, session, check)
     lake.append_rows(settings, schemas.IDENTITY_VERIFICATIONS, [record])
-    event = {
-        "event": SessionEvent.VERIFIED,
-        "session_id": session.session_id,
-        "institution_id": session.institution_id,
-        "student_id": session.student_id,
-        "exam_id": session.exam_id,
-        "verified": check.verified,
-        "review_required": not check.verified,
-        "record_id": record["record_id"],
-        "similarity_score": check.similarity_score,
-        "reasons": check.reasons,
-        "at": record["verified_at"].isoformat(),
-    }
-    value = kafka_io.encode_event(settings, SESSIONS, session.session_id, event)
-    services.producer.send(SESSIONS.name, key=session.session_id, value=value).get(timeout=15)
+    event = SessionEventMessage(
+        event=SessionEventType.VERIFIED,
+        session_id=session.session_id,
+        institution_id=session.institution_id,
+        student_id=session.student_id,
+        exam_id=session.exam_id,
+        verified=check.verified,
+        review_required=not check.verified,
+        record_id=record["record_id"],
+        similarity_score=check.similarity_score,
+        reasons=list(check.reasons),
+        at=record["verified_at"],
+    )
+    sealed_topics.publish(settings, services.producer, event).get(timeout=15)
     return record
 
 

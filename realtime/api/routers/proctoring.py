@@ -13,23 +13,15 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core import schemas
+from proctorlake.core.vocabulary import Severity
 from proctorlake.storage import lake
 from realtime.api.deps import Claims, Services, require_staff, session_for
 from realtime.api.frame_intake import FrameRejected, thumbnail_path
-from realtime.api.live_feed import relay_events, review_item, severity_rank, sse_message
-from realtime.api.payloads import (
-    ActionIn,
-    ActionRecorded,
-    Incident,
-    LiveSession,
-    Review,
-    Severity,
-)
-from realtime.api.session_registry import SEVERITIES
+from realtime.api.live_feed import relay_events, review_item, sse_message
+from realtime.api.payloads import ActionIn, ActionRecorded, Incident, LiveSession, Review
 from realtime.api.state import RealtimeServices
 
 router = APIRouter(prefix="/proctoring", tags=["proctoring"])
-LIVE_TIERS = ("ai_human",)
 
 
 def _session_rows(services: RealtimeServices, table_name: str, session_id: str) -> list[dict]:
@@ -47,7 +39,7 @@ def _load_history(services: RealtimeServices, session_id: str) -> None:
     if session_id in feed.loaded:
         return
     for row in _session_rows(services, schemas.STREAM_INCIDENTS.name, session_id):
-        feed.remember_incident(row, only_if_new=True)
+        feed.remember_incident(services.incident_policy.view(row), only_if_new=True)
     for row in _session_rows(services, schemas.IDENTITY_VERIFICATIONS.name, session_id):
         if not row["verified"]:
             event = {**row, "review_required": True, "at": row["verified_at"].isoformat()}
@@ -78,13 +70,13 @@ async def live(
     request: Request,
     claims: Claims,
     services: Services,
-    severity: Annotated[Severity, Query(description="lowest severity to stream")] = "medium",
+    severity: Annotated[Severity, Query(description="lowest severity to stream")] = Severity.MEDIUM,
 ) -> StreamingResponse:
     """Server-sent events of the institution: incidents of its human-proctored sessions at
     or above ``severity``, identity checks that need a review, and session lifecycle."""
     require_staff(claims)
     institution = claims.institution_id
-    threshold = severity_rank(severity)
+    threshold = Severity(severity).rank
 
     def accepts(kind: str, event: dict) -> bool:
         if event.get("institution_id") != institution:
@@ -93,9 +85,8 @@ async def live(
             return True
         return (
             kind == "incident"
-            and event.get("tier") in LIVE_TIERS
-            and event.get("alert", True)
-            and severity_rank(event.get("severity", "")) >= threshold
+            and event["alert"]
+            and Severity.rank_of(event.get("severity")) >= threshold
         )
 
     subscriber = services.feed.subscribe(accepts)
@@ -128,7 +119,7 @@ def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
     for session in services.registry.open_sessions(claims.institution_id):
         incidents = _timeline(services, session.session_id)
         reviews = _reviews(services, session.session_id)
-        worst = max((severity_rank(i["severity"]) for i in incidents), default=-1)
+        worst = max((Severity.rank_of(i["severity"]) for i in incidents), default=-1)
         result.append(
             LiveSession(
                 session_id=session.session_id,
@@ -137,7 +128,7 @@ def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
                 status=session.status,
                 tier=session.tier,
                 started_at=session.started_at,
-                max_severity=SEVERITIES[worst] if worst >= 0 else None,
+                max_severity=list(Severity)[worst] if worst >= 0 else None,
                 open_incidents=sum(1 for i in incidents if i["state"] != "closed"),
                 incidents=[_incident(i) for i in incidents],
                 reviews=reviews,
@@ -145,7 +136,8 @@ def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
         )
 
     def urgency(s: LiveSession) -> int:
-        return max(severity_rank(s.max_severity or ""), severity_rank("high") if s.reviews else -1)
+        high = Severity.HIGH.rank if s.reviews else -1
+        return max(Severity.rank_of(s.max_severity), high)
 
     result.sort(key=lambda s: (-urgency(s), s.started_at is None, s.session_id))
     return result

@@ -25,7 +25,7 @@ from realtime.api.payloads import (
 )
 from realtime.api.problems import Forbidden
 from realtime.api.recording_upload import MAX_SEGMENT_BYTES
-from realtime.api.session_registry import ExamPolicy, ExamSession
+from realtime.api.session_registry import ExamSession
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -86,9 +86,7 @@ def create_session(body: SessionCreate, claims: Claims, services: Services) -> S
         student_id=body.student_id,
         institution_id=body.institution_id,
         tier=body.tier,
-        policy=ExamPolicy(
-            tuple(body.policy.extreme_incident_types), body.policy.alert_min_severity
-        ),
+        policy=body.policy.to_policy(),
     )
     token = issue_token(
         services.settings,

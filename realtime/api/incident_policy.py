@@ -1,0 +1,59 @@
+"""The API's one decision point for incidents: the workers publish facts, this applies the
+exam's policy to them.
+
+For each incident (live from the topic, or read back from ``stream_incidents``) it decides
+whether a live proctor is alerted (the session's tier has a human and the severity reaches
+the policy's threshold) and whether the policy acts on its own (an incident type the policy
+names extreme ends the session when it opens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from proctorlake.core.messages import IncidentMessage
+from proctorlake.core.vocabulary import HUMAN_PROCTORED_TIERS, AutomaticAction, IncidentState
+from realtime.api.session_registry import ExamSession, SessionRegistry
+
+INCIDENT_VIEW_FIELDS = (
+    "incident_id",
+    "session_id",
+    "institution_id",
+    "incident_type",
+    "severity",
+    "confidence",
+    "start_s",
+    "end_s",
+    "state",
+)
+
+
+def incident_view(session: ExamSession, incident: Mapping) -> dict:
+    """An incident as the proctor page and the live stream see it, with the policy's verdict."""
+    view = {name: incident.get(name) for name in INCIDENT_VIEW_FIELDS}
+    view["review_status"] = incident.get("review_status", "pending")
+    view["tier"] = session.tier
+    view["alert"] = session.tier in HUMAN_PROCTORED_TIERS and session.policy.alerts(
+        view["severity"]
+    )
+    ends = session.policy.ends_session_on(view["incident_type"])
+    view["auto_action"] = AutomaticAction.END_SESSION.value if ends else None
+    return view
+
+
+def takes_automatic_action(view: Mapping) -> bool:
+    """Act once, when the incident opens (updates and replays of it never act again)."""
+    return view.get("auto_action") is not None and view.get("state") == IncidentState.OPENED
+
+
+class IncidentPolicy:
+    """Looks up each incident's session and applies its policy (one instance per process)."""
+
+    def __init__(self, registry: SessionRegistry) -> None:
+        self.registry = registry
+
+    def view(self, incident: IncidentMessage | Mapping) -> dict:
+        fields = (
+            incident.model_dump(mode="json") if isinstance(incident, IncidentMessage) else incident
+        )
+        return incident_view(self.registry.get(fields["session_id"]), fields)
