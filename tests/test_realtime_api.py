@@ -12,8 +12,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from PIL import Image
 
-from proctorlake.core.topics import FRAMES_WEBCAM, INCIDENTS
-from proctorlake.governance import keystore
+from proctorlake.core.messages import FrameMessage, IncidentMessage
+from proctorlake.core.topics import FRAMES_WEBCAM
+from proctorlake.governance import keystore, sealed_topics
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import manifest_key, open_object_store
 from proctorlake.storage.video import write_video
@@ -120,9 +121,11 @@ def test_frames_are_validated_sealed_and_published(realtime_api):
     assert record.key.decode() == session["session_id"]
     assert jpeg not in record.value  # sealed, not plain
     assert keystore.unseal(api.settings, session["session_id"], record.value) == jpeg
-    headers = {k: v.decode() for k, v in record.headers}
-    assert headers["captured_at_ms"] == "1700000000000"
-    assert headers["institution_id"] == "inst-a"
+    frame = FrameMessage.from_headers(record.key.decode(), record.headers)
+    assert frame.captured_at_ms == 1700000000000
+    assert frame.institution_id == "inst-a"
+    assert frame.track == "webcam" and not frame.end_of_session
+    assert b"student" not in b"".join(v for _, v in record.headers)  # routing data only
 
 
 def test_recording_segments_land_in_the_batch_layout(realtime_api, tmp_path):
@@ -256,65 +259,48 @@ def test_session_state_survives_an_api_restart(realtime_api):
 
 
 def test_live_stream_is_filtered_by_institution_and_severity(realtime_api):
+    """Workers publish facts only; the API decides from each session's tier and policy
+    which incident alerts which proctor stream."""
     api = realtime_api
+    session_a = api.create_session("inst-a")["session_id"]
+    session_ai = api.create_session("inst-a", tier="ai")["session_id"]
+    session_b = api.create_session("inst-b")["session_id"]
     producer = KafkaProducer(bootstrap_servers=api.settings.kafka_bootstrap)
     live = SseReader(
         f"{api.base_url}/proctoring/live",
         {"token": api.staff_token("inst-a"), "severity": "high"},
     )
     live.next_event(lambda k, e: k == "ready")
-    base = {
-        "incident_type": "multiple_faces",
-        "confidence": 0.9,
-        "start_s": 3.0,
-        "end_s": 6.0,
-        "state": "opened",
-        "tier": "ai_human",
-        "alert": True,
-        "auto_action": None,
-        "review_status": "pending",
-        "trigger_captured_at_ms": int(time.time() * 1000),
-        "event_at_ms": int(time.time() * 1000),
-    }
-    incidents = [
-        base
-        | {
-            "incident_id": "i-b",
-            "session_id": "s-b",
-            "institution_id": "inst-b",
-            "severity": "high",
-        },
-        base
-        | {
-            "incident_id": "i-low",
-            "session_id": "s-a",
-            "institution_id": "inst-a",
-            "severity": "low",
-        },
-        base
-        | {
-            "incident_id": "i-ai",
-            "session_id": "s-a",
-            "institution_id": "inst-a",
-            "severity": "high",
-            "tier": "ai",
-        },
-        base
-        | {
-            "incident_id": "i-a",
-            "session_id": "s-a",
-            "institution_id": "inst-a",
-            "severity": "high",
-        },
-    ]
-    for incident in incidents:
-        producer.send(
-            INCIDENTS.name, key=incident["session_id"].encode(), value=json.dumps(incident).encode()
+    now_ms = int(time.time() * 1000)
+
+    def incident(incident_id: str, session_id: str, institution: str, severity: str):
+        return IncidentMessage(
+            incident_id=incident_id,
+            session_id=session_id,
+            institution_id=institution,
+            incident_type="multiple_faces",
+            severity=severity,
+            confidence=0.9,
+            start_s=3.0,
+            end_s=6.0,
+            state="opened",
+            trigger_captured_at_ms=now_ms,
+            event_at_ms=now_ms,
         )
+
+    for message in (
+        incident("i-b", session_b, "inst-b", "high"),
+        incident("i-low", session_a, "inst-a", "low"),
+        incident("i-ai", session_ai, "inst-a", "high"),
+        incident("i-a", session_a, "inst-a", "high"),
+    ):
+        sealed_topics.publish(api.settings, producer, message)
     producer.flush()
     producer.close()
     _, first, _ = live.next_event(lambda k, e: k == "incident")
     assert first["incident_id"] == "i-a"
+    assert first["alert"] is True and first["tier"] == "ai_human"
+    assert first["auto_action"] is None  # the default policy acts on nothing by itself
     with pytest.raises(TimeoutError):
         live.next_event(lambda k, e: k == "incident", timeout_s=2)
     live.close()

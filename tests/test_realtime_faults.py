@@ -22,10 +22,11 @@ from kafka import KafkaConsumer, TopicPartition
 
 from models.webcam import analyze_webcam_frames
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
+from proctorlake.core.vocabulary import IncidentType
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.storage import lake
 from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, decode_jpeg
-from realtime.workers.incident_aggregator import STREAM_GAP, IncidentAggregator, SessionMeta
+from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 
 SCRIPT = WebcamScript(
@@ -45,14 +46,14 @@ def expected_incidents(session_id: str, frames: list[bytes], seconds: list[int])
     observations = analyze_webcam_frames(
         rgb, [float(i) for i in seconds], detection_width=STREAM_DETECTION_WIDTH
     )
-    meta = SessionMeta(session_id, "inst-a", "ai_human")
+    meta = SessionMeta(session_id, "inst-a")
     aggregator = IncidentAggregator()
     final: dict[str, dict] = {}
     for observation in observations:
         for event in aggregator.observe(meta, observation, 0, 0):
-            final[event["incident_id"]] = event
+            final[event.incident_id] = event.model_dump(mode="json")
     for event in aggregator.finish(meta, 0, 0):
-        final[event["incident_id"]] = event
+        final[event.incident_id] = event.model_dump(mode="json")
     return final
 
 
@@ -338,10 +339,14 @@ def test_reconnecting_client_continues_its_session_and_the_gap_is_flagged(privat
     end_session(api, session)
 
     expected = expected_incidents(sid, frames, before + after)
-    gaps = [e for e in expected.values() if e["incident_type"] == STREAM_GAP]
+    gaps = [e for e in expected.values() if e["incident_type"] == IncidentType.STREAM_GAP]
     assert [(g["start_s"], g["end_s"]) for g in gaps] == [(float(before[-1]), float(after[0]))]
     assert_exactly(rt.settings, incidents, sid, expected)
-    (gap_row,) = [r for r in landed_incidents(rt.settings, sid) if r["incident_type"] == STREAM_GAP]
+    (gap_row,) = [
+        r
+        for r in landed_incidents(rt.settings, sid)
+        if r["incident_type"] == IncidentType.STREAM_GAP
+    ]
     assert gap_row["review_status"] == "pending"  # in Delta, for auditors
     assert_landed_frames(rt.settings, sid, before + after)
     incidents.close()

@@ -39,6 +39,12 @@ def chunk_key(session_id: str, track: str, chunk_start_ms: int, ext: str) -> str
     return f"sessions/{session_id}/{track}/{chunk_start_ms:012d}.{ext}"
 
 
+def live_thumbnail_key(session_id: str) -> str:
+    """The session's latest webcam frame for the proctor page: in the store, not on one API
+    host's disk, so every API process serves it (erasure removes it with the session)."""
+    return f"{object_keys_for_session(session_id)}live/thumbnail.jpg"
+
+
 def manifest_key(session_id: str) -> str:
     return f"sessions/{session_id}/manifest.json"
 

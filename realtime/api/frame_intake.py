@@ -13,7 +13,6 @@ import io
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
@@ -22,21 +21,23 @@ from proctorlake.core.settings import Settings
 from proctorlake.core.stream_gaps import is_stream_gap
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, Topic
 from proctorlake.governance import sealed_topics
+from proctorlake.storage.object_store import ObjectStore, live_thumbnail_key
+from realtime.api.errors import ApiProblem
 from realtime.api.session_registry import ExamSession
 
 TRACK_TOPICS: dict[str, Topic] = {"webcam": FRAMES_WEBCAM, "screen": FRAMES_SCREEN}
 MAX_FRAME_BYTES = {"webcam": 512 * 1024, "screen": 3 * 1024 * 1024}
 MAX_FRAME_PIXELS = {"webcam": 1920 * 1080, "screen": 3840 * 2160}
-THUMBNAIL_EVERY_S = 2.0
+THUMBNAIL_EVERY_S = 4.0
+"""The proctor page refreshes thumbnails every 5 s; a fresher one would never be seen."""
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-class FrameRejected(ValueError):
+class FrameRejected(ApiProblem):
     """The upload is not an acceptable frame; ``status`` is the HTTP status to answer with."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status)
 
 
 @dataclass(frozen=True)
@@ -75,17 +76,13 @@ def validate_jpeg(track: str, data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def thumbnail_path(settings: Settings, session_id: str) -> Path:
-    """Latest webcam frame of a session (per-session cache folder, found by erasure)."""
-    return settings.home / "cache" / "thumbnails" / session_id / "latest.jpg"
-
-
 class FrameIntake:
     """Publishes accepted frames; one instance per API process."""
 
-    def __init__(self, settings: Settings, producer) -> None:
+    def __init__(self, settings: Settings, producer, store: ObjectStore) -> None:
         self.settings = settings
         self.producer = producer
+        self.store = store
         self._thumbnail_written: dict[str, float] = {}
         self._last_webcam_ms: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -127,13 +124,11 @@ class FrameIntake:
         return None
 
     def _keep_thumbnail(self, session_id: str, jpeg: bytes) -> None:
+        """Store the latest webcam frame (at most every ``THUMBNAIL_EVERY_S``) in the object
+        store, where every API process can serve it."""
         now = time.monotonic()
         with self._lock:
             if now - self._thumbnail_written.get(session_id, -1e9) < THUMBNAIL_EVERY_S:
                 return
             self._thumbnail_written[session_id] = now
-        path = thumbnail_path(self.settings, session_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"latest.{threading.get_ident()}.partial")
-        tmp.write_bytes(jpeg)
-        tmp.replace(path)
+        self.store.put_bytes(live_thumbnail_key(session_id), jpeg)

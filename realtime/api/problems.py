@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 
 from realtime.api.auth import TokenError
-from realtime.api.frame_intake import FrameRejected
+from realtime.api.errors import ApiProblem
 from realtime.api.session_registry import SessionClosed, UnknownSession
 
 PROBLEM_JSON = "application/problem+json"
@@ -69,8 +69,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _closed(request: Request, exc: SessionClosed) -> JSONResponse:
         return problem(409, str(exc), request)
 
-    @app.exception_handler(FrameRejected)
-    async def _rejected(request: Request, exc: FrameRejected) -> JSONResponse:
+    @app.exception_handler(ApiProblem)
+    async def _rejected(request: Request, exc: ApiProblem) -> JSONResponse:
         return problem(exc.status, str(exc), request)
 
     @app.exception_handler(KafkaError)

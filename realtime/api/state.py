@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from proctorlake.core.settings import Settings
 from proctorlake.storage import kafka_io
-from proctorlake.storage.object_store import open_object_store
+from proctorlake.storage.object_store import ObjectStore, open_object_store
 from realtime.api.frame_intake import FrameIntake
 from realtime.api.incident_policy import IncidentPolicy, takes_automatic_action
 from realtime.api.live_feed import LiveFeed, TopicFollower
@@ -29,21 +29,24 @@ class RealtimeServices:
     actions: ProctorActions
     feed: LiveFeed
     incident_policy: IncidentPolicy
+    store: ObjectStore
     follower: TopicFollower | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> RealtimeServices:
         producer = kafka_io.make_producer(settings)
         registry = SessionRegistry(settings, producer)
+        store = open_object_store(settings)
         return cls(
             settings=settings,
             producer=producer,
             registry=registry,
-            intake=FrameIntake(settings, producer),
-            uploads=RecordingUploads(open_object_store(settings)),
+            intake=FrameIntake(settings, producer, store),
+            uploads=RecordingUploads(store),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
             incident_policy=IncidentPolicy(registry),
+            store=store,
         )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:

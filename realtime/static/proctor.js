@@ -4,7 +4,7 @@
 
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const auth = { Authorization: `Bearer ${token}` };
-const rank = { low: 0, medium: 1, high: 2 };
+let rank = {};  // severity -> rank, from GET /vocabulary: the server owns the one ordering
 const state = { sessions: [], selected: null, live: null };
 
 function setStatus(text, kind) {
@@ -133,6 +133,13 @@ async function act(body) {
   }
 }
 
-follow();
-refresh();
-setInterval(refresh, 5000);  // thumbnails are the latest frame, refreshed every 5 s
+async function loadVocabulary() {
+  const vocabulary = await (await fetch("/vocabulary")).json();
+  rank = Object.fromEntries(vocabulary.severities.map((severity, i) => [severity, i]));
+}
+
+loadVocabulary().then(() => {
+  follow();
+  refresh();
+  setInterval(refresh, 5000);
+});  // thumbnails are the latest frame, refreshed every 5 s

@@ -9,14 +9,15 @@ from typing import Annotated
 
 import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core import schemas
 from proctorlake.core.vocabulary import Severity
 from proctorlake.storage import lake
+from proctorlake.storage.object_store import ObjectNotFound, live_thumbnail_key
 from realtime.api.deps import Claims, Services, require_staff, session_for
-from realtime.api.frame_intake import FrameRejected, thumbnail_path
+from realtime.api.errors import ThumbnailNotFound
 from realtime.api.live_feed import relay_events, review_item, sse_message
 from realtime.api.payloads import ActionIn, ActionRecorded, Incident, LiveSession, Review
 from realtime.api.state import RealtimeServices
@@ -152,17 +153,19 @@ def session_incidents(session_id: str, claims: Claims, services: Services) -> li
 
 @router.get(
     "/sessions/{session_id}/thumbnail",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-def thumbnail(session_id: str, claims: Claims, services: Services) -> FileResponse:
-    """The latest webcam frame of the session (refreshed every few seconds)."""
+def thumbnail(session_id: str, claims: Claims, services: Services) -> Response:
+    """The latest webcam frame of the session (refreshed every few seconds), from the object
+    store: any API process serves it, whichever one received the frame."""
     require_staff(claims)
     session = session_for(services, claims, session_id)
-    path = thumbnail_path(services.settings, session.session_id)
-    if not path.exists():
-        raise FrameRejected(404, f"session {session_id} has sent no webcam frame yet")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    try:
+        jpeg = services.store.get_bytes(live_thumbnail_key(session.session_id))
+    except ObjectNotFound:
+        raise ThumbnailNotFound(f"session {session_id} has sent no webcam frame yet") from None
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.post(
