@@ -31,7 +31,7 @@ def _quality_check(asset: AssetsDefinition, table: str, description: str):
     def _check(
         context: AssetCheckExecutionContext, proctorlake: ProctorLakeResource
     ) -> AssetCheckResult:
-        result = SUITES[table](proctorlake.core.settings(), context.partition_key)
+        result = SUITES[table](proctorlake.settings(), context.partition_key)
         return AssetCheckResult(
             passed=result.passed,
             severity=AssetCheckSeverity.ERROR,

@@ -22,7 +22,7 @@ institution_daily_job = define_asset_job(
 
 @op(description="Compact every Delta table, Z-ordered by the columns readers filter on.")
 def optimize_tables(context: OpExecutionContext, proctorlake: ProctorLakeResource) -> list:
-    results = optimize_all(proctorlake.core.settings())
+    results = optimize_all(proctorlake.settings())
     for result in results:
         context.log.info(str(result))
     return results

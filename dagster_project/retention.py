@@ -23,7 +23,7 @@ from proctorlake.governance.retention import run_retention
 def purge_expired_sessions(
     context: OpExecutionContext, proctorlake: ProctorLakeResource
 ) -> Output[dict]:
-    report = run_retention(proctorlake.core.settings(), progress=context.log.info)
+    report = run_retention(proctorlake.settings(), progress=context.log.info)
     if report.failed:
         raise RuntimeError(f"retention could not purge {report.failed}")
     summary = {

@@ -10,7 +10,7 @@ from proctorlake.storage import lake
 
 def ended_sessions(proctorlake: ProctorLakeResource) -> list[str]:
     """Sessions that ended (CLI ingest or the realtime path): their recording is complete."""
-    settings = proctorlake.core.settings()
+    settings = proctorlake.settings()
     rows = (
         lake.duckdb_connection(settings)
         .execute(

@@ -35,7 +35,7 @@ TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIA
 def media_chunks(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
-    settings = proctorlake.core.settings()
+    settings = proctorlake.settings()
     session_id = context.partition_key
     if object_exists(settings, manifest_key(session_id)):
         transcoded = ingest_uploaded_segments(settings, session_id, progress=context.log.info)
@@ -72,7 +72,7 @@ def media_chunks(
 def detection_events(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
-    settings = proctorlake.core.settings()
+    settings = proctorlake.settings()
     try:
         run = run_detection(
             proctorlake.spark(), settings, [context.partition_key], run_id=context.run_id
@@ -105,6 +105,6 @@ def detection_events(
 def incidents(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
-    settings = proctorlake.core.settings()
+    settings = proctorlake.settings()
     count = run_incidents(proctorlake.spark(), settings, [context.partition_key])
     return MaterializeResult(metadata={"incidents": count})

@@ -20,7 +20,7 @@ from spark_jobs.session_reports import build_institution_daily, build_session_re
 def session_reports(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
-    row = build_session_report(proctorlake.core.settings(), context.partition_key)
+    row = build_session_report(proctorlake.settings(), context.partition_key)
     return MaterializeResult(
         metadata={
             "risk_score": row["risk_score"],
@@ -40,5 +40,5 @@ def session_reports(
 )
 def institution_daily(proctorlake: ProctorLakeResource) -> MaterializeResult:
     return MaterializeResult(
-        metadata={"rows": build_institution_daily(proctorlake.core.settings())}
+        metadata={"rows": build_institution_daily(proctorlake.settings())}
     )

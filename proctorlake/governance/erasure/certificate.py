@@ -20,7 +20,7 @@ from proctorlake.governance import signing
 from proctorlake.governance.erasure.state import ErasurePlan, certificate_path, write_json_atomic
 from proctorlake.storage import lake
 
-CERTIFICATE_TYPE = "proctorlake.governance.erasure-certificate/v1"
+CERTIFICATE_TYPE = "proctorlake.erasure-certificate/v1"
 
 
 @dataclass(frozen=True)
