@@ -68,6 +68,18 @@ def detection_message(
     )
 
 
+def analyze_frames(
+    items: list[tuple[FrameMessage, np.ndarray]], detection_width: int = STREAM_DETECTION_WIDTH
+) -> list[WebcamObservation]:
+    """The stream path's per-frame analysis of a batch: the shared detectors on each frame
+    at the session's clock (``FrameMessage.frame_ts``)."""
+    return analyze_webcam_frames(
+        [rgb for _, rgb in items],
+        [frame.frame_ts for frame, _ in items],
+        detection_width=detection_width,
+    )
+
+
 class DetectorWorker(FrameWorker):
     topic = FRAMES_WEBCAM
     group_id = GROUP_ID
@@ -99,11 +111,7 @@ class DetectorWorker(FrameWorker):
         return decode_jpeg(data)
 
     def analyze(self, items: list[tuple[FrameMessage, np.ndarray]]) -> list[WebcamObservation]:
-        return analyze_webcam_frames(
-            [rgb for _, rgb in items],
-            [frame.frame_ts for frame, _ in items],
-            detection_width=self.detection_width,
-        )
+        return analyze_frames(items, self.detection_width)
 
     def aggregate(
         self,
