@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from proctorlake.core import schemas
+from proctorlake.core.ids import InvalidId, check_id
 from proctorlake.core.settings import Settings
 from proctorlake.governance.storage_policy import tag_session_objects
 from proctorlake.services.recording_quality import record_session_quality
@@ -33,7 +33,6 @@ from proctorlake.storage.video import VideoError, VideoInfo, probe, transcode_to
 TRACKS = ("webcam", "screen")
 MAX_ANALYSIS_FPS = {"webcam": 15, "screen": 5}
 """Frame-rate cap of the stored analysis copy per track (the original is kept as uploaded)."""
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
 def analysis_fps(track: str, source_fps: float) -> int:
@@ -72,11 +71,10 @@ class StoredChunk:
 
 def validate_identity(identity: SessionIdentity) -> None:
     for field in ("session_id", "student_id", "exam_id", "institution_id"):
-        value = getattr(identity, field)
-        if not value or not _ID.match(value):
-            raise IngestError(
-                f"{field} {value!r} is malformed: use 1-128 letters, digits, '.', '_' or '-'"
-            )
+        try:
+            check_id(field, getattr(identity, field))
+        except InvalidId as exc:
+            raise IngestError(str(exc)) from exc
 
 
 def session_exists(settings: Settings, session_id: str) -> bool:

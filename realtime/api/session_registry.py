@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
+from proctorlake.core.ids import check_id, is_valid_id
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, SESSIONS, SessionEvent
 from proctorlake.storage import kafka_io, lake
@@ -29,7 +29,6 @@ from realtime.api.group_commit import GroupCommit
 TIERS = ("none", "ai", "ai_human")
 SEVERITIES = ("low", "medium", "high")
 OPEN_STATUSES = ("created", "active")
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 TRANSITION_STRIPES = 64
 
 
@@ -106,8 +105,7 @@ class ExamSession:
 
 
 def validate_id(name: str, value: str) -> None:
-    if not value or not _ID.match(value):
-        raise ValueError(f"{name} {value!r} is malformed: use 1-128 letters, digits, '.', '_', '-'")
+    check_id(name, value)
 
 
 def _session_from_row(row: dict) -> ExamSession:
@@ -188,7 +186,7 @@ class SessionRegistry:
             cached = self._sessions.get(session_id)
         if cached is not None:
             return cached
-        if not _ID.match(session_id or ""):
+        if not is_valid_id(session_id):
             raise UnknownSession(session_id)
         dt_table = lake.open_table(self.settings, schemas.EXAM_SESSIONS.name)
         if dt_table is None:
