@@ -29,6 +29,7 @@ from proctorlake.storage.object_store import (
     open_object_store,
 )
 from proctorlake.storage.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
+from proctorlake.storage.video_timeline import check_timeline, recording_limits, segment_limits
 
 TRACKS = ("webcam", "screen")
 MAX_ANALYSIS_FPS = {"webcam": 15, "screen": 5}
@@ -84,10 +85,13 @@ def session_exists(settings: Settings, session_id: str) -> bool:
     return rows.fetchone()[0] > 0
 
 
-def _probe_or_reject(track: str, path: Path) -> VideoInfo:
+def _probe_or_reject(settings: Settings, track: str, path: Path) -> VideoInfo:
+    """Measure a recording, after its timeline passed the bounds (decoding an unbounded one
+    could take hours)."""
     if not Path(path).is_file():
         raise IngestError(f"{track} recording {path} does not exist")
     try:
+        check_timeline(Path(path), recording_limits(settings.chunk_seconds), Path(path).name)
         return probe(Path(path))
     except VideoError as exc:
         raise IngestError(f"{track} recording rejected: {exc}") from exc
@@ -179,7 +183,7 @@ def ingest_recording(
     """
     validate_identity(identity)
     tracks = {"webcam": Path(webcam)} | ({"screen": Path(screen)} if screen else {})
-    infos = {track: _probe_or_reject(track, path) for track, path in tracks.items()}
+    infos = {track: _probe_or_reject(settings, track, path) for track, path in tracks.items()}
     lake.ensure_all_tables(settings)
     if session_exists(settings, identity.session_id):
         raise IngestError(
@@ -248,6 +252,7 @@ def ingest_uploaded_segments(
     except ObjectNotFound as exc:
         raise IngestError(f"session {session_id} has no uploaded recording") from exc
     pending = [c for c in manifest["chunks"] if not c.get("analysis_key")]
+    limits = segment_limits(settings.chunk_seconds)
     rows = []
     now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="proctorlake-segments-") as tmp:
@@ -255,6 +260,7 @@ def ingest_uploaded_segments(
             track = entry["track"]
             source = store.download(entry["original_key"], Path(tmp) / "segment.webm")
             try:
+                check_timeline(source, limits, entry["original_key"])
                 measured = probe(source)
                 fps = analysis_fps(track, measured.fps)
                 pieces = transcode_to_cfr_chunks(source, Path(tmp), fps, 10**9)
