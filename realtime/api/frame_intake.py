@@ -18,6 +18,7 @@ from proctorlake.core.settings import Settings
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, Topic
 from proctorlake.governance import keystore
 from proctorlake.storage import kafka_io
+from proctorlake.storage.private_files import write_private_file
 from realtime.api.session_registry import ExamSession
 
 TRACK_TOPICS: dict[str, Topic] = {"webcam": FRAMES_WEBCAM, "screen": FRAMES_SCREEN}
@@ -133,8 +134,5 @@ class FrameIntake:
             if now - self._thumbnail_written.get(session_id, -1e9) < THUMBNAIL_EVERY_S:
                 return
             self._thumbnail_written[session_id] = now
-        path = thumbnail_path(self.settings, session_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"latest.{threading.get_ident()}.partial")
-        tmp.write_bytes(jpeg)
-        tmp.replace(path)
+        # a student's face: owner-only like the recordings; a cache, so no fsync
+        write_private_file(thumbnail_path(self.settings, session_id), jpeg, durable=False)
