@@ -44,7 +44,10 @@ def read_image_header(
     try:
         with Image.open(io.BytesIO(data), formats=list(formats)) as image:
             header = ImageHeader(str(image.format), *image.size)
-    except Image.DecompressionBombError as exc:
+    except (
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:  # warning: -W error
         raise ImageRejected(413, f"{what} declares too many pixels ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(415, f"{what} is not a readable {' or '.join(formats)} image") from exc

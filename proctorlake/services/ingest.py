@@ -260,7 +260,12 @@ def ingest_uploaded_segments(
             track = entry["track"]
             source = store.download(entry["original_key"], Path(tmp) / "segment.webm")
             try:
-                check_timeline(source, limits, entry["original_key"])
+                check_timeline(source, limits, "its timeline")
+            except VideoError as exc:
+                raise IngestError(
+                    f"segment {entry['original_key']} is refused before transcoding: {exc}"
+                ) from exc
+            try:
                 measured = probe(source)
                 fps = analysis_fps(track, measured.fps)
                 pieces = transcode_to_cfr_chunks(source, Path(tmp), fps, 10**9)
