@@ -57,7 +57,7 @@ def check_key(key: str) -> str:
     """A relative key made of plain segments: no empty, ``.`` or ``..`` segment, no ``\\``."""
     parts = key.split("/")
     if "\\" in key or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."):
-        raise ValueError(f"malformed object key {key!r}")
+        raise ValueError(f"malformed object key {key!r}: it escapes the store or skips a level")
     return key
 
 
