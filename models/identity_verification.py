@@ -22,10 +22,11 @@ from models.embeddings import (
     similarity_from_distance,
 )
 from models.identity_text import IdCardText, id_numbers_match, names_match, read_id_card
+from models.image_header import MAX_DECODE_PIXELS, ImageRejected, read_image_header
 from models.liveness import LivenessResult, assess_liveness
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-MAX_IMAGE_PIXELS = 40_000_000  # a 48 MP phone photo is refused before it is decoded in full
+MAX_IMAGE_PIXELS = MAX_DECODE_PIXELS  # a 48 MP phone photo is refused before it is decoded
 MAX_BURST_FRAMES = 60
 MAX_BURST_FRAME_BYTES = 2 * 1024 * 1024
 
@@ -64,11 +65,15 @@ def decode_image(data: bytes, what: str, max_bytes: int = MAX_IMAGE_BYTES) -> np
         raise IdentityInputError(413, f"{what} is {len(data)} bytes; the limit is {max_bytes}")
     if not data:
         raise IdentityInputError(400, f"{what} is empty")
-    header = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
-    if header is None:
-        raise IdentityInputError(415, f"{what} is not an image (send a JPEG, PNG or WebP photo)")
-    if header.shape[0] * header.shape[1] * 64 > MAX_IMAGE_PIXELS:
-        raise IdentityInputError(413, f"{what} has more than {MAX_IMAGE_PIXELS} pixels")
+    try:
+        # header only: the pixel cap holds before any pixel is decoded
+        read_image_header(data, what, MAX_IMAGE_PIXELS, ("JPEG", "PNG", "WEBP"))
+    except ImageRejected as exc:
+        if exc.status == 415:
+            raise IdentityInputError(
+                415, f"{what} is not an image (send a JPEG, PNG or WebP photo)"
+            ) from exc
+        raise IdentityInputError(exc.status, str(exc)) from exc
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise IdentityInputError(415, f"{what} could not be decoded as an image")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import av  # noqa: F401  (imported before anything that may import decord)
+import numpy as np
 import pytest
 
 from proctorlake.governance.erasure.certificate import Certificate, verify_certificate
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import manifest_key, open_object_store
+from proctorlake.storage.video import write_video
 from tests.fixtures.realtime import bearer, jpeg_bytes
 
 pytestmark = pytest.mark.slow
 
 
-def test_admin_erases_a_session_and_gets_a_signed_certificate(realtime_api) -> None:
+def test_admin_erases_a_session_and_gets_a_signed_certificate(realtime_api, tmp_path) -> None:
     api = realtime_api
     session = api.create_session("inst-a")
     session_id = session["session_id"]
@@ -23,7 +26,8 @@ def test_admin_erases_a_session_and_gets_a_signed_certificate(realtime_api) -> N
             headers=bearer(session["token"]) | {"Content-Type": "image/jpeg"},
         )
         assert stored.status_code == 202, stored.text
-        segment = b"\x1a\x45\xdf\xa3" + b"\x00" * 64
+        frames = [np.full((32, 32, 3), 128, np.uint8)] * 3
+        segment = write_video(tmp_path / "seg.webm", frames, 5, codec="libvpx").read_bytes()
         client.post(
             session["endpoints"]["webcam_chunks"],
             params={"chunk_start_ms": 0, "chunk_end_ms": 1000},

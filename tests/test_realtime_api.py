@@ -96,8 +96,9 @@ def test_frames_are_validated_sealed_and_published(realtime_api):
     session = api.create_session()
     other = api.create_session(student_id="stu-2")
     jpeg = jpeg_bytes()
+    captured_ms = int(time.time() * 1000)
     with api.client() as client:
-        accepted = _frame(client, session, jpeg, captured_at_ms=1_700_000_000_000)
+        accepted = _frame(client, session, jpeg, captured_at_ms=captured_ms)
         assert accepted.status_code == 202, accepted.text
         receipt = accepted.json()
         assert receipt["published"] is True
@@ -122,7 +123,7 @@ def test_frames_are_validated_sealed_and_published(realtime_api):
     assert jpeg not in record.value  # sealed, not plain
     assert keystore.unseal(api.settings, session["session_id"], record.value) == jpeg
     frame = FrameMessage.from_headers(record.key.decode(), record.headers)
-    assert frame.captured_at_ms == 1700000000000
+    assert frame.captured_at_ms == captured_ms
     assert frame.institution_id == "inst-a"
     assert frame.track == "webcam" and not frame.end_of_session
     assert b"student" not in b"".join(v for _, v in record.headers)  # routing data only

@@ -39,6 +39,4 @@ def session_reports(
     description="Per institution and exam day, rebuilt from every session report.",
 )
 def institution_daily(proctorlake: ProctorLakeResource) -> MaterializeResult:
-    return MaterializeResult(
-        metadata={"rows": build_institution_daily(proctorlake.settings())}
-    )
+    return MaterializeResult(metadata={"rows": build_institution_daily(proctorlake.settings())})

@@ -11,17 +11,17 @@ once. Keys live under ``PROCTORLAKE_HOME/keys/sessions`` locally; a deployment p
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from proctorlake.core.ids import check_id
 from proctorlake.core.settings import Settings
 from proctorlake.storage.key_files import read_or_create_key
+from proctorlake.storage.private_files import make_private_dirs
 
 _NONCE_BYTES = 12
 _MAGIC = b"PLK1"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
 class KeyErased(LookupError):
@@ -33,9 +33,7 @@ def _key_dir(settings: Settings) -> Path:
 
 
 def _key_path(settings: Settings, session_id: str) -> Path:
-    if not _SESSION_ID.match(session_id):
-        raise ValueError(f"malformed session id {session_id!r}")
-    return _key_dir(settings) / f"{session_id}.key"
+    return _key_dir(settings) / f"{check_id('session id', session_id)}.key"
 
 
 def _erased_marker(settings: Settings, session_id: str) -> Path:
@@ -78,7 +76,7 @@ def destroy_session_key(settings: Settings, session_id: str) -> bool:
     """
     path = _key_path(settings, session_id)
     marker = _erased_marker(settings, session_id)
-    marker.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(marker.parent)
     marker.touch()
     if not path.exists():
         return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from proctorlake.core.settings import Settings
+from proctorlake.storage.key_files import KeyFileCorrupt
+from proctorlake.storage.private_files import create_private_file_once
 
 
 def _json_default(value: Any) -> str:
@@ -40,24 +41,21 @@ def canonical_bytes(record: dict) -> bytes:
 
 def _load_or_create_private_key(path: Path) -> Ed25519PrivateKey:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        tmp = path.with_name(path.name + f".{os.getpid()}.partial")
-        tmp.write_bytes(pem)
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # atomic create-if-absent: concurrent first users agree on one key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        create_private_file_once(path, pem)  # concurrent first users agree on one key
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except ValueError as exc:
+        raise KeyFileCorrupt(
+            f"signing key {path} is damaged ({exc}); restore it from a backup (it is not "
+            "replaced: certificates signed with it would no longer verify)"
+        ) from exc
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} is not an Ed25519 private key")
+        raise KeyFileCorrupt(f"{path} is not an Ed25519 private key")
     return key
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from proctorlake.core import schemas
+from proctorlake.core.ids import InvalidId, check_id
 from proctorlake.core.settings import Settings
 from proctorlake.governance.storage_policy import tag_session_objects
 from proctorlake.services.recording_quality import record_session_quality
@@ -29,11 +29,11 @@ from proctorlake.storage.object_store import (
     open_object_store,
 )
 from proctorlake.storage.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
+from proctorlake.storage.video_timeline import check_timeline, recording_limits, segment_limits
 
 TRACKS = ("webcam", "screen")
 MAX_ANALYSIS_FPS = {"webcam": 15, "screen": 5}
 """Frame-rate cap of the stored analysis copy per track (the original is kept as uploaded)."""
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
 def analysis_fps(track: str, source_fps: float) -> int:
@@ -72,11 +72,10 @@ class StoredChunk:
 
 def validate_identity(identity: SessionIdentity) -> None:
     for field in ("session_id", "student_id", "exam_id", "institution_id"):
-        value = getattr(identity, field)
-        if not value or not _ID.match(value):
-            raise IngestError(
-                f"{field} {value!r} is malformed: use 1-128 letters, digits, '.', '_' or '-'"
-            )
+        try:
+            check_id(field, getattr(identity, field))
+        except InvalidId as exc:
+            raise IngestError(str(exc)) from exc
 
 
 def session_exists(settings: Settings, session_id: str) -> bool:
@@ -86,10 +85,13 @@ def session_exists(settings: Settings, session_id: str) -> bool:
     return rows.fetchone()[0] > 0
 
 
-def _probe_or_reject(track: str, path: Path) -> VideoInfo:
+def _probe_or_reject(settings: Settings, track: str, path: Path) -> VideoInfo:
+    """Measure a recording, after its timeline passed the bounds (decoding an unbounded one
+    could take hours)."""
     if not Path(path).is_file():
         raise IngestError(f"{track} recording {path} does not exist")
     try:
+        check_timeline(Path(path), recording_limits(settings.chunk_seconds), Path(path).name)
         return probe(Path(path))
     except VideoError as exc:
         raise IngestError(f"{track} recording rejected: {exc}") from exc
@@ -181,7 +183,7 @@ def ingest_recording(
     """
     validate_identity(identity)
     tracks = {"webcam": Path(webcam)} | ({"screen": Path(screen)} if screen else {})
-    infos = {track: _probe_or_reject(track, path) for track, path in tracks.items()}
+    infos = {track: _probe_or_reject(settings, track, path) for track, path in tracks.items()}
     lake.ensure_all_tables(settings)
     if session_exists(settings, identity.session_id):
         raise IngestError(
@@ -250,12 +252,19 @@ def ingest_uploaded_segments(
     except ObjectNotFound as exc:
         raise IngestError(f"session {session_id} has no uploaded recording") from exc
     pending = [c for c in manifest["chunks"] if not c.get("analysis_key")]
+    limits = segment_limits(settings.chunk_seconds)
     rows = []
     now = dt.datetime.now(dt.UTC)
     with tempfile.TemporaryDirectory(prefix="proctorlake-segments-") as tmp:
         for entry in pending:
             track = entry["track"]
             source = store.download(entry["original_key"], Path(tmp) / "segment.webm")
+            try:
+                check_timeline(source, limits, "its timeline")
+            except VideoError as exc:
+                raise IngestError(
+                    f"segment {entry['original_key']} is refused before transcoding: {exc}"
+                ) from exc
             try:
                 measured = probe(source)
                 fps = analysis_fps(track, measured.fps)

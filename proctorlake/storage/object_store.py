@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from proctorlake.core.ids import check_id
 from proctorlake.core.settings import Settings
+from proctorlake.storage.private_files import (
+    PARTIAL_SUFFIX,
+    copy_private_file,
+    write_private_file,
+)
 
 
 class ObjectNotFound(KeyError):
@@ -31,12 +37,16 @@ class ObjectStore(Protocol):
 
 
 def object_keys_for_session(session_id: str) -> str:
-    """The prefix that holds every object of one session."""
-    return f"sessions/{session_id}/"
+    """The prefix that holds every object of one session (refuses a malformed id: a ``..``
+    here would name the whole store)."""
+    return f"sessions/{check_id('session id', session_id)}/"
 
 
 def chunk_key(session_id: str, track: str, chunk_start_ms: int, ext: str) -> str:
-    return f"sessions/{session_id}/{track}/{chunk_start_ms:012d}.{ext}"
+    check_id("track", track)
+    if chunk_start_ms < 0 or "/" in ext:
+        raise ValueError(f"bad chunk key part: start {chunk_start_ms}, extension {ext!r}")
+    return f"{object_keys_for_session(session_id)}{track}/{chunk_start_ms:012d}.{ext}"
 
 
 def live_thumbnail_key(session_id: str) -> str:
@@ -46,7 +56,15 @@ def live_thumbnail_key(session_id: str) -> str:
 
 
 def manifest_key(session_id: str) -> str:
-    return f"sessions/{session_id}/manifest.json"
+    return f"{object_keys_for_session(session_id)}manifest.json"
+
+
+def check_key(key: str) -> str:
+    """A relative key made of plain segments: no empty, ``.`` or ``..`` segment, no ``\\``."""
+    parts = key.split("/")
+    if "\\" in key or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."):
+        raise ValueError(f"malformed object key {key!r}: it escapes the store or skips a level")
+    return key
 
 
 class LocalObjectStore:
@@ -56,24 +74,18 @@ class LocalObjectStore:
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        path = (self.root / check_key(key)).resolve()
         if self.root.resolve() not in path.parents:
             raise ValueError(f"object key escapes the store: {key!r}")
         return path
 
+    # Objects are recordings, ID photos and manifests of students: owner-only (0600 files,
+    # 0700 folders) from creation, and replaced atomically, so readers never see half an object.
     def put_bytes(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # readers never see half an object
+        write_private_file(self._path(key), data)
 
     def put_file(self, key: str, path: Path) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
+        copy_private_file(self._path(key), path)
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -101,7 +113,7 @@ class LocalObjectStore:
         if not start.exists():
             return
         for path in sorted(start.rglob("*")):
-            if path.is_file() and not path.name.endswith(".partial"):
+            if path.is_file() and not path.name.endswith(PARTIAL_SUFFIX):
                 key = path.relative_to(base).as_posix()
                 if key.startswith(prefix):
                     yield key
@@ -142,10 +154,10 @@ class S3ObjectStore:
             )
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        self.client.put_object(Bucket=self.bucket, Key=check_key(key), Body=data)
 
     def put_file(self, key: str, path: Path) -> None:
-        self.client.upload_file(str(path), self.bucket, key)
+        self.client.upload_file(str(path), self.bucket, check_key(key))
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -170,7 +182,7 @@ class S3ObjectStore:
 
     def list(self, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=check_key(prefix)):
             for item in page.get("Contents", []):
                 yield item["Key"]
 
@@ -178,7 +190,7 @@ class S3ObjectStore:
         """Delete every version and delete marker of ``key``; returns how many went."""
         removed = 0
         paginator = self.client.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=check_key(key)):
             for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
                 if item["Key"] != key:
                     continue

@@ -9,13 +9,11 @@ a webcam frame follows a stream gap is :mod:`proctorlake.core.stream_gaps`' rule
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
-
+from models.image_header import ImageRejected, read_image_header
 from proctorlake.core.messages import FrameMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.stream_gaps import is_stream_gap
@@ -64,15 +62,13 @@ def validate_jpeg(track: str, data: bytes) -> tuple[int, int]:
     if not data.startswith(_JPEG_MAGIC):
         raise FrameRejected(415, "frame is not a JPEG (it does not start with FF D8 FF)")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != "JPEG":
-                raise FrameRejected(415, f"frame is {image.format}, not JPEG")
-            width, height = image.size
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        # header only: the pixel cap holds before anything is decoded
+        header = read_image_header(data, f"{track} frame", MAX_FRAME_PIXELS[track], ("JPEG",))
+    except ImageRejected as exc:
+        if exc.status == 413:
+            raise FrameRejected(413, f"{exc}; too many pixels") from exc
         raise FrameRejected(422, f"frame is a damaged JPEG: {exc}") from exc
-    if width * height > MAX_FRAME_PIXELS[track]:
-        raise FrameRejected(413, f"{track} frame is {width}x{height}; too many pixels")
+    width, height = header.width, header.height
     return width, height
 
 

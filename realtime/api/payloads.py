@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from proctorlake.core.ids import ID_PATTERN, MAX_ID_LENGTH
 from proctorlake.core.policy import ExamPolicy
 from proctorlake.core.vocabulary import EMITTED_INCIDENT_TYPES, Severity
 
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
 EmittedIncidentType = Literal[tuple(t.value for t in EMITTED_INCIDENT_TYPES)]  # type: ignore[valid-type]
 
 

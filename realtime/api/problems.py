@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 
+from proctorlake.core.ids import InvalidId
 from realtime.api.auth import TokenError
 from realtime.api.errors import ApiProblem
 from realtime.api.session_registry import SessionClosed, UnknownSession
@@ -52,6 +53,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
         return problem(422, f"invalid request: {detail}", request, errors=errors)
+
+    @app.exception_handler(InvalidId)
+    async def _invalid_id(request: Request, exc: InvalidId) -> JSONResponse:
+        return problem(400, str(exc), request)
 
     @app.exception_handler(TokenError)
     async def _token(request: Request, exc: TokenError) -> JSONResponse:

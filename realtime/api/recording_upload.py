@@ -15,6 +15,12 @@ import json
 import threading
 
 from proctorlake.storage.object_store import ObjectNotFound, ObjectStore, chunk_key, manifest_key
+from proctorlake.storage.video import VideoError
+from proctorlake.storage.video_timeline import (
+    TimelineLimits,
+    VideoTimelineRejected,
+    check_timeline,
+)
 from realtime.api.frame_intake import FrameRejected
 from realtime.api.session_registry import ExamSession
 
@@ -23,7 +29,11 @@ MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
-def validate_segment(track: str, chunk_start_ms: int, chunk_end_ms: int, data: bytes) -> None:
+def validate_segment(
+    track: str, chunk_start_ms: int, chunk_end_ms: int, data: bytes, limits: TimelineLimits
+) -> None:
+    """Refuse a segment before it is stored; its timeline is read from packet timestamps
+    (milliseconds, no decoding), so a tiny file cannot ask the batch path for hours of work."""
     if track not in TRACKS:
         raise FrameRejected(404, f"unknown track {track!r}; use one of {list(TRACKS)}")
     if not data:
@@ -34,13 +44,24 @@ def validate_segment(track: str, chunk_start_ms: int, chunk_end_ms: int, data: b
         raise FrameRejected(415, "segment is not a WebM file (no EBML header)")
     if chunk_start_ms < 0 or chunk_end_ms <= chunk_start_ms:
         raise FrameRejected(400, "chunk_end_ms must be after chunk_start_ms, both >= 0")
+    if chunk_end_ms - chunk_start_ms > limits.max_duration_s * 1000:
+        raise FrameRejected(
+            422, f"a segment may span {limits.max_duration_s:g} s at most (one analysis chunk)"
+        )
+    try:
+        check_timeline(data, limits, "segment")
+    except VideoTimelineRejected as exc:
+        raise FrameRejected(422, str(exc)) from exc
+    except VideoError as exc:
+        raise FrameRejected(422, f"segment is not a readable WebM: {exc}") from exc
 
 
 class RecordingUploads:
     """Stores segments and keeps the session manifest current (one writer per process)."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, limits: TimelineLimits) -> None:
         self.store = store
+        self.limits = limits
         self._lock = threading.Lock()
 
     def store_segment(
@@ -52,7 +73,7 @@ class RecordingUploads:
         data: bytes,
     ) -> tuple[dict, bool]:
         """Store one segment; returns (its manifest entry, whether it was new)."""
-        validate_segment(track, chunk_start_ms, chunk_end_ms, data)
+        validate_segment(track, chunk_start_ms, chunk_end_ms, data, self.limits)
         key = chunk_key(session.session_id, track, chunk_start_ms, "webm")
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:

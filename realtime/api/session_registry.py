@@ -11,7 +11,6 @@ across I/O; a session's own transitions are serialised by its stripe of ``_trans
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
+from proctorlake.core.ids import check_id, is_valid_id
 from proctorlake.core.messages import FrameMessage, SessionEventMessage
 from proctorlake.core.policy import ExamPolicy
 from proctorlake.core.settings import Settings
@@ -29,7 +29,6 @@ from proctorlake.storage import lake
 from realtime.api.group_commit import GroupCommit
 
 OPEN_STATUSES = ("created", "active")
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 TRANSITION_STRIPES = 64
 
 
@@ -79,8 +78,7 @@ class ExamSession:
 
 
 def validate_id(name: str, value: str) -> None:
-    if not value or not _ID.match(value):
-        raise ValueError(f"{name} {value!r} is malformed: use 1-128 letters, digits, '.', '_', '-'")
+    check_id(name, value)
 
 
 def _session_from_row(row: dict) -> ExamSession:
@@ -161,7 +159,7 @@ class SessionRegistry:
             cached = self._sessions.get(session_id)
         if cached is not None:
             return cached
-        if not _ID.match(session_id or ""):
+        if not is_valid_id(session_id):
             raise UnknownSession(session_id)
         dt_table = lake.open_table(self.settings, schemas.EXAM_SESSIONS.name)
         if dt_table is None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from proctorlake.core.settings import Settings
 from proctorlake.storage import kafka_io
 from proctorlake.storage.object_store import ObjectStore, open_object_store
+from proctorlake.storage.video_timeline import segment_limits
 from realtime.api.frame_intake import FrameIntake
 from realtime.api.incident_policy import IncidentPolicy, takes_automatic_action
 from realtime.api.live_feed import LiveFeed, TopicFollower
@@ -42,7 +43,7 @@ class RealtimeServices:
             producer=producer,
             registry=registry,
             intake=FrameIntake(settings, producer, store),
-            uploads=RecordingUploads(store),
+            uploads=RecordingUploads(store, segment_limits(settings.chunk_seconds)),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
             incident_policy=IncidentPolicy(registry),

@@ -15,7 +15,6 @@ worker is rebuilt after a pause and resumes from the last committed offsets.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
 from proctorlake.governance import keystore, sealed_topics
 from proctorlake.storage import kafka_io
+from proctorlake.storage.private_files import write_private_file
 from realtime.resilient import run_until_stopped
 from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 
@@ -91,11 +91,9 @@ class FrameWorker:
         self.aggregators.pop(partition, None)
 
     def _checkpoint(self, partition: TopicPartition) -> None:
-        path = self._checkpoint_path(partition)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        tmp.write_bytes(self.aggregators[partition].dumps())
-        tmp.replace(path)
+        # atomic and fsynced: the offset is committed next, so a torn checkpoint after a
+        # power loss would lose the open incidents for good
+        write_private_file(self._checkpoint_path(partition), self.aggregators[partition].dumps())
 
     # -- what subclasses do ------------------------------------------------------------------
     def decode(self, data: bytes) -> np.ndarray | None:

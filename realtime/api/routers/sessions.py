@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from realtime.api.auth import issue_token, verify_token
+from realtime.api.client_clock import capture_time_ms, start_time_ms
 from realtime.api.deps import Claims, Services, require_staff, session_for
 from realtime.api.frame_intake import MAX_FRAME_BYTES, FrameRejected
 from realtime.api.live_feed import relay_events, sse_message
@@ -118,7 +119,7 @@ def start_session(
 ) -> SessionInfo:
     """Start (or, for a reconnecting client, continue) the session; the first start wins."""
     session = session_for(services, claims, session_id)
-    started_ms = body.started_at_ms or int(time.time() * 1000)
+    started_ms = start_time_ms(body.started_at_ms, session, int(time.time() * 1000))
     started = dt.datetime.fromtimestamp(started_ms / 1000, dt.UTC)
     return _info(services.registry.start(session.session_id, started))
 
@@ -150,7 +151,7 @@ async def post_frame(
     if track not in MAX_FRAME_BYTES:
         raise FrameRejected(404, f"unknown track {track!r}; use webcam or screen")
     jpeg = await _read_body(request, MAX_FRAME_BYTES[track])
-    captured = captured_at_ms or int(time.time() * 1000)
+    captured = capture_time_ms(captured_at_ms, session, int(time.time() * 1000))
     if session.started_at is None:
         started = dt.datetime.fromtimestamp(captured / 1000, dt.UTC)
         session = await run_in_threadpool(services.registry.start, session_id, started)
