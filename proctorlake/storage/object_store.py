@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Protocol
 
 from proctorlake.core.settings import Settings
+from proctorlake.storage.atomic_files import (
+    PARTIAL_SUFFIX,
+    copy_file_atomic,
+    write_bytes_atomic,
+)
 
 
 class ObjectNotFound(KeyError):
@@ -56,18 +61,10 @@ class LocalObjectStore:
         return path
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # readers never see half an object
+        write_bytes_atomic(self._path(key), data)  # readers never see half an object
 
     def put_file(self, key: str, path: Path) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(path, tmp)
-        tmp.replace(target)
+        copy_file_atomic(path, self._path(key))
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -95,7 +92,7 @@ class LocalObjectStore:
         if not start.exists():
             return
         for path in sorted(start.rglob("*")):
-            if path.is_file() and not path.name.endswith(".partial"):
+            if path.is_file() and not path.name.endswith(PARTIAL_SUFFIX):
                 key = path.relative_to(base).as_posix()
                 if key.startswith(prefix):
                     yield key

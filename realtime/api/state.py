@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import IncidentEvent
 from proctorlake.storage import kafka_io
-from proctorlake.storage.object_store import open_object_store
 from realtime.api.frame_intake import FrameIntake
 from realtime.api.live_feed import LiveFeed, TopicFollower
 from realtime.api.proctor_actions import AUTO_PROCTOR_ID, ProctorActions
@@ -39,7 +38,7 @@ class RealtimeServices:
             producer=producer,
             registry=registry,
             intake=FrameIntake(settings, producer),
-            uploads=RecordingUploads(open_object_store(settings)),
+            uploads=RecordingUploads(settings),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
         )
