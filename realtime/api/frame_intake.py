@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, Topic
-from proctorlake.governance import keystore
+from proctorlake.governance import erased_sessions, keystore
 from proctorlake.storage import kafka_io
 from realtime.api.session_registry import ExamSession
 
@@ -138,7 +138,14 @@ class FrameIntake:
                 return
             self._thumbnail_written[session_id] = now
         path = thumbnail_path(self.settings, session_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"latest.{threading.get_ident()}.partial")
-        tmp.write_bytes(jpeg)
-        tmp.replace(path)
+        with erased_sessions.admitted_session(self.settings, session_id):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"latest.{threading.get_ident()}.partial")
+            tmp.write_bytes(jpeg)
+            tmp.replace(path)
+
+    def forget_session(self, session_id: str) -> None:
+        """Drop what this process remembers of the session (after its erasure)."""
+        with self._lock:
+            self._thumbnail_written.pop(session_id, None)
+            self._last_webcam_ms.pop(session_id, None)

@@ -15,6 +15,7 @@ import uuid
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import PROCTOR_ACTIONS, ProctorAction
+from proctorlake.governance import erased_sessions
 from proctorlake.storage import kafka_io, lake
 from realtime.api.session_registry import ExamSession, SessionRegistry
 
@@ -68,7 +69,7 @@ class ProctorActions:
             "created_at": now,
             "session_date": now.date().isoformat(),
         }
-        with self._lock:
+        with self._lock, erased_sessions.admitted_session(self.settings, session.session_id):
             lake.merge_rows(self.settings, schemas.PROCTOR_ACTIONS, [row], ["action_id"])
         event = {**row, "created_at": now.isoformat()}
         value = kafka_io.encode_event(self.settings, PROCTOR_ACTIONS, session.session_id, event)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -27,16 +26,13 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
-from proctorlake.governance import keystore
+from proctorlake.governance import erased_sessions, keystore
 from proctorlake.storage import kafka_io
+from proctorlake.storage.session_checkpoints import checkpoint_dir, write_checkpoint
 from realtime.resilient import run_until_stopped
 from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 
 log = logging.getLogger(__name__)
-
-
-def checkpoint_dir(settings: Settings) -> Path:
-    return settings.run_dir / "aggregator"
 
 
 def frame_meta(record) -> dict:
@@ -105,11 +101,13 @@ class FrameWorker:
         self.aggregators.pop(partition, None)
 
     def _checkpoint(self, partition: TopicPartition) -> None:
-        path = self._checkpoint_path(partition)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        tmp.write_bytes(self.aggregators[partition].dumps())
-        tmp.replace(path)
+        """Write the partition's state, without erased sessions (erasure removes them from
+        the file; dropping them here too keeps them from coming back)."""
+        aggregator = self.aggregators[partition]
+        for session_id in list(aggregator.sessions):
+            if erased_sessions.is_erased(self.settings, session_id):
+                del aggregator.sessions[session_id]
+        write_checkpoint(self._checkpoint_path(partition), aggregator.dumps())
 
     # -- what subclasses do ------------------------------------------------------------------
     def decode(self, data: bytes) -> np.ndarray | None:

@@ -22,7 +22,8 @@ from kafka import OffsetAndMetadata
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
-from proctorlake.storage import kafka_io, lake
+from proctorlake.governance import erased_sessions
+from proctorlake.storage import kafka_io
 from realtime.resilient import run_until_stopped
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,10 @@ class TopicLander:
         for topic, keyed in rows.items():
             table, _, key = LANDINGS[topic]
             if keyed:
-                lake.merge_rows(self.settings, table, list(keyed.values()), list(key))
-                landed += len(keyed)
+                # an erased session's late events are dropped, not landed after the erasure
+                landed += erased_sessions.merge_unerased_rows(
+                    self.settings, table, list(keyed.values()), key
+                )
         self.consumer.commit(
             {p: OffsetAndMetadata(r[-1].offset + 1, "", -1) for p, r in collected.items()}
         )
