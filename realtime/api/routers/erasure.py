@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from kafka.errors import KafkaError
 
-from proctorlake.governance.erased_sessions import is_erased
+from proctorlake.governance.erased_sessions import SessionErased, is_erased
 from proctorlake.governance.erasure.certificate import Certificate
 from proctorlake.governance.erasure.ids import (
     ErasureError,
@@ -32,8 +32,8 @@ def _end_before_erasure(services: RealtimeServices, session_id: str) -> None:
     end. Best effort: the erasure's marker refuses the session's requests either way."""
     try:
         services.registry.end(session_id, status="terminated")
-    except (UnknownSession, SessionClosed):
-        pass
+    except (UnknownSession, SessionClosed, SessionErased):
+        pass  # nothing open to end
     except KafkaError as exc:
         log.warning("session end before erasure not published: %s", type(exc).__name__)
 
