@@ -24,7 +24,7 @@ def _run(
     def report(step: str, result: dict) -> None:
         context.log.info(f"erasure {request_id}: {step} done {result}")
 
-    execute_plan(proctorlake.core.settings(), request_id, on_step_done=report, only_prefix=prefix)
+    execute_plan(proctorlake.settings(), request_id, on_step_done=report, only_prefix=prefix)
 
 
 @op(out=Out(Nothing))
@@ -66,7 +66,7 @@ def erase_caches(
 def sign_certificate(
     context: OpExecutionContext, config: ErasureRequest, proctorlake: ProctorLakeResource
 ) -> str:
-    settings = proctorlake.core.settings()
+    settings = proctorlake.settings()
     certificate = execute_plan(settings, config.request_id, only_prefix="certificate")
     if certificate is None:
         raise RuntimeError(f"erasure {config.request_id} has unfinished steps")
