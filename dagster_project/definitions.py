@@ -8,6 +8,7 @@ from dagster import Definitions, load_assets_from_modules
 
 from dagster_project.assets import analysis, reports
 from dagster_project.checks import quality_checks
+from dagster_project.erased_partitions import erased_partitions_sensor
 from dagster_project.erasure_job import erasure_job
 from dagster_project.jobs import analyze_session_job, institution_daily_job, maintain_tables_job
 from dagster_project.resources import ProctorLakeResource
@@ -26,6 +27,6 @@ defs = Definitions(
         retention_job,
     ],
     schedules=[maintain_tables_schedule, institution_daily_schedule, retention_schedule],
-    sensors=[ended_sessions_sensor],
+    sensors=[ended_sessions_sensor, erased_partitions_sensor],
     resources={"proctorlake": ProctorLakeResource()},
 )

@@ -15,6 +15,7 @@ from dagster_project.checks import quality_checks
 from dagster_project.partitions import session_partitions
 from dagster_project.resources import ProctorLakeResource
 from proctorlake.core.settings import Settings
+from proctorlake.governance.erased_sessions import SessionErased, is_erased
 
 SESSION_ASSETS: list[AssetsDefinition] = [
     analysis.media_chunks,
@@ -46,6 +47,8 @@ def materialize_session(
     settings: Settings, session_id: str, instance: DagsterInstance, tags: dict | None = None
 ) -> SessionRun:
     """One session's partition: bronze -> silver -> gold with every blocking check."""
+    if is_erased(settings, session_id):
+        raise SessionErased(f"session {session_id} was erased; it is never analysed again")
     instance.add_dynamic_partitions(session_partitions.name, [session_id])
     result = materialize(
         [*SESSION_ASSETS, *quality_checks],

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from proctorlake.core.schemas import INCIDENTS, PROCTOR_ACTIONS
 from proctorlake.core.settings import Settings
 from proctorlake.core.vocabulary import ProctorActionType
+from proctorlake.governance import erased_sessions
 from proctorlake.storage import lake
 
 RESOLUTIONS = ("confirmed", "dismissed")
@@ -51,8 +52,11 @@ def record_review(
     reviewed_at = reviewed_at or datetime.now(UTC)
     incident = _incident_row(settings, institution_id, incident_id)
     incident.update(resolution=resolution, reviewed_by=reviewer, reviewed_at=reviewed_at)
-    lake.merge_rows(settings, INCIDENTS, [incident], ["incident_id"])
-    lake.append_rows(settings, PROCTOR_ACTIONS, [_review_action(incident)])
+    with erased_sessions.admitted(settings, [incident["session_id"]]) as allowed:
+        if incident["session_id"] not in allowed:
+            raise ReviewError(f"no incident {incident_id!r} in institution {institution_id!r}")
+        lake.merge_rows(settings, INCIDENTS, [incident], ["incident_id"])
+        lake.append_rows(settings, PROCTOR_ACTIONS, [_review_action(incident)])
     return incident
 
 

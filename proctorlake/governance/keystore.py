@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from proctorlake.core.ids import check_id
 from proctorlake.core.settings import Settings
+from proctorlake.governance import erased_sessions
 from proctorlake.storage.key_files import read_or_create_key
 from proctorlake.storage.private_files import make_private_dirs
 
@@ -37,7 +38,7 @@ def _key_path(settings: Settings, session_id: str) -> Path:
 
 
 def _erased_marker(settings: Settings, session_id: str) -> Path:
-    return _key_dir(settings) / f"{session_id}.erased"
+    return erased_sessions.marker_path(settings, session_id)
 
 
 def session_key(settings: Settings, session_id: str) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,9 +17,11 @@ from pathlib import Path
 from proctorlake.core import schemas
 from proctorlake.core.ids import InvalidId, check_id
 from proctorlake.core.settings import Settings
+from proctorlake.governance import erased_sessions
 from proctorlake.governance.storage_policy import tag_session_objects
 from proctorlake.services.recording_quality import record_session_quality
 from proctorlake.storage import lake
+from proctorlake.storage.manifests import update_manifest
 from proctorlake.storage.object_store import (
     ObjectNotFound,
     ObjectStore,
@@ -28,6 +29,7 @@ from proctorlake.storage.object_store import (
     manifest_key,
     open_object_store,
 )
+from proctorlake.storage.scratch import session_scratch
 from proctorlake.storage.video import VideoError, VideoInfo, probe, transcode_to_cfr_chunks
 from proctorlake.storage.video_timeline import check_timeline, recording_limits, segment_limits
 
@@ -143,8 +145,8 @@ def _store_track(
     rows: list[dict] = []
     now = dt.datetime.now(dt.UTC)
     previous_end_ms = 0
-    with tempfile.TemporaryDirectory(prefix="proctorlake-ingest-") as tmp:
-        for piece in transcode_to_cfr_chunks(source, Path(tmp), fps, settings.chunk_seconds):
+    with session_scratch(settings, "ingest", identity.session_id) as tmp:
+        for piece in transcode_to_cfr_chunks(source, tmp, fps, settings.chunk_seconds):
             start_ms = round(piece.start_s * 1000)
             end_ms = round(piece.end_s * 1000)
             analysis_key = chunk_key(identity.session_id, track, start_ms, "mp4")
@@ -185,6 +187,8 @@ def ingest_recording(
     tracks = {"webcam": Path(webcam)} | ({"screen": Path(screen)} if screen else {})
     infos = {track: _probe_or_reject(settings, track, path) for track, path in tracks.items()}
     lake.ensure_all_tables(settings)
+    if erased_sessions.is_erased(settings, identity.session_id):
+        raise IngestError(f"session id {identity.session_id} was erased; it cannot be reused")
     if session_exists(settings, identity.session_id):
         raise IngestError(
             f"session {identity.session_id} is already ingested; its recording is kept as is"
@@ -207,29 +211,30 @@ def ingest_recording(
         "chunks": [asdict(c) for c in all_chunks],
         "ingested_at": now.isoformat(),
     }
-    store.put_bytes(manifest_key(identity.session_id), json.dumps(manifest, indent=2).encode())
-    lake.append_rows(settings, schemas.MEDIA_CHUNKS, chunk_rows)
-    lake.merge_rows(
-        settings,
-        schemas.EXAM_SESSIONS,
-        [
-            {
-                "session_id": identity.session_id,
-                "institution_id": identity.institution_id,
-                "student_id": identity.student_id,
-                "student_name": identity.student_name,
-                "student_email": identity.student_email,
-                "exam_id": identity.exam_id,
-                "tier": "ai_human",
-                "status": "ended",
-                "created_at": now,
-                "started_at": now - dt.timedelta(seconds=duration),
-                "ended_at": now,
-                "session_date": now.date().isoformat(),
-            }
-        ],
-        ["session_id"],
-    )
+    with erased_sessions.admitted_session(settings, identity.session_id):
+        update_manifest(settings, identity.session_id, lambda _current: manifest)
+        lake.append_rows(settings, schemas.MEDIA_CHUNKS, chunk_rows)
+        lake.merge_rows(
+            settings,
+            schemas.EXAM_SESSIONS,
+            [
+                {
+                    "session_id": identity.session_id,
+                    "institution_id": identity.institution_id,
+                    "student_id": identity.student_id,
+                    "student_name": identity.student_name,
+                    "student_email": identity.student_email,
+                    "exam_id": identity.exam_id,
+                    "tier": "ai_human",
+                    "status": "ended",
+                    "created_at": now,
+                    "started_at": now - dt.timedelta(seconds=duration),
+                    "ended_at": now,
+                    "session_date": now.date().isoformat(),
+                }
+            ],
+            ["session_id"],
+        )
     record_session_quality(settings, identity.session_id)
     tag_session_objects(settings, identity.session_id, identity.institution_id, held=False)
     return manifest
@@ -254,11 +259,12 @@ def ingest_uploaded_segments(
     pending = [c for c in manifest["chunks"] if not c.get("analysis_key")]
     limits = segment_limits(settings.chunk_seconds)
     rows = []
+    transcoded: dict[str, str] = {}  # original key -> analysis key
     now = dt.datetime.now(dt.UTC)
-    with tempfile.TemporaryDirectory(prefix="proctorlake-segments-") as tmp:
+    with session_scratch(settings, "segments", session_id) as tmp:
         for entry in pending:
             track = entry["track"]
-            source = store.download(entry["original_key"], Path(tmp) / "segment.webm")
+            source = store.download(entry["original_key"], tmp / "segment.webm")
             try:
                 check_timeline(source, limits, "its timeline")
             except VideoError as exc:
@@ -268,11 +274,12 @@ def ingest_uploaded_segments(
             try:
                 measured = probe(source)
                 fps = analysis_fps(track, measured.fps)
-                pieces = transcode_to_cfr_chunks(source, Path(tmp), fps, 10**9)
+                pieces = transcode_to_cfr_chunks(source, tmp, fps, 10**9)
             except VideoError as exc:
                 raise IngestError(f"segment {entry['original_key']} is unreadable: {exc}") from exc
             analysis_key = chunk_key(session_id, track, entry["chunk_start_ms"], "mp4")
-            store.put_file(analysis_key, pieces[0].path)
+            with erased_sessions.admitted_session(settings, session_id):
+                store.put_file(analysis_key, pieces[0].path)
             chunk = StoredChunk(
                 track,
                 entry["chunk_index"],
@@ -292,13 +299,25 @@ def ingest_uploaded_segments(
                     now,
                 )
             )
-            entry["analysis_key"] = analysis_key
+            transcoded[entry["original_key"]] = analysis_key
             progress(f"{track}: segment at {entry['chunk_start_ms']} ms transcoded")
     if rows:
-        lake.merge_rows(
-            settings, schemas.MEDIA_CHUNKS, rows, ["session_id", "track", "chunk_start_ms"]
-        )
-        store.put_bytes(manifest_key(session_id), json.dumps(manifest, indent=2).encode())
-        record_session_quality(settings, session_id)
+        with erased_sessions.admitted_session(settings, session_id):
+            lake.merge_rows(
+                settings, schemas.MEDIA_CHUNKS, rows, ["session_id", "track", "chunk_start_ms"]
+            )
+            update_manifest(settings, session_id, lambda m: _with_analysis_keys(m, transcoded))
+            record_session_quality(settings, session_id)
         tag_session_objects(settings, session_id, manifest["institution_id"], held=False)
     return len(rows)
+
+
+def _with_analysis_keys(manifest: dict | None, transcoded: dict[str, str]) -> dict:
+    """The manifest as stored now (other writers may have added segments) with the analysis
+    copies just made."""
+    if manifest is None:
+        raise IngestError("the session's manifest disappeared while its segments were transcoded")
+    for entry in manifest["chunks"]:
+        if entry["original_key"] in transcoded:
+            entry["analysis_key"] = transcoded[entry["original_key"]]
+    return manifest

@@ -18,7 +18,7 @@ from proctorlake.core.messages import FrameMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.stream_gaps import is_stream_gap
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, Topic
-from proctorlake.governance import sealed_topics
+from proctorlake.governance import erased_sessions, sealed_topics
 from proctorlake.storage.object_store import ObjectStore, live_thumbnail_key
 from realtime.api.errors import ApiProblem
 from realtime.api.session_registry import ExamSession
@@ -127,4 +127,11 @@ class FrameIntake:
             if now - self._thumbnail_written.get(session_id, -1e9) < THUMBNAIL_EVERY_S:
                 return
             self._thumbnail_written[session_id] = now
-        self.store.put_bytes(live_thumbnail_key(session_id), jpeg)
+        with erased_sessions.admitted_session(self.settings, session_id):
+            self.store.put_bytes(live_thumbnail_key(session_id), jpeg)
+
+    def forget_session(self, session_id: str) -> None:
+        """Drop what this process remembers of the session (after its erasure)."""
+        with self._lock:
+            self._thumbnail_written.pop(session_id, None)
+            self._last_webcam_ms.pop(session_id, None)

@@ -50,6 +50,7 @@ class LiveFeed:
     timeline: dict[str, dict[str, dict]] = field(default_factory=dict)
     reviews: dict[str, dict[str, dict]] = field(default_factory=dict)  # session -> record -> item
     loaded: set[str] = field(default_factory=set)  # sessions whose Delta history was read
+    erased: set[str] = field(default_factory=set)  # never remembered again
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def subscribe(self, accepts: Callable[[str, dict], bool]) -> Subscriber:
@@ -69,6 +70,8 @@ class LiveFeed:
     def remember_incident(self, incident: dict, only_if_new: bool = False) -> None:
         """Keep the incident's latest state (history read from Delta never overwrites)."""
         with self._lock:
+            if incident["session_id"] in self.erased:
+                return
             incidents = self.timeline.setdefault(incident["session_id"], {})
             if only_if_new and incident["incident_id"] in incidents:
                 return
@@ -81,10 +84,20 @@ class LiveFeed:
     def remember_review(self, review: dict, only_if_new: bool = False) -> None:
         """Keep an identity check that a human must review (Delta history never overwrites)."""
         with self._lock:
+            if review["session_id"] in self.erased:
+                return
             reviews = self.reviews.setdefault(review["session_id"], {})
             if only_if_new and review["record_id"] in reviews:
                 return
             reviews[review["record_id"]] = review
+
+    def forget_session(self, session_id: str) -> None:
+        """Drop the erased session's timeline and reviews, and ignore its late events."""
+        with self._lock:
+            self.erased.add(session_id)
+            self.timeline.pop(session_id, None)
+            self.reviews.pop(session_id, None)
+            self.loaded.discard(session_id)
 
     def publish(self, kind: str, event: dict) -> None:
         """Thread-safe: deliver an event to matching subscribers on the loop."""

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 
 from proctorlake.core.ids import InvalidId
+from proctorlake.governance.erased_sessions import SessionErased
 from realtime.api.auth import TokenError
 from realtime.api.errors import ApiProblem
 from realtime.api.session_registry import SessionClosed, UnknownSession
@@ -19,6 +20,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
+    410: "Gone",
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
@@ -73,6 +75,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(SessionClosed)
     async def _closed(request: Request, exc: SessionClosed) -> JSONResponse:
         return problem(409, str(exc), request)
+
+    @app.exception_handler(SessionErased)
+    async def _erased(request: Request, exc: SessionErased) -> JSONResponse:
+        return problem(410, f"{exc}: its tokens no longer work and nothing is accepted", request)
 
     @app.exception_handler(ApiProblem)
     async def _rejected(request: Request, exc: ApiProblem) -> JSONResponse:

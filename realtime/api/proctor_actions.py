@@ -16,7 +16,7 @@ from proctorlake.core import schemas
 from proctorlake.core.messages import ProctorActionMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.vocabulary import ProctorActionType
-from proctorlake.governance import sealed_topics
+from proctorlake.governance import erased_sessions, sealed_topics
 from proctorlake.storage import lake
 from realtime.api.session_registry import ExamSession, SessionRegistry
 
@@ -70,7 +70,7 @@ class ProctorActions:
             "created_at": now,
             "session_date": now.date().isoformat(),
         }
-        with self._lock:
+        with self._lock, erased_sessions.admitted_session(self.settings, session.session_id):
             lake.merge_rows(self.settings, schemas.PROCTOR_ACTIONS, [row], ["action_id"])
         message = ProctorActionMessage(**{k: v for k, v in row.items() if k != "session_date"})
         sealed_topics.publish(self.settings, self.producer, message).get(timeout=15)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import threading
 
-from proctorlake.storage.object_store import ObjectNotFound, ObjectStore, chunk_key, manifest_key
+from proctorlake.core.settings import Settings
+from proctorlake.governance import erased_sessions
+from proctorlake.storage.manifests import update_manifest
+from proctorlake.storage.object_store import ObjectStore, chunk_key
 from proctorlake.storage.video import VideoError
 from proctorlake.storage.video_timeline import (
     TimelineLimits,
@@ -57,12 +58,12 @@ def validate_segment(
 
 
 class RecordingUploads:
-    """Stores segments and keeps the session manifest current (one writer per process)."""
+    """Stores segments and keeps the session manifest current (safe across processes)."""
 
-    def __init__(self, store: ObjectStore, limits: TimelineLimits) -> None:
+    def __init__(self, settings: Settings, store: ObjectStore, limits: TimelineLimits) -> None:
+        self.settings = settings
         self.store = store
         self.limits = limits
-        self._lock = threading.Lock()
 
     def store_segment(
         self,
@@ -72,50 +73,58 @@ class RecordingUploads:
         chunk_end_ms: int,
         data: bytes,
     ) -> tuple[dict, bool]:
-        """Store one segment; returns (its manifest entry, whether it was new)."""
+        """Store one segment; returns (its manifest entry, whether it was new).
+
+        Raises SessionErased once the session is erased: the check and the writes happen
+        under the erasure gate, so no segment or manifest comes back after an erasure.
+        """
         validate_segment(track, chunk_start_ms, chunk_end_ms, data, self.limits)
         key = chunk_key(session.session_id, track, chunk_start_ms, "webm")
         digest = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            manifest = self._manifest(session)
-            for entry in manifest["chunks"]:
-                if entry["original_key"] == key:
-                    if entry["sha256"] != digest:
+        entry = {
+            "track": track,
+            "chunk_start_ms": chunk_start_ms,
+            "chunk_end_ms": chunk_end_ms,
+            "original_key": key,
+            "analysis_key": None,
+            "bytes": len(data),
+            "sha256": digest,
+        }
+        outcome: dict = {}
+
+        def add_entry(manifest: dict | None) -> dict:
+            manifest = manifest or self._new_manifest(session)
+            for stored in manifest["chunks"]:
+                if stored["original_key"] == key:
+                    if stored["sha256"] != digest:
                         raise FrameRejected(
                             409,
                             f"segment at {chunk_start_ms} ms is already stored with other bytes",
                         )
-                    return entry, False
+                    outcome.update(entry=stored, new=False)
+                    return manifest
             self.store.put_bytes(key, data)
-            entry = {
-                "track": track,
-                "chunk_start_ms": chunk_start_ms,
-                "chunk_end_ms": chunk_end_ms,
-                "original_key": key,
-                "analysis_key": None,
-                "bytes": len(data),
-                "sha256": digest,
-            }
-            manifest["chunks"].append(entry)
+            added = dict(entry)
+            manifest["chunks"].append(added)
             manifest["chunks"].sort(key=lambda c: (c["track"], c["chunk_start_ms"]))
             _number_chunks(manifest["chunks"])
             manifest["updated_at"] = dt.datetime.now(dt.UTC).isoformat()
-            self.store.put_bytes(
-                manifest_key(session.session_id), json.dumps(manifest, indent=2).encode()
-            )
-        return entry, True
+            outcome.update(entry=added, new=True)
+            return manifest
 
-    def _manifest(self, session: ExamSession) -> dict:
-        try:
-            return json.loads(self.store.get_bytes(manifest_key(session.session_id)))
-        except ObjectNotFound:
-            return {
-                "session_id": session.session_id,
-                "institution_id": session.institution_id,
-                "exam_id": session.exam_id,
-                "source": "realtime",
-                "chunks": [],
-            }
+        with erased_sessions.admitted_session(self.settings, session.session_id):
+            update_manifest(self.settings, session.session_id, add_entry)
+        return outcome["entry"], outcome["new"]
+
+    @staticmethod
+    def _new_manifest(session: ExamSession) -> dict:
+        return {
+            "session_id": session.session_id,
+            "institution_id": session.institution_id,
+            "exam_id": session.exam_id,
+            "source": "realtime",
+            "chunks": [],
+        }
 
 
 def _number_chunks(chunks: list[dict]) -> None:

@@ -24,7 +24,8 @@ from proctorlake.core.messages import FrameMessage, SessionEventMessage
 from proctorlake.core.policy import ExamPolicy
 from proctorlake.core.settings import Settings
 from proctorlake.core.vocabulary import SessionEventType, Tier, Track
-from proctorlake.governance import sealed_topics
+from proctorlake.governance import erased_sessions, sealed_topics
+from proctorlake.governance.erased_sessions import SessionErased
 from proctorlake.storage import lake
 from realtime.api.group_commit import GroupCommit
 
@@ -106,7 +107,9 @@ class SessionRegistry:
         self._lock = threading.Lock()
         self._transition_locks = [threading.Lock() for _ in range(TRANSITION_STRIPES)]
         self._rows = GroupCommit(
-            lambda rows: lake.merge_rows(settings, schemas.EXAM_SESSIONS, rows, ["session_id"]),
+            lambda rows: erased_sessions.merge_unerased_rows(
+                settings, schemas.EXAM_SESSIONS, rows, ["session_id"]
+            ),
             key=lambda row: row["session_id"],
         )
 
@@ -155,12 +158,17 @@ class SessionRegistry:
         return session
 
     def get(self, session_id: str) -> ExamSession:
+        """The session; raises SessionErased once it is erased (by any process: the marker is
+        checked on every call, so a cached session never outlives its erasure)."""
+        if not is_valid_id(session_id or ""):
+            raise UnknownSession(session_id)
+        if erased_sessions.is_erased(self.settings, session_id):
+            self.evict(session_id)
+            raise SessionErased(f"session {session_id} was erased")
         with self._lock:
             cached = self._sessions.get(session_id)
         if cached is not None:
             return cached
-        if not is_valid_id(session_id):
-            raise UnknownSession(session_id)
         dt_table = lake.open_table(self.settings, schemas.EXAM_SESSIONS.name)
         if dt_table is None:
             raise UnknownSession(session_id)
@@ -175,6 +183,11 @@ class SessionRegistry:
         with self._lock:
             self._sessions.setdefault(session_id, session)
             return self._sessions[session_id]
+
+    def evict(self, session_id: str) -> None:
+        """Forget the cached session (after its erasure)."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
 
     def open_sessions(self, institution_id: str) -> list[ExamSession]:
         with self._lock:
@@ -222,8 +235,12 @@ class SessionRegistry:
         return session
 
     def _write(self, session: ExamSession) -> None:
-        """Commit the session's row, then cache it (a failed commit changes nothing)."""
+        """Commit the session's row, then cache it (a failed commit changes nothing; an erased
+        session's row is never committed)."""
         self._rows.write(session.row())
+        if erased_sessions.is_erased(self.settings, session.session_id):
+            self.evict(session.session_id)
+            raise SessionErased(f"session {session.session_id} was erased")
         with self._lock:
             self._sessions[session.session_id] = session
 

@@ -43,7 +43,7 @@ class RealtimeServices:
             producer=producer,
             registry=registry,
             intake=FrameIntake(settings, producer, store),
-            uploads=RecordingUploads(store, segment_limits(settings.chunk_seconds)),
+            uploads=RecordingUploads(settings, store, segment_limits(settings.chunk_seconds)),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
             incident_policy=IncidentPolicy(registry),

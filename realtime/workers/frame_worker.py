@@ -26,17 +26,13 @@ from kafka import ConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
 from proctorlake.core.messages import FrameMessage, MessageFormatError, TopicMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
-from proctorlake.governance import keystore, sealed_topics
+from proctorlake.governance import erased_sessions, keystore, sealed_topics
 from proctorlake.storage import kafka_io
-from proctorlake.storage.private_files import write_private_file
+from proctorlake.storage.session_checkpoints import checkpoint_dir, write_checkpoint
 from realtime.resilient import run_until_stopped
 from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 
 log = logging.getLogger(__name__)
-
-
-def checkpoint_dir(settings: Settings) -> Path:
-    return settings.run_dir / "aggregator"
 
 
 def session_meta(frame: FrameMessage) -> SessionMeta:
@@ -91,9 +87,13 @@ class FrameWorker:
         self.aggregators.pop(partition, None)
 
     def _checkpoint(self, partition: TopicPartition) -> None:
-        # atomic and fsynced: the offset is committed next, so a torn checkpoint after a
-        # power loss would lose the open incidents for good
-        write_private_file(self._checkpoint_path(partition), self.aggregators[partition].dumps())
+        """Write the partition's state, without erased sessions (erasure removes them from
+        the file; dropping them here too keeps them from coming back)."""
+        aggregator = self.aggregators[partition]
+        for session_id in list(aggregator.sessions):
+            if erased_sessions.is_erased(self.settings, session_id):
+                del aggregator.sessions[session_id]
+        write_checkpoint(self._checkpoint_path(partition), aggregator.dumps())
 
     # -- what subclasses do ------------------------------------------------------------------
     def decode(self, data: bytes) -> np.ndarray | None:

@@ -23,8 +23,8 @@ from proctorlake.core import schemas
 from proctorlake.core.messages import DetectionMessage, IncidentMessage, MessageFormatError
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
-from proctorlake.governance import sealed_topics
-from proctorlake.storage import kafka_io, lake
+from proctorlake.governance import erased_sessions, sealed_topics
+from proctorlake.storage import kafka_io
 from realtime.resilient import run_until_stopped
 
 log = logging.getLogger(__name__)
@@ -110,14 +110,14 @@ class TopicLander:
         for topic, keyed in rows.items():
             landing = LANDINGS[topic]
             if keyed:
-                lake.merge_rows(
+                # an erased session's late events are dropped, not landed after the erasure
+                landed += erased_sessions.merge_unerased_rows(
                     self.settings,
                     landing.table,
                     list(keyed.values()),
-                    list(landing.key),
+                    landing.key,
                     keep_on_update=landing.keep_on_update,
                 )
-                landed += len(keyed)
         self.consumer.commit(
             {p: OffsetAndMetadata(r[-1].offset + 1, "", -1) for p, r in collected.items()}
         )

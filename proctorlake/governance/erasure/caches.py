@@ -1,10 +1,18 @@
-"""Caches and temporary files: ``PROCTORLAKE_HOME/{cache,tmp}/<kind>/<session_id>/``."""
+"""Caches, scratch folders and worker state of one session.
+
+- ``PROCTORLAKE_HOME/{cache,tmp}/<kind>/<session_id>/``: thumbnails, manifest locks, the
+  scratch folders of ingest and transcoding (a crash leaves them there, never in the system
+  temp folder);
+- the stream workers' checkpoints (``run/aggregator/*.pickle``): the session's entry is taken
+  out of each file under the file's lock.
+"""
 
 from __future__ import annotations
 
 import shutil
 
 from proctorlake.core.settings import Settings
+from proctorlake.storage.session_checkpoints import drop_session_from_checkpoints
 
 CACHE_ROOTS = ("cache", "tmp")
 
@@ -24,4 +32,8 @@ def erase_session_caches(settings: Settings, session_id: str) -> dict:
                 else:
                     target.unlink()
                 removed += 1
-    return {"cache_folders_removed": removed, "cache_files_removed": files}
+    return {
+        "cache_folders_removed": removed,
+        "cache_files_removed": files,
+        "worker_checkpoints_rewritten": drop_session_from_checkpoints(settings, session_id),
+    }

@@ -2,7 +2,10 @@
 
 A request is first validated and resolved into a plan (which sessions, how many rows in which
 table, what anonymous counts to keep), and the plan is saved before anything is touched.
-Steps then run in a fixed order, each recorded when done:
+Before any step, the plan's sessions are sealed off (``erased_sessions.seal_off``): from then
+on no process writes them again (API, workers, Dagster and the dashboard check the marker
+right before each write), and writes already in flight have finished, so what the steps
+delete stays deleted. Steps then run in a fixed order, each recorded when done:
 
 1. ``anonymize``: keep the anonymous counts (computed while planning);
 2. ``broker_keys``: destroy the sessions' record keys: the broker copies become unreadable
@@ -10,7 +13,7 @@ Steps then run in a fixed order, each recorded when done:
    path from writing them again while the rest runs;
 3. ``delta:<table>`` for every table, bronze, then silver, gold and audit;
 4. ``objects``: recordings, manifests, identity photos, all versions;
-5. ``caches``: thumbnails and temporary frames;
+5. ``caches``: thumbnails, scratch folders, the stream workers' checkpointed state;
 6. ``certificate``: signed, written to ``erasure_log`` and returned.
 
 Requests run one at a time (a lock file), so two erasures never race on a table.
@@ -28,6 +31,7 @@ from contextlib import AbstractContextManager
 import pyarrow.compute as pc
 
 from proctorlake.core.settings import Settings
+from proctorlake.governance.erased_sessions import seal_off
 from proctorlake.governance.erasure import anonymize, broker_keys, caches, delta_tables, objects
 from proctorlake.governance.erasure.certificate import (
     Certificate,
@@ -254,6 +258,8 @@ def execute_plan(
     """
     with erasure_lock(settings):
         plan = load_plan(settings, request_id)
+        if plan.pending_steps():
+            seal_off(settings, plan.session_ids)
         for step in plan.pending_steps():
             if only_prefix is not None and not step.startswith(only_prefix):
                 continue
@@ -302,8 +308,47 @@ def erase(
     return certificate
 
 
-def erase_session(settings: Settings, session_id: str) -> Certificate:
-    """``DELETE /sessions/{session_id}/data``: erase one session, whoever its student is."""
+def _institution_of_session(settings: Settings, session_id: str) -> str | None:
+    table = delta_tables.open_delta(settings, "exam_sessions")
+    if table is None:
+        return None
+    rows = table.to_pyarrow_dataset().to_table(
+        columns=["institution_id"], filter=pc.field("session_id") == session_id
+    )
+    return rows["institution_id"][0].as_py() if rows.num_rows else None
+
+
+def known_to_institution(settings: Settings, session_id: str, institution_id: str) -> bool:
+    """The session is (or was, before an erasure) a session of this institution."""
+    current = _institution_of_session(settings, session_id)
+    if current is not None:
+        return current == institution_id
+    return any(
+        session_id in plan.session_ids and plan.institution_ids == [institution_id]
+        for plan in all_plans(settings)
+    )
+
+
+def check_erasable(settings: Settings, session_id: str, institution_id: str) -> None:
+    """Raise the ``ErasureError`` an erasure of the session by this institution's admin would
+    raise before touching anything (malformed id, not the institution's, under legal hold)."""
+    check_session_id(session_id)
+    if not known_to_institution(settings, session_id, institution_id):
+        raise UnknownSession(f"session {session_id} is unknown")
+    _refuse_held(settings, [session_id])
+
+
+def erase_session(
+    settings: Settings, session_id: str, institution_id: str | None = None
+) -> Certificate:
+    """``DELETE /sessions/{session_id}/data``: erase one session, whoever its student is.
+
+    With ``institution_id`` (the API passes the admin's), a session that is not, and never
+    was, one of that institution's is an ``UnknownSession``: the same answer as for an id
+    nobody knows, so an admin learns nothing about other institutions' sessions.
+    """
+    if institution_id is not None:
+        check_erasable(settings, session_id, institution_id)
     check_session_id(session_id)
     student_id = _student_of_session(settings, session_id)
     if student_id is not None:
