@@ -9,13 +9,11 @@ cannot end a session twice or write a second row.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 
-from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import PROCTOR_ACTIONS, ProctorAction
-from proctorlake.storage import kafka_io, lake
+from proctorlake.core.topics import ProctorAction
+from proctorlake.services.proctor_audit import audit_action
 from realtime.api.session_registry import ExamSession, SessionRegistry
 
 AUTO_PROCTOR_ID = "policy:auto"
@@ -27,7 +25,6 @@ class ProctorActions:
         self.settings = settings
         self.producer = producer
         self.registry = registry
-        self._lock = threading.Lock()
 
     def send_message(self, session: ExamSession, proctor_id: str, message: str) -> dict:
         text = message.strip()
@@ -57,22 +54,14 @@ class ProctorActions:
         message: str | None,
         action_id: str | None = None,
     ) -> dict:
-        now = dt.datetime.now(dt.UTC)
-        row = {
-            "action_id": action_id or f"a-{uuid.uuid4().hex}",
-            "session_id": session.session_id,
-            "institution_id": session.institution_id,
-            "proctor_id": proctor_id,
-            "action_type": action_type,
-            "message": message,
-            "created_at": now,
-            "session_date": now.date().isoformat(),
-        }
-        with self._lock:
-            lake.merge_rows(self.settings, schemas.PROCTOR_ACTIONS, [row], ["action_id"])
-        event = {**row, "created_at": now.isoformat()}
-        value = kafka_io.encode_event(self.settings, PROCTOR_ACTIONS, session.session_id, event)
-        self.producer.send(PROCTOR_ACTIONS.name, key=session.session_id, value=value).get(
-            timeout=15
+        return audit_action(
+            self.settings,
+            self.producer,
+            action_id=action_id or f"a-{uuid.uuid4().hex}",
+            session_id=session.session_id,
+            institution_id=session.institution_id,
+            proctor_id=proctor_id,
+            action_type=action_type,
+            message=message,
+            created_at=dt.datetime.now(dt.UTC),
         )
-        return event
