@@ -25,5 +25,12 @@ def unit_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         "PROCTORLAKE_SPARK_SHUFFLE_PARTITIONS": "1",
     }
     session = get_spark(load_settings(environ), app_name="proctorlake-unit", cores=1)
+    # Tiny frames: skip the broadcast job and the code generation the first join would pay.
+    for key, value in {
+        "spark.sql.autoBroadcastJoinThreshold": "-1",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.codegen.wholeStage": "false",
+    }.items():
+        session.conf.set(key, value)
     yield session
     session.stop()
