@@ -1,6 +1,6 @@
 # The two commands: `make demo` runs a sample exam window end to end; `make test` runs the tests.
 # Both do every set-up step themselves (scripts/setup.sh is idempotent).
-.PHONY: setup demo test test-fast lint up down ui
+.PHONY: setup demo test test-fast test-unit lint up down ui
 
 setup:
 	bash scripts/setup.sh
@@ -13,6 +13,10 @@ test: setup
 
 test-fast: setup
 	.venv/bin/python -m pytest -m "not slow" -q
+
+# Pure functions and tiny inputs only (no broker, no servers; one local[1] Spark session).
+test-unit:
+	.venv/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

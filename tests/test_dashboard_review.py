@@ -9,8 +9,8 @@ import pyarrow.compute as pc
 import pytest
 
 from dashboards import lakehouse as dashboard_lake
-from dashboards import review
 from proctorlake.core import schemas
+from proctorlake.services import reviews
 from proctorlake.storage import lake
 from tests.fixtures.lakehouse import metrics, signed_in_app
 
@@ -92,8 +92,8 @@ def test_a_decision_can_be_changed_and_each_one_is_audited(lakehouse):
 )
 def test_refused_reviews_touch_nothing(lakehouse, institution, incident, resolution, message):
     versions = dashboard_lake.table_versions(lakehouse.settings)
-    with pytest.raises(review.ReviewError, match=message):
-        review.record_review(lakehouse.settings, institution, incident, resolution, "bob")
+    with pytest.raises(reviews.ReviewError, match=message):
+        reviews.record_review(lakehouse.settings, institution, incident, resolution, "bob")
     assert dashboard_lake.table_versions(lakehouse.settings) == versions
 
 
@@ -123,3 +123,87 @@ def test_cached_reads_follow_the_table_version(lakehouse):
     assert new_version == version + 1
     assert fresh.num_rows == first.num_rows + 1
     assert "act-new" in fresh.column("action_id").to_pylist()
+
+
+def _stream_incident(incident_id: str, session_id: str, start_s: float) -> dict:
+    """The landed row of a realtime incident, as the topic lander writes it (still pending)."""
+    return {
+        "incident_id": incident_id,
+        "session_id": session_id,
+        "institution_id": "uni-north",
+        "incident_type": "gaze_away",
+        "severity": "medium",
+        "confidence": 0.7,
+        "start_s": start_s,
+        "end_s": start_s + 8.0,
+        "state": "closed",
+        "tier": "ai_human",
+        "auto_action": None,
+        "review_status": "pending",
+        "event_at": datetime(2026, 1, 12, 9, 50, tzinfo=UTC),
+        "session_date": "2026-01-12",
+    }
+
+
+def _stream_status(settings) -> dict[str, str]:
+    rows = lake.read_table(settings, "stream_incidents").to_pylist()
+    return {row["incident_id"]: row["review_status"] for row in rows}
+
+
+def test_a_dashboard_review_reaches_the_stream_row_gold_row_and_audit_trail(lakehouse):
+    settings = lakehouse.settings
+    lake.append_rows(
+        settings,
+        schemas.STREAM_INCIDENTS,
+        [
+            _stream_incident(PENDING, "N1", 3000.0),
+            _stream_incident("N2-gaze_away-2400", "N2", 2400),
+        ],
+    )
+    app = signed_in_app("alice", "views/session_review.py")
+    app.button(key=f"confirm_{PENDING}").click().run()
+
+    assert not app.exception
+    assert _stream_status(settings) == {PENDING: "confirmed", "N2-gaze_away-2400": "pending"}
+    gold = _incidents_by_id(settings)[PENDING]
+    assert (gold["resolution"], gold["reviewed_by"], gold["source"]) == (
+        "confirmed",
+        "alice",
+        "batch",
+    )
+    (action,) = (
+        lake.read_table(settings, "proctor_actions")
+        .filter(pc.field("action_type") == "review")
+        .to_pylist()
+    )
+    assert (action["proctor_id"], action["session_id"]) == ("alice", "N1")
+    assert action["created_at"] == gold["reviewed_at"]
+    assert action["session_date"] == "2026-01-12"  # beside the session's rows, not today's
+    assert json.loads(action["message"]) == {"incident_id": PENDING, "resolution": "confirmed"}
+
+
+def test_a_realtime_incident_the_batch_has_not_seen_gets_its_gold_row_with_the_review(lakehouse):
+    settings = lakehouse.settings
+    live_only = "N3-gaze_away-100"
+    lake.append_rows(settings, schemas.STREAM_INCIDENTS, [_stream_incident(live_only, "N3", 100.0)])
+    assert live_only not in _incidents_by_id(settings)
+
+    recorded = reviews.record_review(settings, "uni-north", live_only, "dismissed", "alice")
+
+    assert (recorded.in_batch, recorded.in_stream, recorded.session_id) == (False, True, "N3")
+    gold = _incidents_by_id(settings)[live_only]
+    assert (gold["source"], gold["resolution"], gold["reviewed_by"]) == (
+        "stream",
+        "dismissed",
+        "alice",
+    )
+    assert (gold["start_s"], gold["end_s"], gold["severity"]) == (100.0, 108.0, "medium")
+    assert _stream_status(settings)[live_only] == "dismissed"
+    # Another institution cannot review it, and a wrong session id does not reach it either.
+    with pytest.raises(reviews.IncidentNotFound):
+        reviews.record_review(settings, "uni-south", live_only, "confirmed", "bob")
+    with pytest.raises(reviews.IncidentNotFound):
+        reviews.record_review(
+            settings, "uni-north", live_only, "confirmed", "alice", session_id="N1"
+        )
+    assert _stream_status(settings)[live_only] == "dismissed"

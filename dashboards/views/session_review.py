@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, lakehouse, media, queries, review, sign_in
+from dashboards import charts, lakehouse, media, queries, sign_in
 from dashboards.formatting import video_clock
 from proctorlake.core.settings import load_settings
+from proctorlake.services import reviews
 
 admin = sign_in.require_admin()
 settings = load_settings()
@@ -17,8 +18,10 @@ connection = lakehouse.institution_connection(settings, admin.institution_id)
 def decide(incident_id: str, resolution: str) -> None:
     """Button callback: runs before the page re-renders, so the page shows the new state."""
     try:
-        review.record_review(settings, admin.institution_id, incident_id, resolution, admin.user)
-    except review.ReviewError as exc:
+        reviews.record_review(
+            settings, admin.institution_id, incident_id, resolution, reviewer=admin.user
+        )
+    except reviews.ReviewError as exc:
         st.session_state["review_error"] = str(exc)
     else:
         st.session_state["review_notice"] = f"Incident {incident_id} {resolution}."

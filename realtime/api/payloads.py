@@ -110,6 +110,21 @@ class ActionRecorded(BaseModel):
     created_at: dt.datetime
 
 
+class ReviewIn(BaseModel):
+    resolution: Literal["confirmed", "dismissed"]
+
+
+class ReviewRecordedOut(BaseModel):
+    incident_id: str
+    session_id: str
+    resolution: str
+    reviewed_by: str
+    reviewed_at: dt.datetime
+    action_id: str
+    in_batch: bool = Field(description="the batch analysis had found this incident")
+    in_stream: bool = Field(description="the realtime path had found this incident")
+
+
 class Incident(BaseModel):
     incident_id: str
     session_id: str

@@ -9,6 +9,7 @@ from kafka.errors import KafkaError
 
 from proctorlake.core.ids import InvalidId
 from proctorlake.governance.erased_sessions import SessionErased
+from proctorlake.services.reviews import IncidentNotFound
 from realtime.api.auth import TokenError
 from realtime.api.errors import ApiProblem
 from realtime.api.session_registry import SessionClosed, UnknownSession
@@ -71,6 +72,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownSession)
     async def _unknown(request: Request, exc: UnknownSession) -> JSONResponse:
         return problem(404, f"no session {exc.args[0]!r}", request)
+
+    @app.exception_handler(IncidentNotFound)
+    async def _no_incident(request: Request, exc: IncidentNotFound) -> JSONResponse:
+        return problem(404, str(exc), request)
 
     @app.exception_handler(SessionClosed)
     async def _closed(request: Request, exc: SessionClosed) -> JSONResponse:

@@ -9,15 +9,11 @@ cannot end a session twice or write a second row.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 
-from proctorlake.core import schemas
-from proctorlake.core.messages import ProctorActionMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.vocabulary import ProctorActionType
-from proctorlake.governance import erased_sessions, sealed_topics
-from proctorlake.storage import lake
+from proctorlake.services.proctor_audit import audit_action
 from realtime.api.session_registry import ExamSession, SessionRegistry
 
 AUTO_PROCTOR_ID = "policy:auto"
@@ -29,7 +25,6 @@ class ProctorActions:
         self.settings = settings
         self.producer = producer
         self.registry = registry
-        self._lock = threading.Lock()
 
     def send_message(self, session: ExamSession, proctor_id: str, message: str) -> dict:
         text = message.strip()
@@ -59,19 +54,14 @@ class ProctorActions:
         message: str | None,
         action_id: str | None = None,
     ) -> dict:
-        now = dt.datetime.now(dt.UTC)
-        row = {
-            "action_id": action_id or f"a-{uuid.uuid4().hex}",
-            "session_id": session.session_id,
-            "institution_id": session.institution_id,
-            "proctor_id": proctor_id,
-            "action_type": action_type,
-            "message": message,
-            "created_at": now,
-            "session_date": now.date().isoformat(),
-        }
-        with self._lock, erased_sessions.admitted_session(self.settings, session.session_id):
-            lake.merge_rows(self.settings, schemas.PROCTOR_ACTIONS, [row], ["action_id"])
-        message = ProctorActionMessage(**{k: v for k, v in row.items() if k != "session_date"})
-        sealed_topics.publish(self.settings, self.producer, message).get(timeout=15)
-        return message.model_dump(mode="json")
+        return audit_action(
+            self.settings,
+            self.producer,
+            action_id=action_id or f"a-{uuid.uuid4().hex}",
+            session_id=session.session_id,
+            institution_id=session.institution_id,
+            proctor_id=proctor_id,
+            action_type=action_type,
+            message=message,
+            created_at=dt.datetime.now(dt.UTC),
+        )

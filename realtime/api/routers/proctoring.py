@@ -14,12 +14,21 @@ from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core import schemas
 from proctorlake.core.vocabulary import Severity
+from proctorlake.services import reviews
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import ObjectNotFound, live_thumbnail_key
 from realtime.api.deps import Claims, Services, require_staff, session_for
 from realtime.api.errors import ThumbnailNotFound
 from realtime.api.live_feed import relay_events, review_item, sse_message
-from realtime.api.payloads import ActionIn, ActionRecorded, Incident, LiveSession, Review
+from realtime.api.payloads import (
+    ActionIn,
+    ActionRecorded,
+    Incident,
+    LiveSession,
+    Review,
+    ReviewIn,
+    ReviewRecordedOut,
+)
 from realtime.api.state import RealtimeServices
 
 router = APIRouter(prefix="/proctoring", tags=["proctoring"])
@@ -186,3 +195,29 @@ async def act(session_id: str, body: ActionIn, claims: Claims, services: Service
             services.actions.end_session, session, claims.subject, body.message
         )
     return ActionRecorded(**{k: action[k] for k in ActionRecorded.model_fields})
+
+
+@router.post(
+    "/sessions/{session_id}/incidents/{incident_id}/review",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReviewRecordedOut,
+)
+async def review(
+    session_id: str, incident_id: str, body: ReviewIn, claims: Claims, services: Services
+) -> ReviewRecordedOut:
+    """Confirm or dismiss one of the session's incidents; written and audited the same way as
+    a review in the dashboard (``proctorlake.services.reviews``)."""
+    require_staff(claims)
+    session = await run_in_threadpool(session_for, services, claims, session_id)
+    recorded = await run_in_threadpool(
+        lambda: reviews.record_review(
+            services.settings,
+            session.institution_id,
+            incident_id,
+            body.resolution,
+            reviewer=claims.subject,
+            session_id=session.session_id,
+            producer=services.producer,
+        )
+    )
+    return ReviewRecordedOut(**{k: getattr(recorded, k) for k in ReviewRecordedOut.model_fields})

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from proctorlake.core.vocabulary import ProctorActionType
 from realtime.api.auth import issue_token, verify_token
 from realtime.api.client_clock import capture_time_ms, start_time_ms
 from realtime.api.deps import Claims, Services, require_staff, session_for
@@ -32,6 +33,8 @@ router = APIRouter(prefix="/sessions", tags=["sessions"])
 
 FRAME_INTERVAL_S = {"webcam": 1.0, "screen": 10.0}
 SEGMENT_SECONDS = 10
+STUDENT_ACTIONS = (ProctorActionType.MESSAGE, ProctorActionType.END_SESSION)
+"""What the exam client hears of proctor.actions: never the reviews of its incidents."""
 
 
 def _info(session: ExamSession) -> SessionInfo:
@@ -210,7 +213,11 @@ async def session_events(
     """
     session = await run_in_threadpool(session_for, services, claims, session_id)
     subscriber = services.feed.subscribe(
-        lambda kind, event: kind == "action" and event.get("session_id") == session_id
+        lambda kind, event: (
+            kind == "action"
+            and event.get("session_id") == session_id
+            and event.get("action_type") in STUDENT_ACTIONS
+        )
     )
 
     async def stream():
