@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from proctorlake.core.policy import ExamPolicy, ExamPolicyError
 from proctorlake.core.settings import load_settings
 from proctorlake.storage.object_store import chunk_key, manifest_key, object_keys_for_session
-from realtime.api.session_registry import ExamPolicy
 
 
 def test_settings_defaults_need_no_configuration(tmp_path: Path):
@@ -32,15 +34,36 @@ def test_settings_follow_the_environment(tmp_path: Path):
     assert settings.retention_days == 365 and settings.storage_backend == "s3"
 
 
-def test_exam_policy_defaults_end_only_for_a_different_person():
+def test_exam_policy_default_acts_on_nothing_by_itself():
+    """Nothing emits ``different_person`` yet, the one case allowed to act alone."""
     policy = ExamPolicy.from_json(None)
-    assert policy == ExamPolicy(("different_person",), "medium")
+    assert policy == ExamPolicy((), "medium")
     assert ExamPolicy.from_json("") == policy
 
 
 def test_exam_policy_round_trips_through_its_json():
-    policy = ExamPolicy(("multiple_faces", "different_person"), "high")
+    policy = ExamPolicy(("multiple_faces", "stream_gap"), "high")
     assert ExamPolicy.from_json(policy.to_json()) == policy
+
+
+def test_a_policy_naming_an_incident_type_nothing_emits_is_refused_at_load():
+    with pytest.raises(ExamPolicyError, match="nothing emits"):
+        ExamPolicy(("different_person",))
+    with pytest.raises(ExamPolicyError, match="nothing emits"):
+        ExamPolicy.from_json('{"extreme_incident_types": ["different_person"]}')
+    with pytest.raises(ExamPolicyError, match="alert_min_severity"):
+        ExamPolicy((), "urgent")
+
+
+def test_a_policy_alerts_from_its_threshold_and_acts_only_on_its_extreme_types():
+    policy = ExamPolicy(("multiple_faces",), "medium")
+    assert [policy.alerts(s) for s in ("low", "medium", "high", "bogus")] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert policy.ends_session_on("multiple_faces") and not policy.ends_session_on("gaze_away")
 
 
 def test_an_exam_policy_without_extreme_types_takes_no_automatic_action():
