@@ -18,7 +18,16 @@ from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core.settings import Settings
 from realtime.api.problems import install_problem_handlers
-from realtime.api.routers import erasure, holds, identity, lti, proctoring, reports, sessions
+from realtime.api.routers import (
+    erasure,
+    holds,
+    identity,
+    lti,
+    proctoring,
+    reports,
+    sessions,
+    stream_tickets,
+)
 from realtime.api.state import RealtimeServices
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -43,7 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (sessions, proctoring, identity, lti, erasure, holds, reports):
+    for module in (sessions, proctoring, identity, lti, erasure, holds, reports, stream_tickets):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

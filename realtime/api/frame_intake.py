@@ -119,6 +119,12 @@ class FrameIntake:
             session.session_id, track, captured_at_ms, True, sent.partition, sent.offset, gap
         )
 
+    def forget(self, session_id: str) -> None:
+        """Drop an evicted session's timers."""
+        with self._lock:
+            self._thumbnail_written.pop(session_id, None)
+            self._last_webcam_ms.pop(session_id, None)
+
     def _gap_before(self, session_id: str, captured_at_ms: int) -> int | None:
         """Milliseconds since the session's previous webcam frame when that is a gap (this
         process's view: after an API restart the first frame sees no gap here, the detector

@@ -84,6 +84,13 @@ class LiveFeed:
                 return
             reviews[review["record_id"]] = review
 
+    def forget(self, session_id: str) -> None:
+        """Drop an evicted session's incidents and reviews (Delta still has them)."""
+        with self._lock:
+            self.timeline.pop(session_id, None)
+            self.reviews.pop(session_id, None)
+            self.loaded.discard(session_id)
+
     def publish(self, kind: str, event: dict) -> None:
         """Thread-safe: deliver an event to matching subscribers on the loop."""
         if self.loop is None:

@@ -7,8 +7,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 
-from realtime.api.auth import TokenError
+from realtime.api.auth import SessionTokensRevoked, TokenError
 from realtime.api.frame_intake import FrameRejected
+from realtime.api.request_limits import RateLimited
 from realtime.api.session_registry import SessionClosed, UnknownSession
 
 PROBLEM_JSON = "application/problem+json"
@@ -21,11 +22,14 @@ _TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     503: "Service unavailable",
 }
 
 
-def problem(status: int, detail: str, request: Request, **extra) -> JSONResponse:
+def problem(
+    status: int, detail: str, request: Request, headers: dict | None = None, **extra
+) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
@@ -34,7 +38,8 @@ def problem(status: int, detail: str, request: Request, **extra) -> JSONResponse
         "instance": request.url.path,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -55,6 +60,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TokenError)
     async def _token(request: Request, exc: TokenError) -> JSONResponse:
+        if isinstance(exc, SessionTokensRevoked):
+            return problem(409, str(exc), request)
         return problem(401, str(exc), request)
 
     @app.exception_handler(Forbidden)
@@ -72,6 +79,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(FrameRejected)
     async def _rejected(request: Request, exc: FrameRejected) -> JSONResponse:
         return problem(exc.status, str(exc), request)
+
+    @app.exception_handler(RateLimited)
+    async def _limited(request: Request, exc: RateLimited) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return problem(429, str(exc), request, headers=headers, retry_after_s=exc.retry_after_s)
 
     @app.exception_handler(KafkaError)
     async def _broker(request: Request, exc: KafkaError) -> JSONResponse:

@@ -4,33 +4,33 @@ The exam client restarts its MediaRecorder every segment, so each upload is a co
 file (EBML header included) stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``
 and listed in ``sessions/{id}/manifest.json``. A retried upload of the same bytes is
 accepted as a no-op; different bytes for a stored segment are refused, so nothing stored is
-ever overwritten.
+ever overwritten. Segments arrive spooled to disk (``request_body``) and are stored from the
+file; a session's stored segments may not pass its quota (``session_chunk_quota_bytes``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import threading
 
 from proctorlake.storage.object_store import ObjectNotFound, ObjectStore, chunk_key, manifest_key
 from realtime.api.frame_intake import FrameRejected
+from realtime.api.request_body import SpooledUpload
 from realtime.api.session_registry import ExamSession
 
 TRACKS = ("webcam", "screen")
-MAX_SEGMENT_BYTES = 64 * 1024 * 1024
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
-def validate_segment(track: str, chunk_start_ms: int, chunk_end_ms: int, data: bytes) -> None:
+def validate_segment(
+    track: str, chunk_start_ms: int, chunk_end_ms: int, upload: SpooledUpload
+) -> None:
     if track not in TRACKS:
         raise FrameRejected(404, f"unknown track {track!r}; use one of {list(TRACKS)}")
-    if not data:
+    if not upload.size:
         raise FrameRejected(400, "empty recording segment")
-    if len(data) > MAX_SEGMENT_BYTES:
-        raise FrameRejected(413, f"segment is {len(data)} bytes; the limit is {MAX_SEGMENT_BYTES}")
-    if not data.startswith(_EBML_MAGIC):
+    if not upload.head.startswith(_EBML_MAGIC):
         raise FrameRejected(415, "segment is not a WebM file (no EBML header)")
     if chunk_start_ms < 0 or chunk_end_ms <= chunk_start_ms:
         raise FrameRejected(400, "chunk_end_ms must be after chunk_start_ms, both >= 0")
@@ -39,8 +39,9 @@ def validate_segment(track: str, chunk_start_ms: int, chunk_end_ms: int, data: b
 class RecordingUploads:
     """Stores segments and keeps the session manifest current (one writer per process)."""
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, quota_bytes: int) -> None:
         self.store = store
+        self.quota_bytes = quota_bytes
         self._lock = threading.Lock()
 
     def store_segment(
@@ -49,12 +50,12 @@ class RecordingUploads:
         track: str,
         chunk_start_ms: int,
         chunk_end_ms: int,
-        data: bytes,
+        upload: SpooledUpload,
     ) -> tuple[dict, bool]:
         """Store one segment; returns (its manifest entry, whether it was new)."""
-        validate_segment(track, chunk_start_ms, chunk_end_ms, data)
+        validate_segment(track, chunk_start_ms, chunk_end_ms, upload)
         key = chunk_key(session.session_id, track, chunk_start_ms, "webm")
-        digest = hashlib.sha256(data).hexdigest()
+        digest = upload.sha256
         with self._lock:
             manifest = self._manifest(session)
             for entry in manifest["chunks"]:
@@ -65,14 +66,21 @@ class RecordingUploads:
                             f"segment at {chunk_start_ms} ms is already stored with other bytes",
                         )
                     return entry, False
-            self.store.put_bytes(key, data)
+            stored = sum(int(c["bytes"]) for c in manifest["chunks"])
+            if stored + upload.size > self.quota_bytes:
+                raise FrameRejected(
+                    413,
+                    f"the session's recording quota of {self.quota_bytes} bytes is used up "
+                    f"({stored} stored)",
+                )
+            self.store.put_file(key, upload.path)
             entry = {
                 "track": track,
                 "chunk_start_ms": chunk_start_ms,
                 "chunk_end_ms": chunk_end_ms,
                 "original_key": key,
                 "analysis_key": None,
-                "bytes": len(data),
+                "bytes": upload.size,
                 "sha256": digest,
             }
             manifest["chunks"].append(entry)
