@@ -128,6 +128,15 @@ def _wait_http(url: str, timeout_s: float = 90) -> None:
     raise TimeoutError(f"{url} did not answer")
 
 
+def _stream_ticket(base: str, headers: dict) -> str:
+    """A single-use ticket for the live stream (no token travels in a stream URL)."""
+    answer = httpx.post(
+        f"{base}/auth/stream-tickets", json={"path": "/proctoring/live"}, headers=headers
+    )
+    answer.raise_for_status()
+    return answer.json()["ticket"]
+
+
 def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: threading.Event):
     with (
         httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
@@ -218,7 +227,7 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
             target=_listen,
             args=(
                 f"{base}/proctoring/live",
-                {"token": admin["Authorization"][7:], "severity": "medium"},
+                {"ticket": _stream_ticket(base, admin), "severity": "medium"},
                 alerts,
                 ready,
                 stop,

@@ -133,8 +133,15 @@ def per_exam(connection: duckdb.DuckDBPyConnection, window: ExamWindow) -> pd.Da
     return _df(connection, sql, window.params())
 
 
-def sessions_for_review(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Sessions with their incident counts, those with pending incidents first."""
+REVIEW_PAGE_ROWS = 500
+"""Sessions the review page lists at once: the most pending first, so the page stays bounded
+however many sessions an institution has."""
+
+
+def sessions_for_review(
+    connection: duckdb.DuckDBPyConnection, limit: int = REVIEW_PAGE_ROWS, offset: int = 0
+) -> pd.DataFrame:
+    """One page of sessions with their incident counts, those with pending incidents first."""
     sql = """
     select s.session_id, s.student_id, s.student_name, s.exam_id, s.session_date, s.status,
            count(i.incident_id) as incidents,
@@ -142,8 +149,9 @@ def sessions_for_review(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     from exam_sessions s left join incidents i using (session_id)
     group by all
     order by pending desc, s.session_date desc, s.session_id
+    limit $limit offset $offset
     """
-    return _df(connection, sql)
+    return _df(connection, sql, {"limit": int(limit), "offset": int(offset)})
 
 
 def session_detail(connection: duckdb.DuckDBPyConnection, session_id: str) -> dict | None:
@@ -222,12 +230,16 @@ def detector_precision_over_time(
     return _df(connection, sql)
 
 
-def erasure_requests(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def erasure_requests(
+    connection: duckdb.DuckDBPyConnection, limit: int = REVIEW_PAGE_ROWS
+) -> pd.DataFrame:
+    """The latest erasure requests, newest first (one bounded page)."""
     sql = """
     select request_id, session_id, student_id_hash, requested_at, completed_at,
            case when completed_at is null then 'pending' else 'completed' end as status,
            certificate_json, signature
     from erasure_log
     order by requested_at desc, request_id
+    limit $limit
     """
-    return _df(connection, sql)
+    return _df(connection, sql, {"limit": int(limit)})

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
 from proctorlake.storage import lake
+from proctorlake.storage.delta_predicates import column_in
 from proctorlake.storage.object_store import open_object_store
 from spark_jobs.chunk_checkpoints import finished_keys
 from spark_jobs.detect_chunks import (
@@ -39,8 +40,7 @@ class AnalysisResult:
 
 
 def _in_sessions(session_ids: Sequence[str]) -> str:
-    quoted = ", ".join("'" + s.replace("'", "''") + "'" for s in session_ids)
-    return f"session_id IN ({quoted})"
+    return column_in("session_id", session_ids)
 
 
 def extract_chunks(

@@ -59,10 +59,14 @@ def test_exam_and_proctor_pages_in_chromium(realtime_api, realtime_workers, tmp_
         browser.close()
 
     with api.client() as client:
-        info = client.get(
+        staff = {"Authorization": f"Bearer {proctor_token}"}
+        info = client.get(f"/sessions/{sid}", headers=staff).json()
+        # ending the session revoked the student's link
+        revoked = client.get(
             f"/sessions/{sid}", headers={"Authorization": f"Bearer {session['token']}"}
-        ).json()
+        )
     assert info["status"] == "terminated"
+    assert revoked.status_code == 409 and "revoked" in revoked.json()["detail"]
     actions = [
         (r["action_type"], r["proctor_id"])
         for r in lake.read_table(api.settings, "proctor_actions").to_pylist()

@@ -101,7 +101,8 @@ def test_policy_extreme_incident_ends_the_session_automatically(
     _, action, _ = events.next_event(lambda k, e: k == "action", timeout_s=90)
     assert (action["action_type"], action["proctor_id"]) == ("end_session", "policy:auto")
     with api.client() as client:
-        state = client.get(f"/sessions/{sid}", headers=bearer(session["token"])).json()
+        # the student's token was revoked when the session ended; staff still see it
+        state = client.get(f"/sessions/{sid}", headers=bearer(api.staff_token("inst-a"))).json()
     assert state["status"] == "terminated"
     rows = wait_for_rows(api.settings, "proctor_actions", sid, 1)
     assert [(r["action_type"], r["proctor_id"]) for r in rows] == [("end_session", "policy:auto")]

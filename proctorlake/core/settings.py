@@ -48,6 +48,19 @@ class Settings:
     admin_users_path: Path | None = None
     # JSON file of per-institution retention: {"institutions": {id: {"retention_days": N}}}.
     retention_policy_path: Path | None = None
+    # Realtime API limits (security review #7, #11); defaults sit well above what the demo and
+    # the bench send: ~1.1 frames/s per session plus a segment every few seconds.
+    student_requests_per_s: float = 5.0  # sustained rate per session token
+    staff_requests_per_s: float = 50.0  # per proctor/admin token (the live page polls thumbnails)
+    request_burst: int = 40  # requests a token may send at once above its rate
+    sse_streams_per_token: int = 4  # concurrent event streams one token may hold open
+    max_segment_bytes: int = 64 * 1024 * 1024  # one recording upload, checked while streaming
+    session_chunk_quota_bytes: int = 8 * 1024**3  # all stored recording of one session
+    session_idle_timeout_s: int = 2 * 3600  # an open session with no upload this long ends
+    session_max_duration_s: int = 12 * 3600  # an open session older than this ends
+    ended_session_grace_s: int = 300  # ended sessions' cached state is kept this long
+    session_cache_cap: int = 10_000  # cached ended sessions / per-session entries (LRU)
+    stream_ticket_ttl_s: int = 30  # a single-use ticket for opening one event stream
 
     @property
     def lake_root(self) -> str:
@@ -60,6 +73,11 @@ class Settings:
     def objects_root(self) -> Path:
         """Local object store root (used when the backend is ``local``)."""
         return self.home / "objects"
+
+    @property
+    def upload_tmp_dir(self) -> Path:
+        """Where uploads are streamed to disk before they are stored (not the system temp)."""
+        return self.home / "tmp" / "uploads"
 
     @property
     def run_dir(self) -> Path:
@@ -114,4 +132,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         torch_device=_env("TORCH_DEVICE", ""),
         admin_users_path=Path(_env("ADMIN_USERS", str(home / "admin_users.json"))),
         retention_policy_path=Path(_env("RETENTION_POLICY", str(home / "retention_policy.json"))),
+        student_requests_per_s=float(_env("STUDENT_REQUESTS_PER_S", "5")),
+        staff_requests_per_s=float(_env("STAFF_REQUESTS_PER_S", "50")),
+        request_burst=int(_env("REQUEST_BURST", "40")),
+        sse_streams_per_token=int(_env("SSE_STREAMS_PER_TOKEN", "4")),
+        max_segment_bytes=int(_env("MAX_SEGMENT_BYTES", str(64 * 1024 * 1024))),
+        session_chunk_quota_bytes=int(_env("SESSION_CHUNK_QUOTA_BYTES", str(8 * 1024**3))),
+        session_idle_timeout_s=int(_env("SESSION_IDLE_TIMEOUT_S", str(2 * 3600))),
+        session_max_duration_s=int(_env("SESSION_MAX_DURATION_S", str(12 * 3600))),
+        ended_session_grace_s=int(_env("ENDED_SESSION_GRACE_S", "300")),
+        session_cache_cap=int(_env("SESSION_CACHE_CAP", "10000")),
+        stream_ticket_ttl_s=int(_env("STREAM_TICKET_TTL_S", "30")),
     )

@@ -26,6 +26,7 @@ from realtime.api.routers import (
     proctoring,
     reports,
     sessions,
+    stream_tickets,
     vocabulary,
 )
 from realtime.api.state import RealtimeServices
@@ -52,7 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (sessions, proctoring, identity, lti, erasure, holds, reports, vocabulary):
+    routers = (sessions, proctoring, identity, lti, erasure, holds, reports, stream_tickets)
+    for module in (*routers, vocabulary):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -5,11 +5,19 @@ first use under ``PROCTORLAKE_HOME/keys`` (owner-only); it is kept apart from th
 audit-signing key because a MAC key that signs access must never sign audit records.
 A student token names one session and reaches only that session; proctor and admin tokens
 name an institution and reach only that institution's sessions.
+
+Every token carries an audience (``aud``: the exam client, staff, or a stream ticket) checked
+on each use, so a token minted for one purpose is refused for another, and an id (``jti``)
+that can be revoked in every API process (``token_revocations``). Ending or erasing a session
+revokes its student's tokens. An event stream cannot send a header, so it is opened with a
+stream ticket: short-lived, single-use, bound to one path, exchanged for with the real token
+in a POST; no long-lived token ever appears in a URL.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +25,13 @@ import jwt
 
 from proctorlake.core.settings import Settings
 from proctorlake.storage.key_files import read_or_create_key
+from realtime.api import token_revocations
 
 ROLES = ("student", "proctor", "admin")
+AUDIENCE_STUDENT = "proctorlake-exam-client"
+AUDIENCE_STAFF = "proctorlake-staff"
+AUDIENCE_STREAM_TICKET = "proctorlake-stream-ticket"
+API_AUDIENCES = (AUDIENCE_STUDENT, AUDIENCE_STAFF)
 DEFAULT_TTL_S = {"student": 6 * 3600, "proctor": 12 * 3600, "admin": 12 * 3600}
 _ALGORITHM = "HS256"
 _ISSUER = "proctorlake"
@@ -28,6 +41,11 @@ class TokenError(ValueError):
     """The token is missing, malformed, forged or expired (the message says which)."""
 
 
+class SessionTokensRevoked(TokenError):
+    """The token's session ended or was erased, which revoked its tokens (answered 409, so
+    a client knows to stop rather than sign in again)."""
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     subject: str
@@ -35,12 +53,19 @@ class TokenClaims:
     institution_id: str
     session_id: str | None
     expires_at: int
+    jti: str = ""
+    issued_at: int = 0
 
     def can_reach_session(self, session_id: str, institution_id: str) -> bool:
         """A student reaches its own session; staff reach their institution's sessions."""
         if self.role == "student":
             return self.session_id == session_id and self.institution_id == institution_id
         return self.institution_id == institution_id
+
+
+def audience_for(role: str) -> str:
+    """The one audience a role's API token is minted for and accepted with."""
+    return AUDIENCE_STUDENT if role == "student" else AUDIENCE_STAFF
 
 
 def token_key_path(settings: Settings) -> Path:
@@ -72,6 +97,8 @@ def issue_token(
         "sub": subject,
         "role": role,
         "inst": institution_id,
+        "aud": audience_for(role),
+        "jti": uuid.uuid4().hex,
         "iat": now,
         "exp": now + int(ttl_s if ttl_s is not None else DEFAULT_TTL_S[role]),
     }
@@ -80,33 +107,108 @@ def issue_token(
     return jwt.encode(claims, _token_key(settings), algorithm=_ALGORITHM)
 
 
-def verify_token(settings: Settings, token: str) -> TokenClaims:
-    """Check signature, issuer and expiry; raises TokenError with the reason."""
-    if not token:
-        raise TokenError("no token: send 'Authorization: Bearer <token>'")
-    try:
-        claims = jwt.decode(
-            token,
-            _token_key(settings),
-            algorithms=[_ALGORITHM],
-            issuer=_ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenError("token expired") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise TokenError("token signature does not verify") from exc
-    except jwt.PyJWTError as exc:
-        raise TokenError(f"token rejected: {exc}") from exc
+def verify_token(
+    settings: Settings, token: str, audiences: str | tuple[str, ...] = API_AUDIENCES
+) -> TokenClaims:
+    """Check signature, issuer, audience, expiry and revocation; raises TokenError."""
+    claims = _decode(settings, token, audiences)
     role = claims.get("role")
     if role not in ROLES or not claims.get("inst"):
         raise TokenError("token carries no valid role and institution")
     if role == "student" and not claims.get("sid"):
         raise TokenError("student token names no session")
+    if claims["aud"] != audience_for(role):
+        raise TokenError(f"a {role} token must have the audience {audience_for(role)!r}")
+    result = _claims(claims)
+    _check_revocation(settings, result)
+    return result
+
+
+def _check_revocation(settings: Settings, claims: TokenClaims) -> None:
+    if token_revocations.jti_revoked(settings, claims.jti):
+        raise TokenError("token revoked")
+    if claims.session_id is None:
+        return
+    reason = token_revocations.session_revocation(settings, claims.session_id, claims.issued_at)
+    if reason is not None:
+        raise SessionTokensRevoked(
+            f"session {claims.session_id} is {reason}: its tokens are revoked"
+        )
+
+
+def _decode(settings: Settings, token: str, audiences: str | tuple[str, ...]) -> dict:
+    if not token:
+        raise TokenError("no token: send 'Authorization: Bearer <token>'")
+    try:
+        return jwt.decode(
+            token,
+            _token_key(settings),
+            algorithms=[_ALGORITHM],
+            issuer=_ISSUER,
+            audience=list(audiences) if isinstance(audiences, tuple) else audiences,
+            options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("token expired") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("token signature does not verify") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise TokenError("token is not meant for this use (audience)") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"token rejected: {exc}") from exc
+
+
+def _claims(claims: dict) -> TokenClaims:
     return TokenClaims(
         subject=str(claims["sub"]),
-        role=role,
+        role=claims["role"],
         institution_id=str(claims["inst"]),
         session_id=claims.get("sid"),
         expires_at=int(claims["exp"]),
+        jti=str(claims["jti"]),
+        issued_at=int(claims["iat"]),
     )
+
+
+def revoke_token(settings: Settings, claims: TokenClaims) -> None:
+    """Revoke one token in every API process."""
+    token_revocations.revoke_jti(settings, claims.jti, claims.expires_at)
+
+
+def revoke_session_tokens(settings: Settings, session_id: str, reason: str) -> None:
+    """Revoke every token naming the session, in every API process; called when it ends
+    (``reason`` = its status) and by erasure (``reason="erased"``)."""
+    token_revocations.revoke_session(settings, session_id, reason)
+
+
+def issue_stream_ticket(settings: Settings, claims: TokenClaims, path: str) -> str:
+    """A single-use ticket that opens the event stream at ``path`` for the token's holder."""
+    now = int(time.time())
+    ticket = {
+        "iss": _ISSUER,
+        "sub": claims.subject,
+        "role": claims.role,
+        "inst": claims.institution_id,
+        "aud": AUDIENCE_STREAM_TICKET,
+        "jti": uuid.uuid4().hex,
+        "parent": claims.jti,
+        "parent_iat": claims.issued_at,
+        "path": path,
+        "iat": now,
+        "exp": min(now + settings.stream_ticket_ttl_s, claims.expires_at),
+    }
+    if claims.session_id:
+        ticket["sid"] = claims.session_id
+    return jwt.encode(ticket, _token_key(settings), algorithm=_ALGORITHM)
+
+
+def redeem_stream_ticket(settings: Settings, ticket: str, path: str) -> TokenClaims:
+    """The claims of the token the ticket was exchanged for; the ticket is used up."""
+    claims = _decode(settings, ticket, AUDIENCE_STREAM_TICKET)
+    if claims.get("path") != path:
+        raise TokenError("this stream ticket opens another stream")
+    if not token_revocations.revoke_jti(settings, str(claims["jti"]), int(claims["exp"])):
+        raise TokenError("stream ticket already used: ask for a new one")
+    parent = _claims({**claims, "jti": claims["parent"], "iat": claims["parent_iat"]})
+    _check_revocation(settings, parent)
+    return parent

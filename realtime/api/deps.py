@@ -1,7 +1,9 @@
 """Request dependencies: the shared services, the caller's verified token, access checks.
 
-A token comes in the ``Authorization: Bearer`` header, or as a ``token`` query parameter for
-the two things a browser cannot give a header to: ``EventSource`` streams and ``<img>``.
+A token comes only in the ``Authorization: Bearer`` header. The one thing a browser cannot
+give a header to, an ``EventSource`` stream, is opened with a single-use ``ticket`` query
+parameter bound to the stream's path (``POST /auth/stream-tickets``); images are fetched
+with the header. Every authenticated request also spends from its token's rate limit.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from realtime.api.auth import TokenClaims, verify_token
+from realtime.api.auth import TokenClaims, redeem_stream_ticket, verify_token
 from realtime.api.problems import Forbidden
 from realtime.api.session_registry import ExamSession
 from realtime.api.state import RealtimeServices
@@ -26,11 +28,16 @@ Services = Annotated[RealtimeServices, Depends(get_services)]
 def get_claims(
     request: Request,
     services: Services,
-    token: Annotated[str | None, Query(description="token, for EventSource and img")] = None,
+    ticket: Annotated[str | None, Query(description="stream ticket, for EventSource")] = None,
 ) -> TokenClaims:
     header = request.headers.get("authorization", "")
     bearer = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    return verify_token(services.settings, bearer or token or "")
+    if bearer or not ticket:
+        claims = verify_token(services.settings, bearer)
+    else:
+        claims = redeem_stream_ticket(services.settings, ticket, request.url.path)
+    services.limits.spend(claims)
+    return claims
 
 
 Claims = Annotated[TokenClaims, Depends(get_claims)]

@@ -107,6 +107,12 @@ class FrameIntake:
             session.session_id, track, captured_at_ms, True, sent.partition, sent.offset, gap
         )
 
+    def forget(self, session_id: str) -> None:
+        """Drop what this process remembers of the session (evicted or erased)."""
+        with self._lock:
+            self._thumbnail_written.pop(session_id, None)
+            self._last_webcam_ms.pop(session_id, None)
+
     def _gap_before(self, session_id: str, captured_at_ms: int) -> int | None:
         """Milliseconds since the session's previous webcam frame when that is a gap (this
         process's view: after an API restart the first frame sees no gap here, the detector
@@ -129,9 +135,3 @@ class FrameIntake:
             self._thumbnail_written[session_id] = now
         with erased_sessions.admitted_session(self.settings, session_id):
             self.store.put_bytes(live_thumbnail_key(session_id), jpeg)
-
-    def forget_session(self, session_id: str) -> None:
-        """Drop what this process remembers of the session (after its erasure)."""
-        with self._lock:
-            self._thumbnail_written.pop(session_id, None)
-            self._last_webcam_ms.pop(session_id, None)

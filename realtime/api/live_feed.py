@@ -91,10 +91,15 @@ class LiveFeed:
                 return
             reviews[review["record_id"]] = review
 
-    def forget_session(self, session_id: str) -> None:
-        """Drop the erased session's timeline and reviews, and ignore its late events."""
+    def forget_erased(self, session_id: str) -> None:
+        """Forget an erased session and ignore its late events from now on."""
         with self._lock:
             self.erased.add(session_id)
+        self.forget(session_id)
+
+    def forget(self, session_id: str) -> None:
+        """Drop an evicted session's incidents and reviews (Delta still has them)."""
+        with self._lock:
             self.timeline.pop(session_id, None)
             self.reviews.pop(session_id, None)
             self.loaded.discard(session_id)

@@ -10,8 +10,9 @@ from kafka.errors import KafkaError
 from proctorlake.core.ids import InvalidId
 from proctorlake.governance.erased_sessions import SessionErased
 from proctorlake.services.reviews import IncidentNotFound
-from realtime.api.auth import TokenError
+from realtime.api.auth import SessionTokensRevoked, TokenError
 from realtime.api.errors import ApiProblem
+from realtime.api.request_limits import RateLimited
 from realtime.api.session_registry import SessionClosed, UnknownSession
 
 PROBLEM_JSON = "application/problem+json"
@@ -25,11 +26,14 @@ _TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
     422: "Unprocessable content",
+    429: "Too many requests",
     503: "Service unavailable",
 }
 
 
-def problem(status: int, detail: str, request: Request, **extra) -> JSONResponse:
+def problem(
+    status: int, detail: str, request: Request, headers: dict | None = None, **extra
+) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
@@ -38,7 +42,8 @@ def problem(status: int, detail: str, request: Request, **extra) -> JSONResponse
         "instance": request.url.path,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -63,6 +68,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TokenError)
     async def _token(request: Request, exc: TokenError) -> JSONResponse:
+        if isinstance(exc, SessionTokensRevoked):
+            return problem(409, str(exc), request)
         return problem(401, str(exc), request)
 
     @app.exception_handler(Forbidden)
@@ -88,6 +95,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _rejected(request: Request, exc: ApiProblem) -> JSONResponse:
         return problem(exc.status, str(exc), request)
+
+    @app.exception_handler(RateLimited)
+    async def _limited(request: Request, exc: RateLimited) -> JSONResponse:
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return problem(429, str(exc), request, headers=headers, retry_after_s=exc.retry_after_s)
 
     @app.exception_handler(KafkaError)
     async def _broker(request: Request, exc: KafkaError) -> JSONResponse:

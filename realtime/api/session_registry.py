@@ -6,13 +6,21 @@ also published on the ``sessions`` topic (sealed, it names the student) after it
 committed. Memory is only a cache: after a restart the API reads the state it needs
 (institution, tier, policy, ended or not) back from Delta. The cache lock is never held
 across I/O; a session's own transitions are serialised by its stripe of ``_transition_locks``.
+
+The cache is bounded: ``sweep`` (run every few seconds by the API's janitor) ends open
+sessions idle past ``session_idle_timeout_s`` or older than ``session_max_duration_s`` (an
+``ended`` event like any other end), forgets ended sessions after ``ended_session_grace_s``,
+keeps at most ``session_cache_cap`` of them meanwhile, and tells ``on_evict`` listeners so
+other per-session caches go too. Ending a session revokes its student's tokens.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
@@ -27,6 +35,7 @@ from proctorlake.core.vocabulary import SessionEventType, Tier, Track
 from proctorlake.governance import erased_sessions, sealed_topics
 from proctorlake.governance.erased_sessions import SessionErased
 from proctorlake.storage import lake
+from realtime.api.auth import revoke_session_tokens
 from realtime.api.group_commit import GroupCommit
 
 OPEN_STATUSES = ("created", "active")
@@ -104,6 +113,9 @@ class SessionRegistry:
         self.settings = settings
         self.producer = producer
         self._sessions: dict[str, ExamSession] = {}
+        self._last_activity: dict[str, float] = {}  # open sessions: monotonic time
+        self._closed_since: dict[str, float] = {}  # closed sessions, oldest first
+        self.on_evict: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
         self._transition_locks = [threading.Lock() for _ in range(TRANSITION_STRIPES)]
         self._rows = GroupCommit(
@@ -122,9 +134,11 @@ class SessionRegistry:
         table = table.filter(
             pc.is_in(table["status"], value_set=pa.array(OPEN_STATUSES, pa.string()))
         )
+        now = time.monotonic()
         with self._lock:
             for row in table.to_pylist():
                 self._sessions[row["session_id"]] = _session_from_row(row)
+                self._last_activity[row["session_id"]] = now
         return table.num_rows
 
     def create(
@@ -181,7 +195,8 @@ class SessionRegistry:
             raise UnknownSession(session_id)
         session = _session_from_row(rows[0])
         with self._lock:
-            self._sessions.setdefault(session_id, session)
+            if session_id not in self._sessions:
+                self._cache(session)
             return self._sessions[session_id]
 
     def evict(self, session_id: str) -> None:
@@ -221,9 +236,56 @@ class SessionRegistry:
                 return session
             session = replace(session, status=status, ended_at=dt.datetime.now(dt.UTC))
             self._write(session)
+        revoke_session_tokens(self.settings, session_id, status)
         self._publish(session, SessionEventType.ENDED)
         self._mark_end_of_frames(session)
         return session
+
+    def touch(self, session_id: str) -> None:
+        """Note an upload: an open session that hears nothing for long expires."""
+        with self._lock:
+            if session_id in self._last_activity:
+                self._last_activity[session_id] = time.monotonic()
+
+    def sweep(self, now: float | None = None) -> tuple[list[str], list[str]]:
+        """Expire idle or overlong open sessions and forget ended ones past their grace;
+        returns (expired, evicted) session ids."""
+        now = time.monotonic() if now is None else now
+        wall = dt.datetime.now(dt.UTC)
+        settings = self.settings
+        with self._lock:
+            expired = [
+                s.session_id
+                for s in self._sessions.values()
+                if s.is_open
+                and (
+                    now - self._last_activity.get(s.session_id, now)
+                    > settings.session_idle_timeout_s
+                    or (wall - (s.started_at or s.created_at)).total_seconds()
+                    > settings.session_max_duration_s
+                )
+            ]
+        for session_id in expired:
+            self.end(session_id, status="ended")
+        with self._lock:
+            closed = list(self._closed_since.items())
+            overflow = max(0, len(closed) - settings.session_cache_cap)
+            evicted = [
+                sid
+                for index, (sid, since) in enumerate(closed)
+                if index < overflow or now - since > settings.ended_session_grace_s
+            ]
+            for session_id in evicted:
+                self._sessions.pop(session_id, None)
+                self._closed_since.pop(session_id, None)
+        for session_id in evicted:
+            for listener in self.on_evict:
+                listener(session_id)
+        return expired, evicted
+
+    def cached_ids(self) -> set[str]:
+        with self._lock:
+            return set(self._sessions)
 
     def record_gap(self, session: ExamSession, from_ms: int, to_ms: int) -> None:
         self._publish(session, SessionEventType.GAP, gap_from_ms=from_ms, gap_to_ms=to_ms)
@@ -242,7 +304,16 @@ class SessionRegistry:
             self.evict(session.session_id)
             raise SessionErased(f"session {session.session_id} was erased")
         with self._lock:
-            self._sessions[session.session_id] = session
+            self._cache(session)
+
+    def _cache(self, session: ExamSession) -> None:
+        """Cache under ``_lock``: open sessions by activity, closed ones by when they closed."""
+        self._sessions[session.session_id] = session
+        if session.is_open:
+            self._last_activity.setdefault(session.session_id, time.monotonic())
+        else:
+            self._last_activity.pop(session.session_id, None)
+            self._closed_since.setdefault(session.session_id, time.monotonic())
 
     def _mark_end_of_frames(self, session: ExamSession) -> None:
         """An empty record after the last frame, on each frames topic's partition of the

@@ -15,6 +15,8 @@ from realtime.api.incident_policy import IncidentPolicy, takes_automatic_action
 from realtime.api.live_feed import LiveFeed, TopicFollower
 from realtime.api.proctor_actions import AUTO_PROCTOR_ID, ProctorActions
 from realtime.api.recording_upload import RecordingUploads
+from realtime.api.request_limits import RequestLimits
+from realtime.api.session_janitor import SessionJanitor
 from realtime.api.session_registry import SessionRegistry
 
 log = logging.getLogger(__name__)
@@ -31,24 +33,38 @@ class RealtimeServices:
     feed: LiveFeed
     incident_policy: IncidentPolicy
     store: ObjectStore
+    limits: RequestLimits
     follower: TopicFollower | None = None
+    janitor: SessionJanitor | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> RealtimeServices:
         producer = kafka_io.make_producer(settings)
         registry = SessionRegistry(settings, producer)
         store = open_object_store(settings)
-        return cls(
+        services = cls(
             settings=settings,
             producer=producer,
             registry=registry,
             intake=FrameIntake(settings, producer, store),
-            uploads=RecordingUploads(settings, store, segment_limits(settings.chunk_seconds)),
+            uploads=RecordingUploads(
+                settings,
+                store,
+                segment_limits(settings.chunk_seconds),
+                settings.session_chunk_quota_bytes,
+            ),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
             incident_policy=IncidentPolicy(registry),
             store=store,
+            limits=RequestLimits(settings),
         )
+        registry.on_evict += [
+            services.intake.forget,
+            services.feed.forget,
+            services.limits.forget_session,
+        ]
+        return services
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Read open sessions back from Delta, then follow the topics from their end."""
@@ -61,8 +77,13 @@ class RealtimeServices:
         self.follower.start()
         if not self.follower.ready.wait(timeout=30):
             raise RuntimeError("could not attach to the incidents topic within 30 s")
+        self.janitor = SessionJanitor(self.registry)
+        self.janitor.start()
 
     def close(self) -> None:
+        if self.janitor is not None:
+            self.janitor.stop()
+            self.janitor.join(timeout=5)
         if self.follower is not None:
             self.follower.stop()
             self.follower.join(timeout=5)

@@ -17,7 +17,8 @@ function setStatus(text, kind) {
 
 async function api(path, options = {}) {
   const response = await fetch(path, { ...options, headers: { ...auth, ...(options.headers || {}) } });
-  if (response.status === 409) { showEnded("This session is closed."); }
+  // 409: the session ended; 401: its tokens were revoked when it ended (or the link expired).
+  if (response.status === 409 || response.status === 401) { showEnded("This session is closed."); }
   return response;
 }
 
@@ -82,7 +83,8 @@ function recordSegments(stream, seconds) {
     recorder.onstop = () => {
       const segment = { startMs, endMs: Date.now() - state.t0, blob: new Blob(parts, { type: "video/webm" }) };
       state.pending.push(segment);
-      flushSegments();
+      state.flushed = flushSegments();
+      if (state.stopped) state.stopped();
       run();
     };
     recorder.start();
@@ -107,9 +109,25 @@ async function flushSegments() {
   }
 }
 
-function followEvents() {
-  const events = new EventSource(`${base}/events?token=${encodeURIComponent(token)}`);
+// An EventSource cannot send the token header, and a token in a URL leaks into logs: the
+// stream opens with a single-use ticket, and a dropped stream asks for a new one.
+async function streamTicket(path) {
+  const response = await api("/auth/stream-tickets", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ path }),
+  });
+  return response.ok ? (await response.json()).ticket : null;
+}
+
+async function followEvents() {
+  if (state.ended) return;
+  const ticket = await streamTicket(`${base}/events`);
+  if (!ticket) { setTimeout(followEvents, 5000); return; }
+  const events = new EventSource(`${base}/events?ticket=${encodeURIComponent(ticket)}`);
   state.events = events;
+  events.onerror = () => {
+    events.close();  // a ticket opens one stream once: reconnect with a new one
+    if (!state.ended) setTimeout(followEvents, 2000);
+  };
   events.addEventListener("status", (e) => {
     const status = JSON.parse(e.data).status;
     if (status === "ended" || status === "terminated") showEnded("This session was closed.");
@@ -119,8 +137,7 @@ function followEvents() {
     if (action.action_type === "message") showMessage(action.message);
     if (action.action_type === "end_session") showEnded(action.message || "Your proctor ended the session.");
   });
-  // EventSource reconnects by itself after a network drop; the status event on reconnect
-  // tells the page if the session ended meanwhile.
+  // The status event on reconnect tells the page if the session ended meanwhile.
 }
 
 async function start() {
@@ -152,7 +169,15 @@ async function start() {
 
 document.getElementById("overlay-ok").onclick = () => { document.getElementById("overlay").hidden = true; };
 document.getElementById("hand-in").onclick = async () => {
-  if (state.recorder && state.recorder.state !== "inactive") state.recorder.stop();
+  // The last segment is uploaded before the end: an ended session accepts no more recording.
+  if (state.recorder && state.recorder.state !== "inactive") {
+    const stopped = new Promise((resolve) => { state.stopped = resolve; });
+    state.ended = true;  // no new recorder starts
+    state.recorder.stop();
+    await stopped;
+    await state.flushed;
+    state.ended = false;
+  }
   await api(`${base}/end`, { method: "POST" });
   showEnded("You handed in. Thank you.");
 };

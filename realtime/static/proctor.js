@@ -33,8 +33,7 @@ function renderGrid() {
     card.dataset.review = s.reviews.length ? "pending" : "none";
     const img = document.createElement("img");
     img.alt = `webcam of ${s.student_id}`;
-    img.src = `/proctoring/sessions/${s.session_id}/thumbnail?token=${encodeURIComponent(token)}&t=${Date.now()}`;
-    img.onerror = () => { img.removeAttribute("src"); };
+    loadThumbnail(img, s.session_id);
     const label = document.createElement("span");
     label.textContent = `${s.student_id} · ${s.exam_id}` +
       (s.max_severity ? ` · ${s.max_severity} (${s.incidents.length})` : "") +
@@ -44,6 +43,19 @@ function renderGrid() {
     grid.append(card);
   }
   if (state.selected) renderPanel();
+}
+
+// Thumbnails are fetched with the token header (never in the image URL) and shown as blobs.
+async function loadThumbnail(img, sessionId) {
+  try {
+    const response = await fetch(`/proctoring/sessions/${sessionId}/thumbnail`, { headers: auth, cache: "no-store" });
+    if (!response.ok) return;
+    const url = URL.createObjectURL(await response.blob());
+    img.onload = () => URL.revokeObjectURL(url);
+    img.src = url;
+  } catch (err) {
+    img.removeAttribute("src");
+  }
 }
 
 function renderPanel() {
@@ -85,10 +97,23 @@ async function refresh() {
   }
 }
 
-function follow() {
+// The live stream opens with a single-use ticket (EventSource sends no header); a dropped
+// stream is reopened with a new one.
+async function follow() {
   if (state.live) state.live.close();
   const severity = document.getElementById("severity").value;
-  const live = new EventSource(`/proctoring/live?severity=${severity}&token=${encodeURIComponent(token)}`);
+  let ticket;
+  try {
+    ticket = (await api("/auth/stream-tickets", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path: "/proctoring/live" }),
+    })).ticket;
+  } catch (err) {
+    setStatus(`cannot follow: ${err.message}`, "error");
+    setTimeout(follow, 5000);
+    return;
+  }
+  const live = new EventSource(`/proctoring/live?severity=${severity}&ticket=${encodeURIComponent(ticket)}`);
   state.live = live;
   live.addEventListener("ready", () => setStatus("live", "ok"));
   live.addEventListener("incident", (e) => {
@@ -107,7 +132,11 @@ function follow() {
     renderGrid();
   });
   live.addEventListener("session", () => refresh());  // created, started, ended elsewhere
-  live.onerror = () => setStatus("reconnecting…", "offline");
+  live.onerror = () => {
+    setStatus("reconnecting…", "offline");
+    live.close();
+    if (state.live === live) setTimeout(follow, 2000);
+  };
 }
 
 document.getElementById("severity").onchange = follow;

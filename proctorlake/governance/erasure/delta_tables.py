@@ -45,6 +45,7 @@ from proctorlake.governance.erasure.table_files import (
     table_files,
 )
 from proctorlake.storage import lake
+from proctorlake.storage.delta_predicates import column_in
 
 LAYER_ORDER = {"bronze": 0, "silver": 1, "gold": 2, "audit": 3}
 # Audit tables that must outlive the sessions they talk about; they hold no personal data
@@ -198,8 +199,8 @@ def erase_sessions_from_table(settings: Settings, name: str, session_ids: list[s
     live_before = _live_paths(dt)
     deleted = 0
     if dt.to_pyarrow_dataset().count_rows(filter=_session_filter(session_ids)):
-        quoted = ", ".join(f"'{s}'" for s in ids.to_pylist())  # ids are validated: no quotes
-        deleted = int(dt.delete(f"session_id IN ({quoted})")["num_deleted_rows"])
+        predicate = column_in("session_id", ids.to_pylist())
+        deleted = int(dt.delete(predicate)["num_deleted_rows"])
         dt = open_delta(settings, name)
     if _uses_deletion_vectors(dt) and any(
         _holds_sessions(files, p, ids) for p in _live_paths_in_range(dt, ids)

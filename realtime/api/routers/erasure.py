@@ -42,8 +42,8 @@ def _forget(services: RealtimeServices, session_id: str) -> None:
     """Drop every in-memory trace of the session in this process (the others check the
     erased marker on every request and drop theirs when they see it)."""
     services.registry.evict(session_id)
-    services.intake.forget_session(session_id)
-    services.feed.forget_session(session_id)
+    services.intake.forget(session_id)
+    services.feed.forget_erased(session_id)
 
 
 def _erase(services: RealtimeServices, session_id: str, institution_id: str) -> Certificate:

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core.settings import Settings
 from proctorlake.governance import legal_holds
-from realtime.api.auth import TokenClaims, verify_token
+from realtime.api.auth import AUDIENCE_STAFF, TokenClaims, verify_token
 from realtime.api.problems import Forbidden
 
 router = APIRouter(prefix="/sessions", tags=["legal holds"])
@@ -49,7 +49,7 @@ def _settings(request: Request) -> Settings:
 def admin_claims(request: Request) -> TokenClaims:
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    claims = verify_token(_settings(request), token)
+    claims = verify_token(_settings(request), token, AUDIENCE_STAFF)
     if claims.role != "admin":
         raise Forbidden(f"a {claims.role} token cannot manage legal holds; an admin token can")
     return claims

@@ -10,6 +10,7 @@ from typing import Annotated
 import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core import schemas
@@ -99,6 +100,7 @@ async def live(
             and Severity.rank_of(event.get("severity")) >= threshold
         )
 
+    release = services.limits.streams.acquire(claims.jti)
     subscriber = services.feed.subscribe(accepts)
 
     async def stream():
@@ -108,8 +110,11 @@ async def live(
                 yield message
         finally:
             services.feed.unsubscribe(subscriber)
+            release()
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", background=BackgroundTask(release)
+    )
 
 
 def _event_id(kind: str, event: dict) -> str:

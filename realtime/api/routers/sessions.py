@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core.vocabulary import ProctorActionType
@@ -26,7 +27,7 @@ from realtime.api.payloads import (
     SessionStart,
 )
 from realtime.api.problems import Forbidden
-from realtime.api.recording_upload import MAX_SEGMENT_BYTES
+from realtime.api.request_body import read_capped, spool_capped
 from realtime.api.session_registry import ExamSession
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -62,21 +63,6 @@ def _endpoints(session_id: str) -> SessionEndpoints:
         events=f"{base}/events",
         exam_page="/exam",
     )
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise FrameRejected(413, f"upload is {declared} bytes; the limit is {limit}")
-    parts: list[bytes] = []
-    size = 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise FrameRejected(413, f"upload passed the {limit}-byte limit")
-        parts.append(part)
-    return b"".join(parts)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionCreated)
@@ -153,12 +139,13 @@ async def post_frame(
     await run_in_threadpool(services.registry.require_open, session_id)
     if track not in MAX_FRAME_BYTES:
         raise FrameRejected(404, f"unknown track {track!r}; use webcam or screen")
-    jpeg = await _read_body(request, MAX_FRAME_BYTES[track])
+    jpeg = await read_capped(request, MAX_FRAME_BYTES[track])
     captured = capture_time_ms(captured_at_ms, session, int(time.time() * 1000))
     if session.started_at is None:
         started = dt.datetime.fromtimestamp(captured / 1000, dt.UTC)
         session = await run_in_threadpool(services.registry.start, session_id, started)
     receipt = await run_in_threadpool(services.intake.accept, session, track, jpeg, captured)
+    services.registry.touch(session_id)
     if receipt.gap_before_ms is not None:
         gap_from = captured - receipt.gap_before_ms
         await run_in_threadpool(services.registry.record_gap, session, gap_from, captured)
@@ -182,14 +169,20 @@ async def post_chunk(
 ) -> ChunkStored:
     """One self-contained WebM segment of the recording, stored in the object store.
 
-    Segments may still arrive shortly after the session ended (the client flushes its last
-    recording), so an ended session accepts them; an unknown one does not.
+    An ended session accepts none (409): the exam client uploads its last segment before it
+    hands in. The body is streamed to disk, capped at ``max_segment_bytes``.
     """
     session = await run_in_threadpool(session_for, services, claims, session_id)
-    data = await _read_body(request, MAX_SEGMENT_BYTES)
-    entry, new = await run_in_threadpool(
-        services.uploads.store_segment, session, track, chunk_start_ms, chunk_end_ms, data
-    )
+    await run_in_threadpool(services.registry.require_open, session_id)
+    settings = services.settings
+    upload = await spool_capped(request, settings.max_segment_bytes, settings.upload_tmp_dir)
+    try:
+        entry, new = await run_in_threadpool(
+            services.uploads.store_segment, session, track, chunk_start_ms, chunk_end_ms, upload
+        )
+    finally:
+        upload.discard()
+    services.registry.touch(session_id)
     return ChunkStored(
         session_id=session_id,
         track=track,
@@ -212,6 +205,7 @@ async def session_events(
     network drop learns at once whether its session was ended meanwhile.
     """
     session = await run_in_threadpool(session_for, services, claims, session_id)
+    release = services.limits.streams.acquire(claims.jti)
     subscriber = services.feed.subscribe(
         lambda kind, event: (
             kind == "action"
@@ -230,5 +224,8 @@ async def session_events(
                 yield message
         finally:
             services.feed.unsubscribe(subscriber)
+            release()
 
-    return StreamingResponse(stream(), media_type="text/event-stream")
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", background=BackgroundTask(release)
+    )
