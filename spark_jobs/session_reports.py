@@ -27,7 +27,7 @@ FLAG_THRESHOLD = 50.0
 """A session at or above this risk score counts as flagged in institution_daily."""
 
 
-class UnknownSession(LookupError):
+class SessionRowMissing(LookupError):
     """No exam_sessions row for this id."""
 
 
@@ -107,7 +107,7 @@ def build_session_report(settings: Settings, session_id: str) -> dict:
     db = lake.duckdb_connection(settings)
     sessions = _rows(db, "select * from exam_sessions where session_id = ?", session_id)
     if not sessions:
-        raise UnknownSession(f"no exam session {session_id!r}")
+        raise SessionRowMissing(f"no exam session {session_id!r}")
     row = summarize_session(
         sessions[0],
         _rows(db, "select * from media_chunks where session_id = ?", session_id),

@@ -17,7 +17,7 @@ import pytest
 
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings, load_settings
-from proctorlake.services.reports import UnknownSession, build_report, render_report
+from proctorlake.services.reports import ReportSessionUnknown, build_report, render_report
 from proctorlake.storage import lake
 from realtime.api.auth import issue_token
 from tests.fixtures.batch_media import ingest, present_then_absent, render_webcam
@@ -140,7 +140,7 @@ def test_report_links_open_the_recording_at_the_incident(
     page = render_report(settings, SESSION, "html")
     assert second["video"]["url"] in page.replace("&amp;", "&") and "confirmed" in page
     assert "multiple_faces" in render_report(settings, SESSION, "text")
-    with pytest.raises(UnknownSession):
+    with pytest.raises(ReportSessionUnknown):
         build_report(settings, "nobody")
     with pytest.raises(ValueError, match="format"):
         render_report(settings, SESSION, "pdf")

@@ -129,7 +129,7 @@ def stream_through_realtime(
     """One exam session as the browser would run it: frames to the API (Kafka, detector
     workers, live alerts), the WebM recording uploaded, the session ended. Returns the
     session id and the incidents the proctors' live feed showed."""
-    from proctorlake.app.exam_client import ExamClient, LiveFeed, encode_jpeg
+    from proctorlake.app.exam_client import ExamClient, ProctorLiveFollower, encode_jpeg
     from proctorlake.samples.webcam import demo_exam_script, make_webcam_recording
     from proctorlake.storage.video import iter_decoded_frames
     from realtime.api.auth import issue_token
@@ -137,7 +137,7 @@ def stream_through_realtime(
     api = f"http://{settings.api_host}:{settings.api_port}"
     staff = issue_token(settings, "demo-proctor", "proctor", options.institution_id)
     client = ExamClient(api, staff)
-    feed = LiveFeed(api, staff).start()
+    feed = ProctorLiveFollower(api, staff).start()
     session = client.create_session(options.exam_id, "student-live", options.institution_id)
     session_id = session["session_id"]
     say(f"session {session_id} created through the API; streaming 1 frame per video second")

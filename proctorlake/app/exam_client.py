@@ -96,7 +96,7 @@ class ExamClient:
 
 
 @dataclass
-class LiveFeed:
+class ProctorLiveFollower:
     """Follows ``/proctoring/live`` in a thread and keeps every incident event it sees."""
 
     base_url: str
@@ -106,7 +106,7 @@ class LiveFeed:
     ready: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> LiveFeed:
+    def start(self) -> ProctorLiveFollower:
         threading.Thread(target=self._follow, daemon=True).start()
         if not self.ready.wait(30):
             raise RuntimeError("the live feed did not answer within 30 s")
@@ -116,11 +116,19 @@ class LiveFeed:
         self._stop.set()
 
     def _follow(self) -> None:
-        params = {"token": self.staff_token, "severity": self.min_severity}
-        with (
-            httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(10, read=None)) as client,
-            client.stream("GET", "/proctoring/live", params=params) as response,
-        ):
+        with httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(10, read=None)) as client:
+            # a token never goes into a URL: exchange it for a single-use stream ticket
+            exchange = client.post(
+                "/auth/stream-tickets",
+                json={"path": "/proctoring/live"},
+                headers={"Authorization": f"Bearer {self.staff_token}"},
+            )
+            exchange.raise_for_status()
+            params = {"ticket": exchange.json()["ticket"], "severity": self.min_severity}
+            self._read(client, params)
+
+    def _read(self, client: httpx.Client, params: dict) -> None:
+        with client.stream("GET", "/proctoring/live", params=params) as response:
             kind = None
             for line in response.iter_lines():
                 if self._stop.is_set():

@@ -22,7 +22,7 @@ LINK_EXPIRES_S = 3600
 FORMATS = ("json", "html", "text")
 
 
-class UnknownSession(LookupError):
+class ReportSessionUnknown(LookupError):
     """No exam session with this id."""
 
 
@@ -71,7 +71,7 @@ INCIDENT_TRACK = {"unauthorized_app": "screen"}
 
 
 def build_report(settings: Settings, session_id: str, link_expires_s: int = LINK_EXPIRES_S) -> dict:
-    """The report as plain JSON-ready data; raises ``UnknownSession`` for an unknown id."""
+    """The report as plain JSON-ready data; raises ``ReportSessionUnknown`` for an unknown id."""
     db = lake.duckdb_connection(settings)
     sessions = _rows(
         db,
@@ -80,7 +80,7 @@ def build_report(settings: Settings, session_id: str, link_expires_s: int = LINK
         [session_id],
     )
     if not sessions:
-        raise UnknownSession(f"no exam session {session_id!r}")
+        raise ReportSessionUnknown(f"no exam session {session_id!r}")
     chunks = _rows(db, "select * from media_chunks where session_id = ?", [session_id])
     store = open_object_store(settings)
     expires_s = link_expires_s if settings.storage_backend == "s3" else None

@@ -14,9 +14,9 @@ from proctorlake.governance.erasure.certificate import (
 from proctorlake.governance.erasure.commands import verify_certificate_file
 from proctorlake.governance.erasure.ids import (
     ErasureError,
+    ErasureSessionUnknown,
     MalformedId,
     SessionNotOfStudent,
-    UnknownSession,
     UnknownStudent,
 )
 from proctorlake.governance.erasure.runner import erase, erase_session, execute_plan, plan_erasure
@@ -26,7 +26,7 @@ __all__ = [
     "ErasureError",
     "MalformedId",
     "SessionNotOfStudent",
-    "UnknownSession",
+    "ErasureSessionUnknown",
     "UnknownStudent",
     "erase",
     "erase_session",

@@ -30,7 +30,7 @@ class UnknownStudent(ErasureError):
     """No data and no earlier erasure exist for this student."""
 
 
-class UnknownSession(ErasureError):
+class ErasureSessionUnknown(ErasureError):
     """No data and no earlier erasure exist for this session."""
 
 

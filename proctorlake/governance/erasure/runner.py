@@ -40,9 +40,9 @@ from proctorlake.governance.erasure.certificate import (
     sign_certificate,
 )
 from proctorlake.governance.erasure.ids import (
+    ErasureSessionUnknown,
     SessionNotOfStudent,
     SessionUnderLegalHold,
-    UnknownSession,
     UnknownStudent,
     check_session_id,
     check_student_id,
@@ -170,7 +170,7 @@ def _refuse_held(settings: Settings, session_ids: list[str]) -> None:
 def plan_erasure(settings: Settings, student_id: str, session_id: str | None = None) -> ErasurePlan:
     """Validate and resolve a request, then save its plan; nothing is erased yet.
 
-    Raises MalformedId, UnknownStudent, UnknownSession or SessionNotOfStudent before writing
+    Raises MalformedId, UnknownStudent, ErasureSessionUnknown or SessionNotOfStudent before writing
     anything. A student (or session) erased before gets a no-op plan, whose certificate says so.
     """
     check_student_id(student_id)
@@ -194,7 +194,7 @@ def plan_erasure(settings: Settings, student_id: str, session_id: str | None = N
         )
         if not erased_before:
             if session_id is not None:
-                raise UnknownSession(f"session {session_id} has no data for this student")
+                raise ErasureSessionUnknown(f"session {session_id} has no data for this student")
             raise UnknownStudent("no data and no earlier erasure for this student id")
     with erasure_lock(settings):
         hashed = student_hash(settings, student_id)
@@ -334,7 +334,7 @@ def check_erasable(settings: Settings, session_id: str, institution_id: str) -> 
     raise before touching anything (malformed id, not the institution's, under legal hold)."""
     check_session_id(session_id)
     if not known_to_institution(settings, session_id, institution_id):
-        raise UnknownSession(f"session {session_id} is unknown")
+        raise ErasureSessionUnknown(f"session {session_id} is unknown")
     _refuse_held(settings, [session_id])
 
 
@@ -344,7 +344,7 @@ def erase_session(
     """``DELETE /sessions/{session_id}/data``: erase one session, whoever its student is.
 
     With ``institution_id`` (the API passes the admin's), a session that is not, and never
-    was, one of that institution's is an ``UnknownSession``: the same answer as for an id
+    was, one of that institution's is an ``ErasureSessionUnknown``: the same answer as for an id
     nobody knows, so an admin learns nothing about other institutions' sessions.
     """
     if institution_id is not None:
@@ -365,4 +365,4 @@ def erase_session(
             certificate = execute_plan(settings, noop.request_id)
             assert certificate is not None
             return certificate
-    raise UnknownSession(f"session {session_id} is unknown")
+    raise ErasureSessionUnknown(f"session {session_id} is unknown")
