@@ -18,12 +18,21 @@ class PolicyIn(BaseModel):
         "queue for human review",
     )
     alert_min_severity: Severity = "medium"
+    liveness_required: bool = Field(
+        default=True, description="the identity check needs a live selfie burst"
+    )
 
 
 class SessionCreate(BaseModel):
     exam_id: Id
     student_id: Id
     institution_id: Id
+    student_name: str | None = Field(
+        default=None, max_length=200, description="the roster's name, checked against the ID card"
+    )
+    student_id_number: str | None = Field(
+        default=None, max_length=64, description="the roster's ID-card number, checked likewise"
+    )
     tier: Literal["none", "ai", "ai_human"] = "ai_human"
     policy: PolicyIn = Field(default_factory=PolicyIn)
 

@@ -47,16 +47,20 @@ class ExamPolicy:
 
     ``extreme_incident_types`` are the only incidents that trigger an automatic action
     (ending the session); every other flag only queues for human review.
+    ``liveness_required``: the identity check needs a selfie burst that shows a live person
+    (the default; an exam may waive it, e.g. for a supervised test centre).
     """
 
     extreme_incident_types: tuple[str, ...] = ("different_person",)
     alert_min_severity: str = "medium"
+    liveness_required: bool = True
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "extreme_incident_types": list(self.extreme_incident_types),
                 "alert_min_severity": self.alert_min_severity,
+                "liveness_required": self.liveness_required,
             }
         )
 
@@ -65,7 +69,11 @@ class ExamPolicy:
         if not text:
             return cls()
         data = json.loads(text)
-        return cls(tuple(data.get("extreme_incident_types", ())), data["alert_min_severity"])
+        return cls(
+            tuple(data.get("extreme_incident_types", ())),
+            data["alert_min_severity"],
+            bool(data.get("liveness_required", True)),
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,8 @@ class ExamSession:
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
     policy: ExamPolicy = field(default_factory=ExamPolicy)
+    student_name: str | None = None  # from the roster (session creation or LMS launch)
+    student_id_number: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -94,6 +104,8 @@ class ExamSession:
             "session_id": self.session_id,
             "institution_id": self.institution_id,
             "student_id": self.student_id,
+            "student_name": self.student_name,
+            "student_id_number": self.student_id_number,
             "exam_id": self.exam_id,
             "tier": self.tier,
             "policy_json": self.policy.to_json(),
@@ -122,6 +134,8 @@ def _session_from_row(row: dict) -> ExamSession:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         policy=ExamPolicy.from_json(row.get("policy_json")),
+        student_name=row.get("student_name"),
+        student_id_number=row.get("student_id_number"),
     )
 
 
@@ -160,6 +174,8 @@ class SessionRegistry:
         institution_id: str,
         tier: str = "ai_human",
         policy: ExamPolicy | None = None,
+        student_name: str | None = None,
+        student_id_number: str | None = None,
     ) -> ExamSession:
         for name, value in (
             ("exam_id", exam_id),
@@ -178,6 +194,8 @@ class SessionRegistry:
             status="created",
             created_at=dt.datetime.now(dt.UTC),
             policy=policy or ExamPolicy(),
+            student_name=student_name,
+            student_id_number=student_id_number,
         )
         self._write(session)
         self._publish(session, SessionEvent.CREATED)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import IncidentEvent
+from proctorlake.services.lti import LaunchVerifier, LoginRateLimit
 from proctorlake.storage import kafka_io
 from proctorlake.storage.object_store import open_object_store
 from realtime.api.frame_intake import FrameIntake
@@ -28,6 +29,8 @@ class RealtimeServices:
     uploads: RecordingUploads
     actions: ProctorActions
     feed: LiveFeed
+    lti_launches: LaunchVerifier
+    lti_logins: LoginRateLimit
     follower: TopicFollower | None = None
 
     @classmethod
@@ -42,6 +45,8 @@ class RealtimeServices:
             uploads=RecordingUploads(open_object_store(settings)),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
+            lti_launches=LaunchVerifier(settings),
+            lti_logins=LoginRateLimit(),
         )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
