@@ -1,8 +1,9 @@
 """Who is looking: OIDC through Streamlit where configured, a password otherwise, or a link.
 
 OIDC is configured the Streamlit way, an ``[auth]`` section in ``.streamlit/secrets.toml``;
-the provider's e-mail must also be an account in the admins file, which names the
-institution. Without ``[auth]`` admins sign in with the password from that file.
+the provider's e-mail must be one it has verified (``email_verified``) and an account in the
+admins file, which names the institution. Without ``[auth]`` admins sign in with the
+password from that file.
 """
 
 from __future__ import annotations
@@ -39,13 +40,25 @@ def current_admin(settings: Settings) -> Admin | None:
         except links.InvalidSignInLink as exc:
             st.session_state["sign_in_error"] = str(exc)
     elif oidc_configured() and st.user.is_logged_in:
-        admin = admins.admin_for_identity(settings, st.user.get("email"), "oidc")
-        if admin is None:
-            st.session_state["sign_in_error"] = (
-                f"{st.user.get('email')} is not an admin of any institution here"
-            )
+        admin = _oidc_admin(settings)
     if admin is not None:
         st.session_state[_SESSION_KEY] = admin
+    return admin
+
+
+def _oidc_admin(settings: Settings) -> Admin | None:
+    """The admin for the provider's e-mail, only if the provider says it verified it (an
+    unverified address may belong to anyone who typed it at the provider)."""
+    email = st.user.get("email")
+    if st.user.get("email_verified") not in (True, "true"):
+        st.session_state["sign_in_error"] = (
+            f"your identity provider has not verified the e-mail address {email}; "
+            "verify it there, then sign in again"
+        )
+        return None
+    admin = admins.admin_for_identity(settings, email, "oidc")
+    if admin is None:
+        st.session_state["sign_in_error"] = f"{email} is not an admin of any institution here"
     return admin
 
 

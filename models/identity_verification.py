@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from models.capture_reuse import reused_capture
 from models.embeddings import (
     SAME_PERSON_MAX_DISTANCE,
     FaceEmbedding,
@@ -117,11 +118,15 @@ def check_identity(
 
     Verified means: same person (distance within the calibrated threshold), the card's name
     and number match the expected ones when given, and the burst (when sent) is live and
-    shows the selfie's person.
+    shows the selfie's person. An ID photo that is the selfie again (one capture sent twice)
+    is refused outright: the face match would prove nothing.
     """
     id_face = _id_face(detect_and_embed(id_photo, upsample=1))
     selfie_face = _one_face(detect_and_embed(selfie, upsample=1), "selfie")
     distance = float(paired_distances(id_face.vector, selfie_face.vector)[0])
+    reuse = reused_capture(id_photo, selfie, id_face.landmarks5, selfie_face.landmarks5, distance)
+    if reuse:
+        raise IdentityInputError(422, reuse)
     reasons = []
     if distance > max_distance:
         reasons.append(f"the selfie does not match the ID photo (distance {distance:.2f})")

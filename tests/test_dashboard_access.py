@@ -80,6 +80,26 @@ def test_sign_in_link_signs_in_once_and_leaves_the_url(lakehouse):
     assert links.LINK_PARAM not in app.query_params
 
 
+def test_finding_18_sign_in_link_works_once(lakehouse):
+    token = links.sign_in_token(lakehouse.settings, "bob")
+    first = _app()
+    first.query_params[links.LINK_PARAM] = token
+    first.run()
+    assert first.title[0].value == "Overview"
+
+    replayed = _app()  # another browser with the same link (from a history, a log, a chat)
+    replayed.query_params[links.LINK_PARAM] = token
+    replayed.run()
+    assert replayed.title[0].value == "ProctorLake admin sign-in"
+    assert not replayed.metric
+    assert "already used" in replayed.error[0].value
+
+    fresh = _app()  # a new link still works
+    fresh.query_params[links.LINK_PARAM] = links.sign_in_token(lakehouse.settings, "bob")
+    fresh.run()
+    assert fresh.title[0].value == "Overview"
+
+
 @pytest.mark.parametrize("kind", ["forged", "expired", "unknown user"])
 def test_bad_sign_in_links_are_refused(lakehouse, kind):
     settings = lakehouse.settings
@@ -104,17 +124,37 @@ def test_bad_sign_in_links_are_refused(lakehouse, kind):
 def test_oidc_identity_maps_to_its_institution(lakehouse):
     app = _app()
     app.secrets["auth"] = OIDC_SECRETS
-    app.user = {"is_logged_in": True, "email": "carol@uni-north.edu", "name": "Carol"}
+    app.user = {
+        "is_logged_in": True,
+        "email": "carol@uni-north.edu",
+        "email_verified": True,
+        "name": "Carol",
+    }
     app.run()
     assert app.title[0].value == "Overview"
     assert app.caption[0].value == "Institution uni-north"
     assert metrics(app)["Sessions"] == "4"
 
 
+@pytest.mark.parametrize("verified", [False, None])
+def test_finding_18_unverified_oidc_email_is_refused(lakehouse, verified):
+    """An account's e-mail the provider has not verified signs nobody in."""
+    user = {"is_logged_in": True, "email": "carol@uni-north.edu", "name": "Carol"}
+    if verified is not None:
+        user["email_verified"] = verified
+    app = _app()
+    app.secrets["auth"] = OIDC_SECRETS
+    app.user = user
+    app.run()
+    assert app.title[0].value == "ProctorLake admin sign-in"
+    assert not app.metric
+    assert "has not verified the e-mail address carol@uni-north.edu" in app.error[0].value
+
+
 def test_oidc_identity_without_an_account_is_refused(lakehouse):
     app = _app()
     app.secrets["auth"] = OIDC_SECRETS
-    app.user = {"is_logged_in": True, "email": "eve@elsewhere.example"}
+    app.user = {"is_logged_in": True, "email": "eve@elsewhere.example", "email_verified": True}
     app.run()
     assert app.title[0].value == "ProctorLake admin sign-in"
     assert app.error[0].value == "eve@elsewhere.example is not an admin of any institution here"

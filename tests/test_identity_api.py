@@ -9,17 +9,19 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from models.embeddings import detect_and_embed
-from models.identity_pairs import astronaut, carphone_frames, grace_hopper
+from models.identity_pairs import astronaut, carphone_frames, grace_hopper, vary
 from models.identity_samples import face_crop, photograph_card, render_id_card
 from proctorlake.core.topics import SESSIONS
+from proctorlake.governance import sealed_topics
 from proctorlake.governance.signing import public_key_pem, verify_record
-from proctorlake.storage import kafka_io, lake
+from proctorlake.services.identity import identity_object_key, signed_payload
+from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
 from realtime.api.auth import issue_token
-from realtime.api.routers.identity import identity_object_key, signed_payload
 from tests.fixtures.realtime import bearer, encode_jpeg
 
 PROBLEM = "application/problem+json"
+NO_LIVENESS = {"liveness_required": False}  # an exam that waives the selfie burst
 
 
 def _card(face_image: np.ndarray, name: str, number: str, seed: int) -> np.ndarray:
@@ -40,7 +42,7 @@ def _verified_events(settings, session_id: str) -> list[dict]:
                     if record.key.decode() != session_id:
                         continue
                     assert not record.value.startswith(b"{")  # sealed: it names the student
-                    event = kafka_io.decode_event(settings, SESSIONS, session_id, record.value)
+                    event = sealed_topics.decode(settings, record).model_dump(mode="json")
                     if event["event"] == "verified":
                         events.append(event)
     finally:
@@ -60,7 +62,9 @@ def _post(client, session: dict, files: list, token: str | None = None, **form):
 @pytest.mark.slow
 def test_live_matching_student_is_verified_with_a_signed_record(realtime_api) -> None:
     api = realtime_api
-    session = api.create_session("inst-a", student_id="stu-7", exam_id="exam-3")
+    session = api.create_session(
+        "inst-a", student_id="stu-7", exam_id="exam-3", student_name="adam  CARPHONE"
+    )
     frames = [cv2.resize(f, None, fx=3, fy=3) for f in carphone_frames()]
     card = _card(frames[20], "Adam Carphone", "C7781204", seed=4)
     files = [
@@ -74,7 +78,7 @@ def test_live_matching_student_is_verified_with_a_signed_record(realtime_api) ->
         for i, frame in enumerate(carphone_frames()[::3])
     ]
     with api.client() as client:
-        response = _post(client, session, files, expected_name="adam  CARPHONE")
+        response = _post(client, session, files)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["verified"] is True and body["review_required"] is False, body
@@ -107,7 +111,9 @@ def test_live_matching_student_is_verified_with_a_signed_record(realtime_api) ->
 @pytest.mark.slow
 def test_mismatch_opens_review_and_bad_input_loses_nothing(realtime_api) -> None:
     api = realtime_api
-    session = api.create_session("inst-a", student_id="stu-8")
+    session = api.create_session(
+        "inst-a", student_id="stu-8", student_name="Grace Hopper", policy=NO_LIVENESS
+    )
     card = encode_jpeg(_card(grace_hopper(), "Grace Hopper", "G19061209", seed=2), 92)
     selfie = encode_jpeg(astronaut())
     with api.client() as client:
@@ -118,7 +124,6 @@ def test_mismatch_opens_review_and_bad_input_loses_nothing(realtime_api) -> None
                 ("id_photo", ("c.jpg", card, "image/jpeg")),
                 ("selfie_photo", ("s.jpg", selfie, "image/jpeg")),
             ],
-            expected_name="Grace Hopper",
         )
         assert first.status_code == 200, first.text
         result = first.json()
@@ -174,3 +179,81 @@ def test_mismatch_opens_review_and_bad_input_loses_nothing(realtime_api) -> None
     assert [r["record_id"] for r in rows] == [result["record_id"]]
     events = _verified_events(api.settings, session["session_id"])
     assert len(events) == 1 and events[0]["review_required"] is True
+
+
+def _grace_pair() -> tuple[bytes, bytes]:
+    """Grace Hopper's ID card and a separate selfie of her (another light, no card)."""
+    card = encode_jpeg(_card(grace_hopper(), "Grace Hopper", "G19061209", seed=2), 92)
+    selfie = encode_jpeg(vary(grace_hopper(), "light", np.random.default_rng(3)))
+    return card, selfie
+
+
+@pytest.mark.slow
+def test_finding_3_the_name_to_match_comes_from_the_roster_not_the_request(realtime_api) -> None:
+    api = realtime_api
+    session = api.create_session(
+        "inst-a", student_id="stu-9", student_name="Sally Ride", policy=NO_LIVENESS
+    )
+    card, selfie = _grace_pair()
+    parts = [
+        ("id_photo", ("c.jpg", card, "image/jpeg")),
+        ("selfie_photo", ("s.jpg", selfie, "image/jpeg")),
+    ]
+    with api.client() as client:
+        response = _post(
+            client, session, parts, expected_name="Grace Hopper", expected_id_number="G19061209"
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["similarity_score"] > 0.54  # the same person on card and selfie ...
+    assert body["name_matches"] is False  # ... but not the student the roster names
+    assert body["verified"] is False and body["review_required"] is True
+    assert "the name on the ID card does not match the registered name" in body["reasons"]
+
+
+@pytest.mark.slow
+def test_finding_3_liveness_is_required_and_one_capture_cannot_be_both_photos(
+    realtime_api,
+) -> None:
+    api = realtime_api
+    card, selfie = _grace_pair()
+    default = api.create_session("inst-a", student_id="stu-10", student_name="Grace Hopper")
+    waived = api.create_session(
+        "inst-a", student_id="stu-11", student_name="Grace Hopper", policy=NO_LIVENESS
+    )
+    copy = encode_jpeg(cv2.resize(grace_hopper(), None, fx=0.8, fy=0.8), 70)
+    with api.client() as client:
+        no_burst = _post(
+            client,
+            default,
+            [("id_photo", ("c.jpg", card, "image/jpeg")), ("selfie_photo", ("s.jpg", selfie))],
+        )
+        assert no_burst.status_code == 422, no_burst.text
+        assert no_burst.headers["content-type"].startswith(PROBLEM)
+        assert "requires a liveness check" in no_burst.json()["detail"]
+
+        cases = [
+            (selfie, selfie, "the ID photo and the selfie are the same image"),
+            (copy, encode_jpeg(grace_hopper()), "the ID photo is a copy of the selfie"),
+        ]
+        for id_photo, selfie_photo, words in cases:
+            response = _post(
+                client,
+                waived,
+                [
+                    ("id_photo", ("c.jpg", id_photo, "image/jpeg")),
+                    ("selfie_photo", ("s.jpg", selfie_photo, "image/jpeg")),
+                ],
+            )
+            assert response.status_code == 422, response.text
+            assert response.headers["content-type"].startswith(PROBLEM)
+            assert words in response.json()["detail"]
+
+        genuine = _post(
+            client,
+            waived,
+            [("id_photo", ("c.jpg", card, "image/jpeg")), ("selfie_photo", ("s.jpg", selfie))],
+        )
+        assert genuine.status_code == 200 and genuine.json()["verified"] is True, genuine.text
+    rows = lake.read_table(api.settings, "identity_verifications").to_pylist()
+    assert [r["session_id"] for r in rows] == [waived["session_id"]]  # refusals left nothing

@@ -12,6 +12,7 @@ import httpx
 import jwt
 import pytest
 
+from proctorlake.services.lti import INSTITUTION_ROLE, state_cookie_name
 from tests.fixtures.lti_platform import CLAIM, PlatformEmulator, new_key
 from tests.fixtures.realtime import bearer
 
@@ -92,9 +93,14 @@ def test_learner_launch_signs_in_and_relaunch_resumes(lti) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("lti_role", "role"), [("Instructor", "proctor"), ("Administrator", "admin")]
+    ("lti_role", "role", "scope"),
+    [
+        ("Instructor", "proctor", "course-101."),
+        ("Administrator", "proctor", "course-101."),  # a course admin administers the course
+        (INSTITUTION_ROLE + "Administrator", "admin", None),
+    ],
 )
-def test_staff_roles_land_on_the_proctor_page(lti, lti_role: str, role: str) -> None:
+def test_staff_roles_land_on_the_proctor_page(lti, lti_role: str, role: str, scope) -> None:
     api, platform = lti
     platform.next_user = {"sub": "teacher-1", "role": lti_role}
     with api.client() as client:
@@ -103,8 +109,43 @@ def test_staff_roles_land_on_the_proctor_page(lti, lti_role: str, role: str) -> 
         assert path == "/proctor"
         claims = jwt.decode(params["token"], options={"verify_signature": False})
         assert claims["role"] == role and claims["inst"] == platform.institution_id
+        assert claims.get("xsc") == scope
         listing = client.get("/proctoring/sessions", headers=bearer(params["token"]))
         assert listing.status_code == 200, listing.text
+
+
+@pytest.mark.slow
+def test_finding_8_sub_roles_grant_nothing_and_course_staff_reach_only_their_course(lti) -> None:
+    api, platform = lti
+    with api.client() as client:
+        for sub_role in (
+            "http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Instructor",
+            "http://purl.imsglobal.org/vocab/lis/v2/membership/Learner#Administrator",
+        ):
+            platform.next_user = {"sub": "learner-9", "role": sub_role}
+            _refused(_launch(client, _authorize(_login(client, platform))), 403, "no supported")
+
+        platform.next_user = {"sub": "learner-9", "role": "Learner"}
+        learner = _fragment(_launch(client, _authorize(_login(client, platform))))[1]
+        elsewhere = api.create_session(platform.institution_id, exam_id="course-202.final")
+
+        platform.next_user = {"sub": "teacher-1", "role": "Administrator"}  # course admin
+        staff = _fragment(_launch(client, _authorize(_login(client, platform))))[1]["token"]
+        listing = client.get("/proctoring/sessions", headers=bearer(staff)).json()
+        assert [s["session_id"] for s in listing] == [learner["session"]]
+        assert client.get(f"/sessions/{learner['session']}", headers=bearer(staff)).is_success
+        other = client.get(f"/sessions/{elsewhere['session_id']}", headers=bearer(staff))
+        _refused(other, 403, "another course")
+        created = client.post(
+            "/sessions",
+            json={
+                "exam_id": "course-202.quiz",
+                "student_id": "s-1",
+                "institution_id": platform.institution_id,
+            },
+            headers=bearer(staff),
+        )
+        _refused(created, 403, "another course")
 
 
 @pytest.mark.slow
@@ -125,15 +166,16 @@ def test_bad_launches_are_refused(lti) -> None:
             _refused(_launch(client, _authorize(_login(client, platform))), status, words)
         platform.sign_with, platform.claim_overrides = None, {}
 
-        # Replays: the same form twice; an old token with a fresh login's state.
+        # Replays: the same form twice (the login cookie went with the first launch); an old
+        # token with a fresh login's state.
         form = _authorize(_login(client, platform))
         assert _launch(client, form).status_code == 303
-        _refused(_launch(client, form), 400, "already used state")
+        _refused(_launch(client, form), 400, "no login cookie")
         fresh = _authorize(_login(client, platform))
         _refused(_launch(client, {**fresh, "id_token": form["id_token"]}), 401, "nonce")
 
         # Tokens never issued after a login of this tool, and garbage.
-        _refused(_launch(client, {"id_token": "x.y.z", "state": "A" * 43}), 400, "state")
+        _refused(_launch(client, {"id_token": "x.y.z", "state": "A" * 43}), 400, "login cookie")
         fresh = _authorize(_login(client, platform))
         _refused(_launch(client, {**fresh, "id_token": "not-a-jwt"}), 400, "not a JWT")
         _refused(
@@ -156,3 +198,56 @@ def test_tool_jwks_is_a_stable_rsa_key(lti) -> None:
     (key,) = first["keys"]
     assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["kid"]
     jwt.PyJWK(key)  # parses as a usable public key
+
+
+@pytest.mark.slow
+def test_finding_9_launch_from_another_browser_is_refused(lti) -> None:
+    api, platform = lti
+    with api.client() as victim, api.client() as attacker:
+        form = _authorize(_login(victim, platform, "learner-42"))
+        _refused(_launch(attacker, form), 400, "no login cookie")
+        # The attacker's own login cookie, sent under the name of the victim's state.
+        _login(attacker, platform, "learner-66")
+        (cookie,) = [c for c in attacker.cookies.jar if c.name.startswith("proctorlake_lti_")]
+        forged = httpx.post(
+            f"{api.base_url}/lti/launch",
+            data=form,
+            cookies={state_cookie_name(form["state"]): cookie.value},
+        )
+        _refused(forged, 400, "does not match this browser")
+        assert _launch(victim, form).status_code == 303  # the victim's own browser gets in
+
+
+@pytest.mark.slow
+def test_finding_9_replayed_nonce_is_refused_even_with_the_cookie(lti) -> None:
+    api, platform = lti
+    with api.client() as client:
+        form = _authorize(_login(client, platform))
+        kept = {c.name: c.value for c in client.cookies.jar}
+        assert _launch(client, form).status_code == 303
+        replay = httpx.post(f"{api.base_url}/lti/launch", data=form, cookies=kept)
+        _refused(replay, 400, "already used")
+    api.restart()  # used states and nonces survive a restart
+    replay = httpx.post(f"{api.base_url}/lti/launch", data=form, cookies=kept)
+    _refused(replay, 400, "already used")
+
+
+@pytest.mark.slow
+def test_finding_9_login_flood_writes_no_files_and_is_rate_limited(lti) -> None:
+    api, platform = lti
+    home = api.settings.home
+
+    def files() -> set:
+        return {p for p in home.rglob("*") if p.is_file() and p.name != "api.log"}
+
+    params = {"iss": platform.issuer, "login_hint": "u", "client_id": platform.client_id}
+    with api.client() as client:
+        assert client.get("/lti/login", params=params).status_code == 302  # makes the state key
+        before = files()
+        started = time.monotonic()
+        codes = [client.get("/lti/login", params=params).status_code for _ in range(160)]
+    elapsed = time.monotonic() - started
+    allowed = codes.count(302)
+    assert set(codes) == {302, 429}, codes
+    assert allowed <= 99 + 2 * elapsed + 1  # the bucket's capacity plus what refilled
+    assert files() == before  # no file per login

@@ -204,7 +204,12 @@ def cmd_verify_identity(args: argparse.Namespace, settings: Settings) -> int:
     from proctorlake.app.identity_cli import verify_identity_files
 
     result = verify_identity_files(
-        args.id_photo, args.selfie, args.burst, args.expected_name, args.expected_id_number
+        args.id_photo,
+        args.selfie,
+        args.burst,
+        args.expected_name,
+        args.expected_id_number,
+        require_liveness=args.require_liveness,
     )
     if args.json:
         print_json(result)
@@ -328,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--burst", type=Path, help="folder of selfie burst frames (liveness)")
     p.add_argument("--expected-name")
     p.add_argument("--expected-id-number")
+    p.add_argument("--require-liveness", action="store_true", help="refuse without --burst")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("erase", help="GDPR erasure of a student's exam data (signed certificate)")

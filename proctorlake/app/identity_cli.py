@@ -1,7 +1,9 @@
 """``proctorlake verify-identity``: the API's identity check on local files.
 
-Prints the same fields as ``POST /sessions/{id}/verify-identity``; nothing is stored or
-signed (there is no session), so ``record_id`` is null.
+Runs the same service as ``POST /sessions/{id}/verify-identity`` (the same checks, the same
+refusal of one capture sent as both photos) and prints the same fields; nothing is stored or
+signed (there is no session), so ``record_id`` is null. The operator names the expected
+name and number here, as the roster does for the API.
 """
 
 from __future__ import annotations
@@ -17,23 +19,23 @@ def verify_identity_files(
     burst_dir: Path | None = None,
     expected_name: str | None = None,
     expected_id_number: str | None = None,
+    require_liveness: bool = False,
 ) -> dict:
     """Run face match, OCR and (with a burst folder of frames, sorted by name) liveness.
 
     Raises ``models.identity_verification.IdentityInputError`` for unusable input and
     ``FileNotFoundError`` for missing files.
     """
-    from models.identity_verification import MAX_BURST_FRAME_BYTES, check_identity, decode_image
+    from proctorlake.services.identity import IdentityUploads, check_uploads
 
-    id_image = decode_image(Path(id_photo).read_bytes(), str(id_photo))
-    selfie_image = decode_image(Path(selfie).read_bytes(), str(selfie))
-    burst = None
+    burst: list[bytes] = []
     if burst_dir is not None:
         paths = sorted(p for p in Path(burst_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not paths:
             raise FileNotFoundError(f"no image frames in {burst_dir}")
-        burst = [decode_image(p.read_bytes(), str(p), MAX_BURST_FRAME_BYTES) for p in paths]
-    check = check_identity(id_image, selfie_image, burst, expected_name, expected_id_number)
+        burst = [p.read_bytes() for p in paths]
+    uploads = IdentityUploads(Path(id_photo).read_bytes(), Path(selfie).read_bytes(), burst)
+    check, _ = check_uploads(uploads, expected_name, expected_id_number, require_liveness)
     result = check.to_dict()
     result["review_required"] = not check.verified
     result["record_id"] = None

@@ -26,6 +26,9 @@ class ExamPolicy:
 
     extreme_incident_types: tuple[IncidentType, ...] = ()
     alert_min_severity: Severity = Severity.MEDIUM
+    liveness_required: bool = True
+    """The identity check needs a selfie burst that shows a live person (the default; an exam
+    may waive it, e.g. for a supervised test centre)."""
 
     def __post_init__(self) -> None:
         extreme = []
@@ -56,6 +59,7 @@ class ExamPolicy:
             {
                 "extreme_incident_types": [t.value for t in self.extreme_incident_types],
                 "alert_min_severity": self.alert_min_severity.value,
+                "liveness_required": self.liveness_required,
             }
         )
 
@@ -68,4 +72,5 @@ class ExamPolicy:
         return cls(
             tuple(data.get("extreme_incident_types", ())),
             data.get("alert_min_severity", Severity.MEDIUM),
+            bool(data.get("liveness_required", True)),
         )

@@ -115,6 +115,7 @@ EXAM_SESSIONS = Table(
         _c("student_id", "string", False),
         _c("student_name", "string"),
         _c("student_email", "string"),
+        _c("student_id_number", "string"),  # the roster's ID-card number, checked by identity
         _c("exam_id", "string", False),
         _c("tier", "string"),  # none | ai | ai_human
         _c("policy_json", "string"),  # the exam policy the realtime path applies
@@ -126,7 +127,7 @@ EXAM_SESSIONS = Table(
     ),
     ("session_date",),
     "One row per exam session; the only table that maps session_id to student_id.",
-    personal_columns=("student_id", "student_name", "student_email"),
+    personal_columns=("student_id", "student_name", "student_email", "student_id_number"),
 )
 
 MEDIA_CHUNKS = Table(

@@ -40,7 +40,7 @@ class Settings:
     chunk_seconds: int
     retention_days: int
     signing_key_path: Path
-    # JSON file of LTI 1.3 platform registrations (see realtime/api/routers/lti.py); None = no LMS.
+    # JSON file of LTI 1.3 platform registrations (see proctorlake/services/lti.py); None = no LMS.
     lti_platforms_path: Path | None = None
     # Torch device override ("cuda", "cuda:1", "cpu"); empty = a GPU when present, else CPU.
     torch_device: str = ""

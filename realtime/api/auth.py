@@ -4,7 +4,8 @@ Tokens are JWTs signed with HMAC-SHA256. The key is a random 256-bit secret crea
 first use under ``PROCTORLAKE_HOME/keys`` (owner-only); it is kept apart from the Ed25519
 audit-signing key because a MAC key that signs access must never sign audit records.
 A student token names one session and reaches only that session; proctor and admin tokens
-name an institution and reach only that institution's sessions.
+name an institution and reach only that institution's sessions; a staff token from an LTI
+course launch also carries an exam scope and reaches only that course's exams.
 
 Every token carries an audience (``aud``: the exam client, staff, or a stream ticket) checked
 on each use, so a token minted for one purpose is refused for another, and an id (``jti``)
@@ -55,6 +56,11 @@ class TokenClaims:
     expires_at: int
     jti: str = ""
     issued_at: int = 0
+    exam_scope: str | None = None  # exam-id prefix of the one course a staff token serves
+
+    def reaches_exam(self, exam_id: str) -> bool:
+        """Unscoped tokens reach every exam of their institution; scoped ones their course's."""
+        return self.exam_scope is None or exam_id.startswith(self.exam_scope)
 
     def can_reach_session(self, session_id: str, institution_id: str) -> bool:
         """A student reaches its own session; staff reach their institution's sessions."""
@@ -83,6 +89,7 @@ def issue_token(
     institution_id: str,
     session_id: str | None = None,
     ttl_s: int | None = None,
+    exam_scope: str | None = None,
 ) -> str:
     """Mint a signed token; a student token must name its session."""
     if role not in ROLES:
@@ -104,6 +111,8 @@ def issue_token(
     }
     if session_id:
         claims["sid"] = session_id
+    if exam_scope:
+        claims["xsc"] = exam_scope
     return jwt.encode(claims, _token_key(settings), algorithm=_ALGORITHM)
 
 
@@ -167,6 +176,7 @@ def _claims(claims: dict) -> TokenClaims:
         expires_at=int(claims["exp"]),
         jti=str(claims["jti"]),
         issued_at=int(claims["iat"]),
+        exam_scope=claims.get("xsc"),
     )
 
 

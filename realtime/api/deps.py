@@ -55,4 +55,6 @@ def session_for(services: RealtimeServices, claims: TokenClaims, session_id: str
     session = services.registry.get(session_id)
     if not claims.can_reach_session(session.session_id, session.institution_id):
         raise Forbidden("this session belongs to another institution")
+    if not claims.reaches_exam(session.exam_id):
+        raise Forbidden("this token serves another course's exams")
     return session

@@ -22,15 +22,26 @@ class PolicyIn(BaseModel):
         "all others only queue for human review",
     )
     alert_min_severity: Severity = Severity.MEDIUM
+    liveness_required: bool = Field(
+        default=True, description="the identity check needs a live selfie burst"
+    )
 
     def to_policy(self) -> ExamPolicy:
-        return ExamPolicy(tuple(self.extreme_incident_types), self.alert_min_severity)
+        return ExamPolicy(
+            tuple(self.extreme_incident_types), self.alert_min_severity, self.liveness_required
+        )
 
 
 class SessionCreate(BaseModel):
     exam_id: Id
     student_id: Id
     institution_id: Id
+    student_name: str | None = Field(
+        default=None, max_length=200, description="the roster's name, checked against the ID card"
+    )
+    student_id_number: str | None = Field(
+        default=None, max_length=64, description="the roster's ID-card number, checked likewise"
+    )
     tier: Literal["none", "ai", "ai_human"] = "ai_human"
     policy: PolicyIn = Field(default_factory=PolicyIn)
 

@@ -62,6 +62,8 @@ class ExamSession:
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
     policy: ExamPolicy = field(default_factory=ExamPolicy)
+    student_name: str | None = None  # from the roster (session creation or LMS launch)
+    student_id_number: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -76,6 +78,8 @@ class ExamSession:
             "session_id": self.session_id,
             "institution_id": self.institution_id,
             "student_id": self.student_id,
+            "student_name": self.student_name,
+            "student_id_number": self.student_id_number,
             "exam_id": self.exam_id,
             "tier": self.tier,
             "policy_json": self.policy.to_json(),
@@ -103,6 +107,8 @@ def _session_from_row(row: dict) -> ExamSession:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         policy=ExamPolicy.from_json(row.get("policy_json")),
+        student_name=row.get("student_name"),
+        student_id_number=row.get("student_id_number"),
     )
 
 
@@ -148,6 +154,8 @@ class SessionRegistry:
         institution_id: str,
         tier: str = "ai_human",
         policy: ExamPolicy | None = None,
+        student_name: str | None = None,
+        student_id_number: str | None = None,
     ) -> ExamSession:
         for name, value in (
             ("exam_id", exam_id),
@@ -166,6 +174,8 @@ class SessionRegistry:
             status="created",
             created_at=dt.datetime.now(dt.UTC),
             policy=policy or ExamPolicy(),
+            student_name=student_name,
+            student_id_number=student_id_number,
         )
         self._write(session)
         self._publish(session, SessionEventType.CREATED)

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from proctorlake.core.settings import Settings
+from proctorlake.services.lti import LaunchVerifier, LoginRateLimit
 from proctorlake.storage import kafka_io
 from proctorlake.storage.object_store import ObjectStore, open_object_store
 from proctorlake.storage.video_timeline import segment_limits
@@ -34,6 +35,8 @@ class RealtimeServices:
     incident_policy: IncidentPolicy
     store: ObjectStore
     limits: RequestLimits
+    lti_launches: LaunchVerifier
+    lti_logins: LoginRateLimit
     follower: TopicFollower | None = None
     janitor: SessionJanitor | None = None
 
@@ -58,6 +61,8 @@ class RealtimeServices:
             incident_policy=IncidentPolicy(registry),
             store=store,
             limits=RequestLimits(settings),
+            lti_launches=LaunchVerifier(settings),
+            lti_logins=LoginRateLimit(),
         )
         registry.on_evict += [
             services.intake.forget,

@@ -1,24 +1,19 @@
 """The `identity` resource: pre-exam identity verification of a session's student.
 
-``POST /sessions/{session_id}/verify-identity`` takes the ID card photo, a selfie and an
-optional selfie burst (a few dozen frames for liveness), runs ``models.identity_verification``
-and answers ``{verified, similarity_score, ocr, liveness, record_id, ...}``. Every completed
-check becomes an Ed25519-signed row in ``identity_verifications``; the two photos are stored
-(re-encoded as JPEG, which drops EXIF metadata) at ``sessions/{id}/identity/``. A check that
-fails does not block the student: it publishes a ``verified`` event with ``verified=false``
-and ``review_required=true`` on the sealed ``sessions`` topic, which the proctor page shows
-as a human review item. Bad input is refused before anything is stored or published.
+``POST /sessions/{session_id}/verify-identity`` takes the ID card photo, a selfie and a
+selfie burst (a few dozen frames for liveness; required unless the exam's policy waives it)
+and answers ``{verified, similarity_score, ocr, liveness, record_id, ...}``. The name and ID
+number the card must show come from the session's roster, not from the request. HTTP only:
+the check, the signed record, the stored photos and the ``verified`` event are
+``proctorlake.services.identity``'s. Bad input, including an ID photo that is the selfie
+again, is refused as a problem before anything is stored or published.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import uuid
 from typing import Annotated
 
-import numpy as np
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -26,22 +21,11 @@ from models.identity_verification import (
     MAX_BURST_FRAME_BYTES,
     MAX_BURST_FRAMES,
     MAX_IMAGE_BYTES,
-    IdentityCheck,
     IdentityInputError,
-    check_identity,
-    decode_image,
 )
-from proctorlake.core import schemas
-from proctorlake.core.messages import SessionEventMessage
-from proctorlake.core.settings import Settings
-from proctorlake.core.vocabulary import SessionEventType
-from proctorlake.governance import sealed_topics
-from proctorlake.governance.signing import sign_record
-from proctorlake.storage import lake
-from proctorlake.storage.object_store import open_object_store
+from proctorlake.services.identity import IdentitySubject, IdentityUploads, verify_session_student
 from realtime.api.deps import Claims, Services, session_for
 from realtime.api.frame_intake import FrameRejected
-from realtime.api.session_registry import ExamSession
 
 router = APIRouter(tags=["identity"])
 
@@ -65,47 +49,6 @@ class IdentityVerification(BaseModel):
     signature: str
 
 
-def identity_object_key(session_id: str, name: str) -> str:
-    return f"sessions/{session_id}/identity/{name}.jpg"
-
-
-def signed_payload(record: dict) -> dict:
-    """The fields the signature covers (the row minus the signature and partition column)."""
-    payload = {k: v for k, v in record.items() if k not in ("signature", "month")}
-    payload["verified_at"] = record["verified_at"].isoformat()
-    return payload
-
-
-def build_record(settings: Settings, session: ExamSession, check: IdentityCheck) -> dict:
-    """An ``identity_verifications`` row, signed: institution, exam, student, score, time."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    record = {
-        "record_id": f"idv-{uuid.uuid4().hex}",
-        "session_id": session.session_id,
-        "institution_id": session.institution_id,
-        "exam_id": session.exam_id,
-        "student_id": session.student_id,
-        "verified": check.verified,
-        "similarity_score": check.similarity_score,
-        "ocr_name": check.ocr_name,
-        "ocr_id_number": check.ocr_id_number,
-        "liveness": json.dumps(check.liveness.to_dict()) if check.liveness else None,
-        "verified_at": now,
-        "month": now.strftime("%Y-%m"),
-    }
-    record["signature"] = sign_record(settings, signed_payload(record))
-    return record
-
-
-def _jpeg(image: np.ndarray) -> bytes:
-    import cv2
-
-    ok, encoded = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
-    if not ok:
-        raise IdentityInputError(415, "the photo could not be re-encoded")
-    return encoded.tobytes()
-
-
 async def _read_upload(upload: UploadFile, what: str, limit: int) -> bytes:
     """The upload's bytes, refused with 413 as soon as it passes ``limit``."""
     chunks, size = [], 0
@@ -115,30 +58,6 @@ async def _read_upload(upload: UploadFile, what: str, limit: int) -> bytes:
             raise IdentityInputError(413, f"{what} passed the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _record_and_publish(services, session: ExamSession, check: IdentityCheck, images) -> dict:
-    settings = services.settings
-    store = open_object_store(settings)
-    for name, image in images.items():
-        store.put_bytes(identity_object_key(session.session_id, name), _jpeg(image))
-    record = build_record(settings, session, check)
-    lake.append_rows(settings, schemas.IDENTITY_VERIFICATIONS, [record])
-    event = SessionEventMessage(
-        event=SessionEventType.VERIFIED,
-        session_id=session.session_id,
-        institution_id=session.institution_id,
-        student_id=session.student_id,
-        exam_id=session.exam_id,
-        verified=check.verified,
-        review_required=not check.verified,
-        record_id=record["record_id"],
-        similarity_score=check.similarity_score,
-        reasons=list(check.reasons),
-        at=record["verified_at"],
-    )
-    sealed_topics.publish(settings, services.producer, event).get(timeout=15)
-    return record
 
 
 @router.post(
@@ -154,39 +73,37 @@ async def verify_identity(
     selfie_photo: Annotated[UploadFile, File(description="a selfie (JPEG/PNG)")],
     burst: Annotated[
         list[UploadFile] | None,
-        File(description=f"optional selfie burst, up to {MAX_BURST_FRAMES} frames"),
+        File(description=f"selfie burst for liveness, up to {MAX_BURST_FRAMES} frames"),
     ] = None,
-    expected_name: Annotated[str | None, Form(max_length=200)] = None,
-    expected_id_number: Annotated[str | None, Form(max_length=64)] = None,
 ) -> IdentityVerification:
     session = session_for(services, claims, session_id)
+    subject = IdentitySubject(
+        session_id=session.session_id,
+        institution_id=session.institution_id,
+        exam_id=session.exam_id,
+        student_id=session.student_id,
+        roster_name=session.student_name,
+        roster_id_number=session.student_id_number,
+        liveness_required=session.policy.liveness_required,
+    )
     try:
-        id_bytes = await _read_upload(id_photo, "id_photo", MAX_IMAGE_BYTES)
-        selfie_bytes = await _read_upload(selfie_photo, "selfie_photo", MAX_IMAGE_BYTES)
         frames = burst or []
         if len(frames) > MAX_BURST_FRAMES:
             raise IdentityInputError(413, f"a burst has at most {MAX_BURST_FRAMES} frames")
-        burst_bytes = [
-            await _read_upload(f, f"burst frame {i}", MAX_BURST_FRAME_BYTES)
-            for i, f in enumerate(frames)
-        ]
-
-        def work() -> tuple[IdentityCheck, dict]:
-            id_image = decode_image(id_bytes, "id_photo")
-            selfie = decode_image(selfie_bytes, "selfie_photo")
-            burst_images = [
-                decode_image(b, f"burst frame {i}", MAX_BURST_FRAME_BYTES)
-                for i, b in enumerate(burst_bytes)
-            ]
-            check = check_identity(
-                id_image, selfie, burst_images or None, expected_name, expected_id_number
-            )
-            images = {"id_photo": id_image, "selfie": selfie}
-            return check, _record_and_publish(services, session, check, images)
-
-        check, record = await run_in_threadpool(work)
+        uploads = IdentityUploads(
+            id_photo=await _read_upload(id_photo, "id_photo", MAX_IMAGE_BYTES),
+            selfie=await _read_upload(selfie_photo, "selfie_photo", MAX_IMAGE_BYTES),
+            burst=[
+                await _read_upload(f, f"burst frame {i}", MAX_BURST_FRAME_BYTES)
+                for i, f in enumerate(frames)
+            ],
+        )
+        outcome = await run_in_threadpool(
+            verify_session_student, services.settings, services.producer, subject, uploads
+        )
     except IdentityInputError as exc:
         raise FrameRejected(exc.status, str(exc)) from exc
+    check = outcome.check
     return IdentityVerification(
         verified=check.verified,
         similarity_score=check.similarity_score,
@@ -197,6 +114,6 @@ async def verify_identity(
         liveness=check.liveness.to_dict() if check.liveness else None,
         reasons=check.reasons,
         review_required=not check.verified,
-        record_id=record["record_id"],
-        signature=record["signature"],
+        record_id=outcome.record_id,
+        signature=outcome.signature,
     )

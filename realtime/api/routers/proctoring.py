@@ -1,6 +1,7 @@
 """The `proctoring` resource: the live incident stream, session overview and proctor actions.
 
-Everything here needs a proctor or admin token and shows only the token's institution.
+Everything here needs a proctor or admin token and shows only the token's institution (and,
+for a token from an LTI course launch, only that course's exams).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from proctorlake.core.vocabulary import Severity
 from proctorlake.services import reviews
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import ObjectNotFound, live_thumbnail_key
+from realtime.api.auth import TokenClaims
 from realtime.api.deps import Claims, Services, require_staff, session_for
 from realtime.api.errors import ThumbnailNotFound
 from realtime.api.live_feed import relay_events, review_item, sse_message
@@ -30,6 +32,7 @@ from realtime.api.payloads import (
     ReviewIn,
     ReviewRecordedOut,
 )
+from realtime.api.session_registry import UnknownSession
 from realtime.api.state import RealtimeServices
 
 router = APIRouter(prefix="/proctoring", tags=["proctoring"])
@@ -92,6 +95,8 @@ async def live(
     def accepts(kind: str, event: dict) -> bool:
         if event.get("institution_id") != institution:
             return False
+        if claims.exam_scope is not None and not _in_scope(services, claims, event):
+            return False
         if kind in ("review", "session"):
             return True
         return (
@@ -117,6 +122,17 @@ async def live(
     )
 
 
+def _in_scope(services: RealtimeServices, claims: TokenClaims, event: dict) -> bool:
+    """Whether a course-scoped token may see the event (its session's exam is the course's)."""
+    exam_id = event.get("exam_id")
+    if exam_id is None:
+        try:
+            exam_id = services.registry.get(event.get("session_id") or "").exam_id
+        except UnknownSession:
+            return False
+    return claims.reaches_exam(exam_id)
+
+
 def _event_id(kind: str, event: dict) -> str:
     if kind == "incident":
         return f"{event['incident_id']}:{event['state']}"
@@ -132,6 +148,8 @@ def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
     require_staff(claims)
     result = []
     for session in services.registry.open_sessions(claims.institution_id):
+        if not claims.reaches_exam(session.exam_id):
+            continue
         incidents = _timeline(services, session.session_id)
         reviews = _reviews(services, session.session_id)
         worst = max((Severity.rank_of(i["severity"]) for i in incidents), default=-1)

@@ -71,12 +71,16 @@ def create_session(body: SessionCreate, claims: Claims, services: Services) -> S
     require_staff(claims)
     if claims.institution_id != body.institution_id:
         raise Forbidden("a token can only create sessions of its own institution")
+    if not claims.reaches_exam(body.exam_id):
+        raise Forbidden("this token serves another course's exams")
     session = services.registry.create(
         exam_id=body.exam_id,
         student_id=body.student_id,
         institution_id=body.institution_id,
         tier=body.tier,
         policy=body.policy.to_policy(),
+        student_name=body.student_name,
+        student_id_number=body.student_id_number,
     )
     token = issue_token(
         services.settings,
