@@ -12,8 +12,12 @@ import pytest
 
 from proctorlake.governance.erasure.runner import erase_session
 from proctorlake.storage import lake
-from proctorlake.storage.object_store import manifest_key, open_object_store
-from realtime.api.frame_intake import thumbnail_path
+from proctorlake.storage.object_store import (
+    live_thumbnail_key,
+    manifest_key,
+    object_exists,
+    open_object_store,
+)
 from tests.fixtures.realtime import bearer, jpeg_bytes
 
 pytestmark = pytest.mark.slow
@@ -49,7 +53,7 @@ def _assert_nothing_left(settings, session_id: str) -> None:
     store = open_object_store(settings)
     assert not store.exists(manifest_key(session_id))
     assert not list(store.list(f"sessions/{session_id}/"))
-    assert not thumbnail_path(settings, session_id).exists()
+    assert not object_exists(settings, live_thumbnail_key(session_id))
     assert _session_rows(settings, session_id) == 0
 
 
@@ -78,7 +82,7 @@ def test_erasing_an_open_session_ends_it_revokes_its_token_and_nothing_reappears
         frame, chunk = _feed(client, session)
         assert frame.status_code == 202, frame.text
         assert chunk.status_code == 201, chunk.text
-        assert thumbnail_path(api.settings, session_id).exists()
+        assert object_exists(api.settings, live_thumbnail_key(session_id))
         assert client.get(f"/sessions/{session_id}", headers=admin).json()["status"] == "active"
 
         erased = client.delete(f"/sessions/{session_id}/data", headers=admin)
