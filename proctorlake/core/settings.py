@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "PROCTORLAKE_"
@@ -48,6 +48,14 @@ class Settings:
     admin_users_path: Path | None = None
     # JSON file of per-institution retention: {"institutions": {id: {"retention_days": N}}}.
     retention_policy_path: Path | None = None
+    # Kafka client security (see proctorlake/storage/kafka_security.py); PLAINTEXT = none.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
 
     @property
     def lake_root(self) -> str:
@@ -114,4 +122,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         torch_device=_env("TORCH_DEVICE", ""),
         admin_users_path=Path(_env("ADMIN_USERS", str(home / "admin_users.json"))),
         retention_policy_path=Path(_env("RETENTION_POLICY", str(home / "retention_policy.json"))),
+        kafka_security_protocol=_env("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
+        kafka_sasl_mechanism=_env("KAFKA_SASL_MECHANISM", "").upper() or None,
+        kafka_sasl_username=_env("KAFKA_SASL_USERNAME", "") or None,
+        kafka_sasl_password=_env("KAFKA_SASL_PASSWORD", "") or None,
+        kafka_ssl_cafile=Path(cafile) if (cafile := _env("KAFKA_SSL_CAFILE", "")) else None,
+        kafka_ssl_certfile=Path(cert) if (cert := _env("KAFKA_SSL_CERTFILE", "")) else None,
+        kafka_ssl_keyfile=Path(key) if (key := _env("KAFKA_SSL_KEYFILE", "")) else None,
     )
