@@ -29,7 +29,7 @@ from kafka.serializer import Serializer
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
 from proctorlake.governance import keystore
-from proctorlake.storage.kafka_security import client_options
+from proctorlake.storage.kafka_security import client_options, refusals_explained
 
 FETCH_MAX_WAIT_MS = 500
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -46,6 +46,11 @@ class SessionKeySerializer(Serializer):
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
+    with refusals_explained(settings):
+        return _producer(settings)
+
+
+def _producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
@@ -62,6 +67,13 @@ def make_group_consumer(
     settings: Settings, group_id: str, topics: Sequence[Topic], max_poll_records: int = 100
 ) -> KafkaConsumer:
     """A consumer-group member: partitions are shared among the group's processes."""
+    with refusals_explained(settings):
+        return _group_consumer(settings, group_id, topics, max_poll_records)
+
+
+def _group_consumer(
+    settings: Settings, group_id: str, topics: Sequence[Topic], max_poll_records: int
+) -> KafkaConsumer:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=group_id,
@@ -86,6 +98,11 @@ def make_group_consumer(
 
 def make_tail_consumer(settings: Settings, topics: Sequence[Topic]) -> KafkaConsumer:
     """A group-less reader of every partition, starting at the end (for live fan-out)."""
+    with refusals_explained(settings):
+        return _tail_consumer(settings, topics)
+
+
+def _tail_consumer(settings: Settings, topics: Sequence[Topic]) -> KafkaConsumer:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,

@@ -10,6 +10,12 @@ the missing variable, instead of as a vague connection error later.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from kafka.errors import KafkaError
+
 from proctorlake.core.settings import PREFIX, Settings
 
 PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
@@ -18,6 +24,49 @@ SASL_MECHANISMS = frozenset({"SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"})
 
 class KafkaSecurityConfigError(ValueError):
     """The Kafka security settings are incomplete or contradictory; the message says which."""
+
+
+class KafkaAuthenticationError(ConnectionError):
+    """The Kafka cluster refused this client's SASL credentials."""
+
+
+class _AuthFailures(logging.Handler):
+    """kafka-python retries a refused login until its bootstrap times out and then reports
+    only "Unable to bootstrap"; the refusal itself is in its log, so it is collected here."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "SaslAuthenticationFailed" in message:
+            self.messages.append(message)
+
+
+@contextmanager
+def refusals_explained(settings: Settings) -> Iterator[None]:
+    """Turn a client's failure to connect into :class:`KafkaAuthenticationError` when the
+    cluster refused its SASL login, naming the user and the settings to check."""
+    if not settings.kafka_security_protocol.startswith("SASL_"):
+        yield
+        return
+    failures = _AuthFailures()
+    logger = logging.getLogger("kafka")
+    logger.addHandler(failures)
+    try:
+        yield
+    except KafkaError as exc:
+        if not failures.messages:
+            raise
+        raise KafkaAuthenticationError(
+            f"the Kafka cluster at {settings.kafka_bootstrap} refused the "
+            f"{settings.kafka_sasl_mechanism} login of user {settings.kafka_sasl_username!r}; "
+            f"check {PREFIX}KAFKA_SASL_USERNAME and {PREFIX}KAFKA_SASL_PASSWORD "
+            f"(broker said: {failures.messages[-1]})"
+        ) from exc
+    finally:
+        logger.removeHandler(failures)
 
 
 def client_options(settings: Settings) -> dict[str, object]:
