@@ -16,6 +16,7 @@ from kafka.structs import OffsetAndMetadata
 
 from proctorlake.core.settings import Settings, load_settings
 from proctorlake.core.topics import ALL_TOPICS, FRAMES_WEBCAM, SESSIONS
+from proctorlake.storage import kafka_io
 from proctorlake.storage.broker import (
     FRAME_TOPIC_CONFIG,
     BrokerError,
@@ -52,13 +53,18 @@ def _consume(consumer: KafkaConsumer, expected: int, timeout_s: float = 30.0) ->
 
 
 def _consumer(bootstrap: str, topic: str, group: str) -> KafkaConsumer:
-    return KafkaConsumer(
+    consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        metadata_max_age_ms=kafka_io.METADATA_MAX_AGE_MS,
     )
+    # As kafka_io's group consumers do: the topic's metadata before the first join, or the
+    # group may be dealt no partitions until the next metadata refresh.
+    consumer.partitions_for_topic(topic)
+    return consumer
 
 
 def _produce(bootstrap: str, topic: str, values: list[str]) -> None:

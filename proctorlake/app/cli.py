@@ -77,8 +77,11 @@ def cmd_down(args: argparse.Namespace, settings: Settings) -> int:
     from proctorlake.storage import broker
 
     for spec in reversed(launchers.service_specs(settings)):
-        if launchers.stop(settings, spec):
+        outcome = launchers.stop(settings, spec)
+        if outcome == "stopped":
             say(f"stopped {spec.name}")
+        elif outcome == "stale pid file removed":
+            say(f"{spec.name}: not running; removed its stale PID file")
     if broker.stop_broker(settings):
         say("stopped kafka")
     return 0

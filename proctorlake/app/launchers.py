@@ -1,12 +1,14 @@
 """Background services the local mode starts (API, detector workers, Dagster, Streamlit).
 
 Each service is a detached process with a PID file and a log under ``PROCTORLAKE_HOME/run``.
-Starting twice is harmless; a stale PID file (process gone or PID reused) is replaced.
+Starting twice is harmless; a stale PID file (process gone or PID reused) is replaced, and
+stopping signals only the very process that was started (see :mod:`proctorlake.app.pid_files`).
 The Kafka broker has its own lifecycle in ``proctorlake.storage.broker``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,8 +18,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from proctorlake.app.pid_files import recorded_process, write_pid_file
 from proctorlake.core.settings import REPO_ROOT, Settings
+
+StopOutcome = Literal["stopped", "not running", "stale pid file removed"]
 
 
 class ServiceError(RuntimeError):
@@ -112,22 +118,9 @@ def _log_file(settings: Settings, name: str) -> Path:
     return settings.run_dir / f"{name}.log"
 
 
-def _alive(pid: int, argv: tuple[str, ...]) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    # A reused PID belongs to some other program: compare the command line.
-    return any(arg.encode() in cmdline for arg in argv[1:3])
-
-
 def status(settings: Settings, spec: ServiceSpec) -> ServiceStatus:
-    pid_path = _pid_file(settings, spec.name)
-    pid = int(pid_path.read_text()) if pid_path.exists() else None
-    running = pid is not None and _alive(pid, spec.argv)
-    return ServiceStatus(
-        spec.name, running, pid if running else None, spec.url, _log_file(settings, spec.name)
-    )
+    pid = recorded_process(_pid_file(settings, spec.name))
+    return ServiceStatus(spec.name, pid is not None, pid, spec.url, _log_file(settings, spec.name))
 
 
 def start(settings: Settings, spec: ServiceSpec, timeout_s: float = 120.0) -> ServiceStatus:
@@ -147,7 +140,7 @@ def start(settings: Settings, spec: ServiceSpec, timeout_s: float = 120.0) -> Se
             env=env,
             start_new_session=True,
         )
-    _pid_file(settings, spec.name).write_text(str(process.pid))
+    write_pid_file(_pid_file(settings, spec.name), process.pid)
     if spec.health_url:
         _wait_http(spec, process, log, timeout_s)
     return status(settings, spec)
@@ -168,15 +161,22 @@ def _wait_http(spec: ServiceSpec, process: subprocess.Popen, log: Path, timeout_
     )
 
 
-def stop(settings: Settings, spec: ServiceSpec, timeout_s: float = 20.0) -> bool:
-    current = status(settings, spec)
-    _pid_file(settings, spec.name).unlink(missing_ok=True)
-    if not current.running or current.pid is None:
-        return False
-    os.killpg(current.pid, signal.SIGTERM)
+def stop(settings: Settings, spec: ServiceSpec, timeout_s: float = 20.0) -> StopOutcome:
+    """SIGTERM the service's process group, SIGKILL after ``timeout_s``. A PID file whose
+    process is gone, or whose PID now belongs to another process, is removed unsignalled."""
+    pid_path = _pid_file(settings, spec.name)
+    pid = recorded_process(pid_path)
+    if pid is None:
+        if not pid_path.exists():
+            return "not running"
+        pid_path.unlink()
+        return "stale pid file removed"
+    os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(current.pid, spec.argv):
+    while time.monotonic() < deadline and recorded_process(pid_path) == pid:
         time.sleep(0.2)
-    if _alive(current.pid, spec.argv):
-        os.killpg(current.pid, signal.SIGKILL)
-    return True
+    if recorded_process(pid_path) == pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    pid_path.unlink(missing_ok=True)
+    return "stopped"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "PROCTORLAKE_"
@@ -61,6 +61,14 @@ class Settings:
     ended_session_grace_s: int = 300  # ended sessions' cached state is kept this long
     session_cache_cap: int = 10_000  # cached ended sessions / per-session entries (LRU)
     stream_ticket_ttl_s: int = 30  # a single-use ticket for opening one event stream
+    # Kafka client security (see proctorlake/storage/kafka_security.py); PLAINTEXT = none.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
 
     @property
     def lake_root(self) -> str:
@@ -143,4 +151,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ended_session_grace_s=int(_env("ENDED_SESSION_GRACE_S", "300")),
         session_cache_cap=int(_env("SESSION_CACHE_CAP", "10000")),
         stream_ticket_ttl_s=int(_env("STREAM_TICKET_TTL_S", "30")),
+        kafka_security_protocol=_env("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper(),
+        kafka_sasl_mechanism=_env("KAFKA_SASL_MECHANISM", "").upper() or None,
+        kafka_sasl_username=_env("KAFKA_SASL_USERNAME", "") or None,
+        kafka_sasl_password=_env("KAFKA_SASL_PASSWORD", "") or None,
+        kafka_ssl_cafile=Path(cafile) if (cafile := _env("KAFKA_SSL_CAFILE", "")) else None,
+        kafka_ssl_certfile=Path(cert) if (cert := _env("KAFKA_SSL_CERTFILE", "")) else None,
+        kafka_ssl_keyfile=Path(key) if (key := _env("KAFKA_SSL_KEYFILE", "")) else None,
     )

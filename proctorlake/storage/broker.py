@@ -15,6 +15,11 @@ in 10-minute segments so old ones are actually deleted. Frames are personal data
 recording itself is kept in the object store, so the stream copy only needs to outlive the
 realtime consumers. Event topics keep 7 days, enough to replay into Delta after an outage.
 
+With ``PROCTORLAKE_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT`` and a SCRAM mechanism, the client
+listener requires SCRAM authentication; the one user of the settings is added when the storage
+is formatted (``--add-scram``), so such a home must be formatted with security on from the
+start. TLS is for external clusters only.
+
 When ``PROCTORLAKE_KAFKA_BOOTSTRAP`` points at another cluster, nothing is started or stopped
 here: start and status only check that the cluster answers.
 """
@@ -40,6 +45,7 @@ from proctorlake.core.settings import Settings
 from proctorlake.core.topics import ALL_TOPICS, FRAMES_SCREEN, FRAMES_WEBCAM, Topic
 from proctorlake.storage.file_lock import exclusive_lock
 from proctorlake.storage.jars import kafka_classpath
+from proctorlake.storage.kafka_security import client_options
 
 BROKER_MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
@@ -150,21 +156,57 @@ def topic_config(topic: Topic) -> dict[str, str]:
     return dict(EVENT_TOPIC_CONFIG)
 
 
+def scram_enabled(settings: Settings) -> bool:
+    """True when the local broker's client listener requires SASL/SCRAM (else PLAINTEXT)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return False
+    client_options(settings)  # a half-configured setting fails here with its name
+    mechanism = settings.kafka_sasl_mechanism or ""
+    if protocol != "SASL_PLAINTEXT" or not mechanism.startswith("SCRAM-"):
+        raise BrokerError(
+            f"the local broker runs PLAINTEXT or SASL_PLAINTEXT with SCRAM, not {protocol} "
+            f"{mechanism}; for TLS point PROCTORLAKE_KAFKA_BOOTSTRAP at a cluster that has it"
+        )
+    for value in (settings.kafka_sasl_username, settings.kafka_sasl_password):
+        if any(char in str(value) for char in ',="[]\\'):
+            raise BrokerError("the local broker's SCRAM user and password may not hold ,=\"[]\\")
+    return True
+
+
+def _listener_properties(settings: Settings) -> dict[str, str]:
+    port, controller_port = settings.kafka_port, settings.kafka_controller_port
+    client = "SASL_PLAINTEXT" if scram_enabled(settings) else "PLAINTEXT"
+    lines = {
+        "listeners": f"{client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"{client}://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": client,
+        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{client}:{client}",
+    }
+    if client == "SASL_PLAINTEXT":
+        mechanism = str(settings.kafka_sasl_mechanism)
+        lines["sasl.enabled.mechanisms"] = mechanism
+        lines["sasl.mechanism.inter.broker.protocol"] = mechanism
+        lines[f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{settings.kafka_sasl_username}" '
+            f'password="{settings.kafka_sasl_password}";'
+        )
+    return lines
+
+
 def server_properties(settings: Settings) -> str:
     """The broker's configuration: one combined controller+broker node on loopback."""
     paths = broker_paths(settings)
-    port, controller_port = settings.kafka_port, settings.kafka_controller_port
+    controller_port = settings.kafka_controller_port
     lines = {
         "process.roles": "broker,controller",
         "node.id": str(NODE_ID),
         # Static voters: the controller address is not written into the metadata log, so a
         # home can be restarted on other ports.
         "controller.quorum.voters": f"{NODE_ID}@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        **_listener_properties(settings),
         "log.dirs": str(paths.data_dir),
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
@@ -213,7 +255,7 @@ def broker_status(settings: Settings) -> BrokerStatus:
     """Whether this home's broker runs (by PID), or whether the external cluster answers."""
     if not is_local_bootstrap(settings):
         return BrokerStatus(
-            running=_metadata_answers(settings.kafka_bootstrap, timeout_s=5.0),
+            running=_metadata_answers(settings, timeout_s=5.0),
             pid=None,
             bootstrap=settings.kafka_bootstrap,
             log_path=None,
@@ -237,7 +279,7 @@ def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> Brok
     removed. Storage is formatted on the first start only.
     """
     if not is_local_bootstrap(settings):
-        if not _metadata_answers(settings.kafka_bootstrap, timeout_s=min(timeout_s, 15.0)):
+        if not _metadata_answers(settings, timeout_s=min(timeout_s, 15.0)):
             raise BrokerError(f"the Kafka cluster at {settings.kafka_bootstrap} does not answer")
         return broker_status(settings)
     paths = broker_paths(settings)
@@ -249,7 +291,7 @@ def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> Brok
             log_offset = _file_size(paths.server_log)
             pid = _launch(settings, paths)
             _wait_healthy(settings, paths, pid, timeout_s, log_offset)
-        ensure_topics(settings.kafka_bootstrap)
+        ensure_topics(settings)
     return broker_status(settings)
 
 
@@ -273,9 +315,13 @@ def stop_broker(settings: Settings, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         return True
 
 
-def ensure_topics(bootstrap: str) -> None:
+def ensure_topics(settings: Settings) -> None:
     """Create every topic of the contract that is missing; add partitions to short ones."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="proctorlake-broker")
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="proctorlake-broker",
+        **client_options(settings),
+    )
     try:
         existing = _partition_counts(admin)
         missing = [
@@ -308,6 +354,9 @@ def _partition_counts(admin: KafkaAdminClient) -> dict[str, int]:
 def _launch(settings: Settings, paths: BrokerPaths) -> int:
     _refuse_busy_port(settings.kafka_port)
     _refuse_busy_port(settings.kafka_controller_port)
+    # It may hold the SCRAM password: readable by this user only.
+    paths.server_properties.touch(mode=0o600)
+    paths.server_properties.chmod(0o600)
     paths.server_properties.write_text(server_properties(settings))
     paths.log4j_config.write_text(log4j_config(settings))
     java = _java()
@@ -321,7 +370,12 @@ def _launch(settings: Settings, paths: BrokerPaths) -> int:
         classpath,
     ]
     if not (paths.data_dir / "meta.properties").exists():
-        _format_storage(jvm, paths)
+        _format_storage(jvm, paths, settings)
+    elif scram_enabled(settings) and _scram_user(paths) != settings.kafka_sasl_username:
+        raise BrokerError(
+            f"the broker storage in {paths.data_dir} was formatted without SCRAM credentials "
+            f"for {settings.kafka_sasl_username!r}; start from a fresh PROCTORLAKE_HOME"
+        )
     with paths.console_log.open("ab") as console:
         process = subprocess.Popen(
             [*jvm, BROKER_MAIN_CLASS, str(paths.server_properties)],
@@ -347,7 +401,25 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-def _format_storage(jvm: list[str], paths: BrokerPaths) -> None:
+def _scram_user_file(paths: BrokerPaths) -> Path:
+    return paths.config_dir / "scram-user"
+
+
+def _scram_user(paths: BrokerPaths) -> str | None:
+    try:
+        return _scram_user_file(paths).read_text().strip()
+    except OSError:
+        return None
+
+
+def _format_storage(jvm: list[str], paths: BrokerPaths, settings: Settings) -> None:
+    scram = []
+    if scram_enabled(settings):
+        user, password = settings.kafka_sasl_username, settings.kafka_sasl_password
+        scram = [
+            "--add-scram",
+            f"{settings.kafka_sasl_mechanism}=[name={user},password={password}]",
+        ]
     command = [
         *jvm,
         STORAGE_TOOL_CLASS,
@@ -356,13 +428,16 @@ def _format_storage(jvm: list[str], paths: BrokerPaths) -> None:
         str(paths.server_properties),
         f"--cluster-id={new_cluster_id()}",
         "--ignore-formatted",
+        *scram,
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
+        output = (done.stdout + done.stderr).replace(str(settings.kafka_sasl_password), "***")
         raise BrokerError(
-            f"formatting Kafka storage in {paths.data_dir} failed:\n"
-            f"{(done.stdout + done.stderr).strip()[-2000:]}"
+            f"formatting Kafka storage in {paths.data_dir} failed:\n{output.strip()[-2000:]}"
         )
+    if scram:
+        _scram_user_file(paths).write_text(f"{settings.kafka_sasl_username}\n")
 
 
 def _wait_healthy(
@@ -377,7 +452,7 @@ def _wait_healthy(
                 f"{paths.console_log}:\n{_tail(paths.console_log)}"
                 f"{_start_errors(paths.server_log, log_offset)}"
             )
-        if _metadata_answers(settings.kafka_bootstrap, timeout_s=5.0):
+        if _metadata_answers(settings, timeout_s=5.0):
             return
         time.sleep(0.5)
     _terminate(pid, STOP_TIMEOUT_S)
@@ -388,8 +463,9 @@ def _wait_healthy(
     )
 
 
-def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
+def _metadata_answers(settings: Settings, timeout_s: float) -> bool:
     """True when a broker answers a metadata request (a cheap TCP probe goes first)."""
+    bootstrap = settings.kafka_bootstrap
     first = bootstrap.split(",")[0].strip()
     host, _, port = first.rpartition(":")
     try:
@@ -403,6 +479,7 @@ def _metadata_answers(bootstrap: str, timeout_s: float) -> bool:
             bootstrap_servers=bootstrap,
             client_id="proctorlake-health",
             request_timeout_ms=timeout_ms,
+            **client_options(settings),
         )
     except KafkaError:
         return False

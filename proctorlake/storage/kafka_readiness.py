@@ -14,6 +14,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from proctorlake.core.settings import Settings
+from proctorlake.storage.kafka_security import client_options
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,11 @@ class GroupState:
 
 
 def _admin(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000)
+    return KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        request_timeout_ms=5000,
+        **client_options(settings),
+    )
 
 
 def _describe(admin: KafkaAdminClient, group_id: str) -> GroupState:
