@@ -19,7 +19,7 @@ test-unit:
 	.venv/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
 lint: setup
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports
 
 up: setup
 	.venv/bin/proctorlake up

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .artifacts
 .venv/bin/ruff check .
+# the layers (pyproject.toml [tool.importlinter]): nothing imports a layer above it
+.venv/bin/lint-imports
 rc=0
 .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=900 \
   --junitxml=.artifacts/junit.xml "$@" || rc=$?
