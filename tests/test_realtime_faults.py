@@ -12,7 +12,6 @@ are computed offline from the very same JPEGs.
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
@@ -23,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from models.webcam import analyze_webcam_frames
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
 from proctorlake.core.vocabulary import IncidentType
+from proctorlake.governance import sealed_topics
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.storage import lake
 from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, decode_jpeg
@@ -93,6 +93,7 @@ class TopicTail:
     """Every record of a topic from the beginning, keyed by session, read in a thread."""
 
     def __init__(self, settings, topic) -> None:
+        self.settings = settings
         self.records: list[tuple[str, dict]] = []
         self._stop = threading.Event()
         self._consumer = KafkaConsumer(
@@ -113,7 +114,8 @@ class TopicTail:
                 continue
             for records in batches.values():
                 for record in records:
-                    self.records.append((record.key.decode(), json.loads(record.value)))
+                    message = sealed_topics.decode(self.settings, record)
+                    self.records.append((record.key.decode(), message.model_dump(mode="json")))
 
     def of(self, session_id: str) -> list[dict]:
         return [event for key, event in list(self.records) if key == session_id]

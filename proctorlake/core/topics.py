@@ -17,12 +17,27 @@ class Topic:
     partitions: int
     carries_personal_data: bool
     doc: str
+    can_act_on_exams: bool = False
+    """Records that may end an exam (through the exam's policy) must come from the product,
+    not from anyone who can write to the broker: they are sealed too, and AES-GCM's tag
+    authenticates them."""
+
+    @property
+    def sealed(self) -> bool:
+        """Records are sealed with the session's key (personal data, or authenticated)."""
+        return self.carries_personal_data or self.can_act_on_exams
 
 
 FRAMES_WEBCAM = Topic("frames.webcam", 6, True, "one JPEG per second and its capture time")
 FRAMES_SCREEN = Topic("frames.screen", 6, True, "a screen frame every 10 s")
 DETECTIONS = Topic("detections", 6, False, "per-frame detector output (type, confidence, box)")
-INCIDENTS = Topic("incidents", 6, False, "opened, updated and closed incidents with severity")
+INCIDENTS = Topic(
+    "incidents",
+    6,
+    False,
+    "opened, updated and closed incidents with severity",
+    can_act_on_exams=True,
+)
 PROCTOR_ACTIONS = Topic("proctor.actions", 3, True, "messages, session ends, reviews")
 SESSIONS = Topic("sessions", 3, True, "session lifecycle: created, verified, started, gap, ended")
 

@@ -2,14 +2,18 @@
 
 :func:`publish` is the only place in the product that calls ``producer.send``; it takes a
 :class:`~proctorlake.core.messages.TopicMessage` and nothing else, so no hand-built dict can
-reach Kafka. Records of topics that carry personal data are sealed (AES-256-GCM) with the
-session's key from :mod:`proctorlake.governance.keystore`; erasing the session destroys the
-key, and :func:`decode` then raises :class:`~proctorlake.governance.keystore.KeyErased`.
+reach Kafka. Records of topics that carry personal data, or that can end an exam (incidents),
+are sealed (AES-256-GCM) with the session's key from :mod:`proctorlake.governance.keystore`:
+a record forged by someone who can write to the broker but has no key fails to decode (the
+GCM tag authenticates it). Erasing the session destroys the key, and :func:`decode` then
+raises :class:`~proctorlake.governance.keystore.KeyErased`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from cryptography.exceptions import InvalidTag
 
 from proctorlake.core.messages import (
     MESSAGE_BY_TOPIC,
@@ -25,11 +29,18 @@ __all__ = ["MessageFormatError", "decode", "decode_frame", "publish", "publish_f
 
 
 def _seal(settings: Settings, topic: Topic, session_id: str, body: bytes) -> bytes:
-    return keystore.seal(settings, session_id, body) if topic.carries_personal_data else body
+    return keystore.seal(settings, session_id, body) if topic.sealed else body
 
 
 def _unseal(settings: Settings, topic: Topic, session_id: str, value: bytes) -> bytes:
-    return keystore.unseal(settings, session_id, value) if topic.carries_personal_data else value
+    if not topic.sealed:
+        return value
+    try:
+        return keystore.unseal(settings, session_id, value)
+    except (ValueError, InvalidTag) as exc:
+        raise MessageFormatError(
+            f"{topic.name}: record is not sealed with its session's key (forged or damaged)"
+        ) from exc
 
 
 def publish(settings: Settings, producer: Any, message: TopicMessage) -> Any:

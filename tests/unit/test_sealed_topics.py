@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from proctorlake.core.messages import (
+    DetectionMessage,
     FrameMessage,
     IncidentMessage,
     MessageFormatError,
@@ -88,23 +89,21 @@ def test_personal_topics_are_sealed_and_come_back_typed(settings):
     assert sealed_topics.decode(settings, sent.record) == session_event()
 
 
-def test_non_personal_topics_stay_readable_json(settings):
+def test_topics_without_personal_data_or_power_stay_readable_json(settings):
     producer = RecordingProducer()
-    message = IncidentMessage(
-        incident_id="i-1",
+    message = DetectionMessage(
         session_id="s-1",
         institution_id="inst-a",
-        incident_type="gaze_away",
-        severity="low",
+        track="webcam",
+        frame_ts=1.0,
+        captured_at_ms=1000,
+        detection_type="webcam_frame",
         confidence=0.5,
-        start_s=1.0,
-        end_s=5.0,
-        state="closed",
-        trigger_captured_at_ms=1,
-        event_at_ms=2,
+        detail="{}",
+        model_version="m",
     )
     sealed_topics.publish(settings, producer, message)
-    assert IncidentMessage.from_json_bytes(producer.sent[0].value) == message
+    assert DetectionMessage.from_json_bytes(producer.sent[0].value) == message
 
 
 def test_an_erased_session_cannot_be_read_back(settings):
@@ -142,3 +141,32 @@ def test_frames_travel_as_headers_plus_a_sealed_image(settings):
     marker = frame.model_copy(update={"end_of_session": True})
     sealed_topics.publish_frame(settings, producer, marker, b"")
     assert sealed_topics.decode_frame(settings, producer.sent[-1].record) == (marker, None)
+
+
+def test_a_forged_incident_without_the_session_key_is_refused(settings):
+    """Security review #15: what can end an exam is authenticated. An incident written to
+    the broker by anyone without the session's key (plain JSON, or sealed with another key)
+    does not decode."""
+    producer = RecordingProducer()
+    message = IncidentMessage(
+        incident_id="i-forged",
+        session_id="s-5",
+        institution_id="inst-a",
+        incident_type="multiple_faces",
+        severity="high",
+        confidence=1.0,
+        start_s=0.0,
+        end_s=3.0,
+        state="opened",
+        trigger_captured_at_ms=1,
+        event_at_ms=2,
+    )
+    sealed_topics.publish(settings, producer, message)
+    genuine = producer.sent[0].record
+    assert sealed_topics.decode(settings, genuine) == message
+    plain = ConsumedRecord("incidents", b"s-5", message.to_json_bytes(), None)
+    with pytest.raises(MessageFormatError, match="forged or damaged"):
+        sealed_topics.decode(settings, plain)
+    other_key = keystore.seal(settings, "s-6", message.to_json_bytes())
+    with pytest.raises(MessageFormatError, match="forged or damaged"):
+        sealed_topics.decode(settings, ConsumedRecord("incidents", b"s-5", other_key, None))
