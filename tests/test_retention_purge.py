@@ -8,12 +8,8 @@ import pytest
 
 from proctorlake.core.settings import Settings
 from proctorlake.governance.legal_holds import HoldError, hold_history, place_hold, release_hold
-from proctorlake.governance.retention import (
-    RetentionPolicyError,
-    load_retention_policy,
-    retention_log,
-    run_retention,
-)
+from proctorlake.governance.retention import retention_log, run_retention
+from proctorlake.governance.retention_policy import RetentionPolicyError, load_retention_policy
 from proctorlake.storage import lake
 from tests.fixtures.retention import write_retention_policy
 

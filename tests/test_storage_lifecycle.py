@@ -10,7 +10,7 @@ import pytest
 from proctorlake.app.storage_cli import add_storage_parser, run_storage_command
 from proctorlake.core.settings import Settings
 from proctorlake.governance.legal_holds import place_hold, release_hold
-from proctorlake.governance.retention import load_retention_policy
+from proctorlake.governance.retention_policy import load_retention_policy
 from proctorlake.governance.storage_policy import (
     COLD_AFTER_DAYS,
     EXPIRY_GRACE_DAYS,

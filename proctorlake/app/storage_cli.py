@@ -122,7 +122,8 @@ def _quality(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _lifecycle(args: argparse.Namespace, settings: Settings) -> int:
-    from proctorlake.governance.retention import load_retention_policy
+    from proctorlake.governance.legal_holds import current_holds
+    from proctorlake.governance.retention_policy import load_retention_policy
     from proctorlake.governance.storage_policy import (
         apply_lifecycle,
         lifecycle_rules,
@@ -136,7 +137,8 @@ def _lifecycle(args: argparse.Namespace, settings: Settings) -> int:
         result["rules"] = apply_lifecycle(settings, policy)
         result["applied"] = True
         _say("tagging stored objects with their retention class ...")
-        result["tagged"] = tag_all_sessions(settings, policy)
+        held = set(current_holds(settings))
+        result["tagged"] = tag_all_sessions(settings, policy, held)
     elif settings.storage_backend != "s3":
         _say("note: this installation stores locally; the rules apply to an S3 bucket")
     if args.json:
@@ -153,7 +155,7 @@ def _lifecycle(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _estimate(args: argparse.Namespace, settings: Settings) -> int:
-    from proctorlake.governance.retention import load_retention_policy
+    from proctorlake.governance.retention_policy import load_retention_policy
     from proctorlake.governance.storage_policy import (
         estimate_storage,
         human_bytes,
@@ -194,7 +196,7 @@ _HANDLERS = {
 def run_storage_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``proctorlake storage <command>``; rejected input prints one line and returns 2."""
     from proctorlake.governance.legal_holds import HoldError
-    from proctorlake.governance.retention import RetentionPolicyError
+    from proctorlake.governance.retention_policy import RetentionPolicyError
 
     try:
         return _HANDLERS[args.storage_cmd](args, settings)

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
+from proctorlake.core.ids import InvalidId, check_id
 from proctorlake.core.settings import Settings
-from proctorlake.governance.erasure.ids import MalformedId, check_session_id
 from proctorlake.storage import lake
 from proctorlake.storage.file_lock import exclusive_lock
 
@@ -63,8 +63,8 @@ def hold_lock(settings: Settings) -> AbstractContextManager[None]:
 
 def _checked(session_id: str) -> str:
     try:
-        return check_session_id(session_id)
-    except MalformedId as exc:
+        return check_id("session id", session_id)
+    except InvalidId as exc:
         raise HoldError(str(exc)) from exc
 
 

@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from proctorlake.core.settings import Settings
-from proctorlake.governance.retention import RetentionPolicy
+from proctorlake.governance.retention_policy import RetentionPolicy
 from proctorlake.storage.object_store import S3ObjectStore, object_keys_for_session
 
 RECORDINGS_PREFIX = "sessions/"
@@ -96,7 +96,7 @@ def tag_session_objects(
     """
     if settings.storage_backend != "s3":
         return 0
-    from proctorlake.governance.retention import load_retention_policy
+    from proctorlake.governance.retention_policy import load_retention_policy
 
     policy = policy or load_retention_policy(settings)
     value = retention_tag_value(policy, institution_id, held)
@@ -112,12 +112,11 @@ def tag_session_objects(
     return tagged
 
 
-def tag_all_sessions(settings: Settings, policy: RetentionPolicy) -> dict[str, int]:
-    """Backfill: tag every stored session's objects (held ones ``hold``)."""
-    from proctorlake.governance.legal_holds import current_holds
+def tag_all_sessions(settings: Settings, policy: RetentionPolicy, held: set[str]) -> dict[str, int]:
+    """Backfill: tag every stored session's objects (``held`` ones ``hold``; the caller reads
+    the holds, so this module stays below ``legal_holds``)."""
     from proctorlake.storage import lake
 
-    held = set(current_holds(settings))
     sessions = lake.read_table(settings, "exam_sessions").select(["session_id", "institution_id"])
     counts = {"sessions": 0, "objects": 0, "held_sessions": 0}
     for row in sessions.to_pylist():

@@ -19,12 +19,11 @@ from proctorlake.governance.erasure.certificate import (
     verify_certificate,
 )
 from proctorlake.governance.legal_holds import HoldError, place_hold, release_hold
-from proctorlake.governance.retention import (
-    ExpiredSession,
+from proctorlake.governance.retention import ExpiredSession, session_end
+from proctorlake.governance.retention_policy import (
     RetentionPolicy,
     RetentionPolicyError,
     load_retention_policy,
-    session_end,
 )
 from proctorlake.governance.storage_policy import lifecycle_rules, retention_tag_value
 
