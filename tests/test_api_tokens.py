@@ -97,3 +97,14 @@ def test_security_18_stream_ticket_is_single_use_and_bound_to_its_path(settings)
         redeem_stream_ticket(settings, ticket, "/proctoring/live")
     with pytest.raises(TokenError, match="audience"):
         redeem_stream_ticket(settings, staff, "/proctoring/live")  # a token is no ticket
+
+
+def test_a_stream_ticket_keeps_the_course_scope_of_its_token(settings):
+    """An LTI course's proctor opens the live stream with a ticket: the ticket must reach no
+    more than the token it was exchanged for (found in the security write-up)."""
+    staff = issue_token(settings, "pro", "proctor", "inst-a", exam_scope="course-101.")
+    ticket = issue_stream_ticket(settings, verify_token(settings, staff), "/proctoring/live")
+    redeemed = redeem_stream_ticket(settings, ticket, "/proctoring/live")
+    assert redeemed.exam_scope == "course-101."
+    assert redeemed.reaches_exam("course-101.midterm")
+    assert not redeemed.reaches_exam("course-202.midterm")

@@ -40,6 +40,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from proctorlake.core.ids import is_valid_id
 from proctorlake.core.settings import Settings
 from proctorlake.storage.key_files import read_or_create_key
 from proctorlake.storage.one_time_marks import OneTimeMarks, marks_folder
@@ -52,7 +53,6 @@ LEEWAY_S = 30
 STATE_COOKIE_PREFIX = "proctorlake_lti_"
 _STATE_AUDIENCE = "proctorlake-lti-state"
 _STATE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 # LTI 1.3 role vocabularies (LTI Core 1.3, appendix A.2): context roles vs institution roles.
 CONTEXT_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
@@ -389,10 +389,11 @@ def role_of(roles: list) -> tuple[str, bool]:
     )
 
 
-def safe_id(value: str, max_len: int = 128) -> str:
-    """An LMS id usable as a ProctorLake id (LMS ids may hold any character, at any length)."""
+def safe_id(value: str, max_len: int = 128, allow_dots: bool = True) -> str:
+    """An LMS id usable as a ProctorLake id (LMS ids may hold any character, at any length);
+    anything else becomes a hash of it."""
     value = str(value)
-    if _ID.match(value) and len(value) <= max_len:
+    if is_valid_id(value) and len(value) <= max_len and (allow_dots or "." not in value):
         return value
     return "h-" + hashlib.sha256(value.encode()).hexdigest()[:32]
 
@@ -402,7 +403,9 @@ def course_scope(claims: dict) -> str:
     context = claims.get(CLAIM + "context") or {}
     if not context.get("id"):
         raise refused(400, "the launch names no course (context claim)")
-    return f"{safe_id(context['id'], 63)}."  # course + exam stay within an id's 128 chars
+    # no dot inside the course part: the first dot ends it, so course "a" never reaches the
+    # exams of course "a.b"; course + exam stay within an id's 128 characters
+    return f"{safe_id(context['id'], 63, allow_dots=False)}."
 
 
 def roster_name(claims: dict) -> str | None:

@@ -187,7 +187,8 @@ def revoke_token(settings: Settings, claims: TokenClaims) -> None:
 
 def revoke_session_tokens(settings: Settings, session_id: str, reason: str) -> None:
     """Revoke every token naming the session, in every API process; called when it ends
-    (``reason`` = its status) and by erasure (``reason="erased"``)."""
+    (``reason`` = its status; erasure ends an open session first, and an erased session is
+    refused by its marker whatever its tokens say)."""
     token_revocations.revoke_session(settings, session_id, reason)
 
 
@@ -209,6 +210,8 @@ def issue_stream_ticket(settings: Settings, claims: TokenClaims, path: str) -> s
     }
     if claims.session_id:
         ticket["sid"] = claims.session_id
+    if claims.exam_scope:
+        ticket["xsc"] = claims.exam_scope  # a course's staff stay scoped on the stream too
     return jwt.encode(ticket, _token_key(settings), algorithm=_ALGORITHM)
 
 

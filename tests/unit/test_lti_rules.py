@@ -96,3 +96,12 @@ def test_login_rate_limit_per_address_refills_and_forgets_idle_addresses() -> No
     assert limit.allow("a") and not limit.allow("a")
     limit.allow("c")  # a third address pushes out the longest idle one ("b")
     assert len(limit._buckets) == 2 and "b" not in limit._buckets
+
+
+def test_course_scopes_never_overlap_when_course_ids_hold_dots() -> None:
+    """Staff of course "a" must not reach the exams of course "a.b" (a prefix match would)."""
+    staff_a = lti.launch_of(PLATFORM, _claims(CONTEXT_ROLE + "Instructor", context="a"))
+    learner_ab = lti.launch_of(PLATFORM, _claims(CONTEXT_ROLE + "Learner", context="a.b"))
+    assert not learner_ab.exam_id.startswith(staff_a.exam_scope)
+    staff_ab = lti.launch_of(PLATFORM, _claims(CONTEXT_ROLE + "Instructor", context="a.b"))
+    assert learner_ab.exam_id.startswith(staff_ab.exam_scope)
