@@ -6,6 +6,8 @@ Thumbnails and (for S3) downloaded chunks are cached under
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,9 @@ import pandas as pd
 from PIL import Image
 
 from proctorlake.core.settings import Settings
+from proctorlake.governance import erased_sessions
 from proctorlake.storage.object_store import LocalObjectStore, ObjectNotFound, open_object_store
+from proctorlake.storage.private_files import PARTIAL_SUFFIX, make_private_dirs, write_private_file
 from proctorlake.storage.video import VideoError, iter_decoded_frames
 
 THUMBNAIL_WIDTH = 320
@@ -59,13 +63,15 @@ def local_video(settings: Settings, session_id: str, key: str) -> Path | None:
         return path if path.is_file() else None
     target = settings.home / "cache" / "video" / session_id / Path(key).name
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        try:
-            store.download(key, partial)
-        except ObjectNotFound:
-            return None
-        partial.replace(target)
+        with erased_sessions.admitted_session(settings, session_id):
+            make_private_dirs(target.parent)
+            partial = target.with_name(f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+            try:
+                store.download(key, partial)
+            except ObjectNotFound:
+                return None
+            os.chmod(partial, 0o600)
+            partial.replace(target)
     return target
 
 
@@ -85,7 +91,8 @@ def thumbnails(
     for key, moments in wanted.items():
         video = local_video(settings, session_id, key)
         if video is not None:
-            found.extend(_extract(video, moments, cache))
+            with erased_sessions.admitted_session(settings, session_id):
+                found.extend(_extract(video, moments, cache))
     return sorted(found)
 
 
@@ -95,7 +102,7 @@ def _extract(
     """Decode the chunk once and save the first frame at or after each moment."""
     pending = sorted(moments, key=lambda m: m[1].offset_s)
     saved: list[tuple[float, Path]] = []
-    cache.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(cache)
     first, last = pending[0][1].offset_s, pending[-1][1].offset_s
     try:
         for t, image in iter_decoded_frames(video, start_s=max(0.0, first - 0.5), end_s=last + 2):
@@ -113,7 +120,7 @@ def _save_thumbnail(image, cache: Path, session_s: float) -> Path:
     picture = Image.fromarray(image)
     height = round(picture.height * THUMBNAIL_WIDTH / picture.width)
     path = cache / f"{round(session_s * 1000):012d}.jpg"
-    partial = path.with_name(path.name + ".partial")
-    picture.resize((THUMBNAIL_WIDTH, height)).save(partial, format="JPEG", quality=85)
-    partial.replace(path)
+    encoded = io.BytesIO()
+    picture.resize((THUMBNAIL_WIDTH, height)).save(encoded, format="JPEG", quality=85)
+    write_private_file(path, encoded.getvalue(), durable=False)  # a face: owner-only; a cache
     return path

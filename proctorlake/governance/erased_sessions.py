@@ -16,17 +16,15 @@ across the processes of one machine sharing ``PROCTORLAKE_HOME``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from proctorlake.core.ids import is_valid_id
 from proctorlake.core.schemas import Table
 from proctorlake.core.settings import Settings
 from proctorlake.storage import lake
 from proctorlake.storage.file_lock import exclusive_lock, shared_lock
-
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
 class SessionErased(PermissionError):
@@ -34,7 +32,7 @@ class SessionErased(PermissionError):
 
 
 def marker_path(settings: Settings, session_id: str) -> Path:
-    if not _SESSION_ID.match(session_id or ""):
+    if not is_valid_id(session_id):
         raise ValueError(f"malformed session id {session_id!r}")
     return settings.home / "keys" / "sessions" / f"{session_id}.erased"
 

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core.settings import Settings
+from realtime.api.body_cap import BodyCap, body_cap_for
 from realtime.api.problems import install_problem_handlers
 from realtime.api.routers import (
     erasure,
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(BodyCap, cap_for=body_cap_for(settings.max_segment_bytes))
     routers = (sessions, proctoring, identity, lti, erasure, holds, reports, stream_tickets)
     for module in (*routers, vocabulary):
         app.include_router(module.router)
