@@ -8,6 +8,7 @@ entry is lost and every read is a whole, valid JSON document.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -20,6 +21,7 @@ from proctorlake.storage.object_store import manifest_key, open_object_store
 from proctorlake.storage.video import write_video
 from proctorlake.storage.video_timeline import segment_limits
 from realtime.api.recording_upload import RecordingUploads
+from realtime.api.request_body import SpooledUpload
 from realtime.api.session_registry import ExamSession
 
 WRITERS = 4
@@ -37,12 +39,18 @@ def _write_segments(home: str, writer: int, segment: bytes, start: mp.Event) -> 
     os.environ["PROCTORLAKE_HOME"] = home
     settings = load_settings()
     uploads = RecordingUploads(
-        settings, open_object_store(settings), segment_limits(settings.chunk_seconds)
+        settings,
+        open_object_store(settings),
+        segment_limits(settings.chunk_seconds),
+        settings.session_chunk_quota_bytes,
     )
+    spooled = Path(home) / f"segment-{writer}.webm"
+    spooled.write_bytes(segment)
+    upload = SpooledUpload(spooled, len(segment), hashlib.sha256(segment).hexdigest(), segment[:16])
     start.wait()
     for i in range(SEGMENTS_EACH):
         begin = (writer * SEGMENTS_EACH + i) * 1000
-        uploads.store_segment(_session(), "webcam", begin, begin + 1000, segment)
+        uploads.store_segment(_session(), "webcam", begin, begin + 1000, upload)
 
 
 def _read_until(path: str, stop: mp.Event, result: mp.Queue) -> None:

@@ -9,13 +9,13 @@ import time
 import av  # noqa: F401  (imported before anything that may import decord)
 import numpy as np
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from PIL import Image
 
 from proctorlake.core.messages import FrameMessage, IncidentMessage
 from proctorlake.core.topics import FRAMES_WEBCAM
 from proctorlake.governance import keystore, sealed_topics
-from proctorlake.storage import lake
+from proctorlake.storage import kafka_io, lake
 from proctorlake.storage.object_store import manifest_key, open_object_store
 from proctorlake.storage.video import write_video
 from realtime.api.auth import issue_token
@@ -266,7 +266,7 @@ def test_live_stream_is_filtered_by_institution_and_severity(realtime_api):
     session_a = api.create_session("inst-a")["session_id"]
     session_ai = api.create_session("inst-a", tier="ai")["session_id"]
     session_b = api.create_session("inst-b")["session_id"]
-    producer = KafkaProducer(bootstrap_servers=api.settings.kafka_bootstrap)
+    producer = kafka_io.make_producer(api.settings)
     live = SseReader(
         f"{api.base_url}/proctoring/live",
         {"token": api.staff_token("inst-a"), "severity": "high"},
