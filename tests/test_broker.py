@@ -27,6 +27,7 @@ from proctorlake.storage.broker import (
     stop_broker,
 )
 from tests.fixtures.broker import RunningBroker, broker_env, free_port
+from tests.fixtures.waiting import wait_until
 
 
 @pytest.fixture
@@ -49,6 +50,38 @@ def _consume(consumer: KafkaConsumer, expected: int, timeout_s: float = 30.0) ->
     while len(records) < expected and time.monotonic() < deadline:
         for batch in consumer.poll(timeout_ms=500).values():
             records.extend(batch)
+    return records
+
+
+def _mark_every_partition(bootstrap: str, topic: str, partitions: int) -> set[str]:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    markers = {f"marker-{partition}" for partition in range(partitions)}
+    for partition in range(partitions):
+        producer.send(topic, value=f"marker-{partition}".encode(), partition=partition)
+    producer.flush(timeout=30)
+    producer.close()
+    return markers
+
+
+def _consume_until(consumer: KafkaConsumer, markers: set[str], timeout_s: float = 30.0) -> list:
+    """The records before the markers, once every marker came (each partition in order)."""
+    records: list = []
+    seen: set[str] = set()
+
+    def all_marked() -> bool:
+        for batch in consumer.poll(timeout_ms=500).values():
+            for record in batch:
+                value = record.value.decode()
+                if value in markers:
+                    seen.add(value)
+                else:
+                    records.append(record)
+        return seen == markers
+
+    def shown() -> str:
+        return f"markers {sorted(markers)}; seen {sorted(seen)}"
+
+    wait_until(all_marked, timeout_s, shown, interval_s=0)
     return records
 
 
@@ -118,16 +151,18 @@ def test_consumer_group_resumes_after_committed_offset(
 
     second = [f"second-{index}" for index in range(4)]
     _produce(kafka_broker.bootstrap, topic, second)
+    # A marker at the end of every partition: a first record delivered again would come
+    # before its partition's marker, so "nothing more" is checked without waiting on silence.
+    markers = _mark_every_partition(kafka_broker.bootstrap, topic, partitions=3)
     successor = _consumer(kafka_broker.bootstrap, topic, group)
-    got_second = _consume(successor, len(second))
-    # Nothing more arrives: what the first member committed is not delivered again.
-    got_second += _consume(successor, expected=len(second) + 1, timeout_s=2.0)
+    got_second = _consume_until(successor, markers)
     successor.commit()
     successor.close()
     assert sorted(record.value.decode() for record in got_second) == sorted(second)
 
     committed = admin.list_group_offsets(group)[group]
-    assert sum(meta.offset for meta in committed.values()) == len(first) + len(second)
+    total = len(first) + len(second) + len(markers)
+    assert sum(meta.offset for meta in committed.values()) == total
     assert {tp.topic for tp in committed} == {topic}
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
-from kafka import KafkaConsumer
 
 from proctorlake.core import topics
 from proctorlake.core.settings import Settings
@@ -30,6 +29,7 @@ from tests.fixtures.erasure import (
     student_frame_hashes,
     student_needles,
 )
+from tests.fixtures.waiting import read_topic_to_end
 
 
 def session_row_counts(settings: Settings) -> dict[tuple[str, str], int]:
@@ -45,18 +45,9 @@ def session_objects(settings: Settings, session_id: str) -> dict[str, bytes]:
     return {k: store.get_bytes(k) for k in store.list(object_keys_for_session(session_id))}
 
 
-def consume_all(settings: Settings, topic: str) -> list:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=5000,
-    )
-    try:
-        return list(consumer)
-    finally:
-        consumer.close()
+def consume_all(settings: Settings, topic: topics.Topic) -> list:
+    """Every record on the topic, read to its end offsets (not until a quiet spell)."""
+    return read_topic_to_end(settings.kafka_bootstrap, topic.name, topic.partitions)
 
 
 @pytest.mark.slow
@@ -106,9 +97,7 @@ def test_erased_student_leaves_no_byte_and_others_stay_intact(
         assert student_frame_hashes(settings, other, tmp_path / "frames") & frames == set()
 
     # The broker still holds the records, sealed: Alice's cannot be opened, the others' can.
-    records = consume_all(settings, topics.FRAMES_WEBCAM.name) + consume_all(
-        settings, topics.SESSIONS.name
-    )
+    records = consume_all(settings, topics.FRAMES_WEBCAM) + consume_all(settings, topics.SESSIONS)
     assert len(records) == sum(6 * len(s.session_ids) for s in students)
     for record in records:
         session_id = record.key.decode()

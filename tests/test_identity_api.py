@@ -6,7 +6,6 @@ import av  # noqa: F401  (imported before anything that may import decord)
 import cv2
 import numpy as np
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from models.embeddings import detect_and_embed
 from models.identity_pairs import astronaut, carphone_frames, grace_hopper, vary
@@ -19,6 +18,7 @@ from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
 from realtime.api.auth import issue_token
 from tests.fixtures.realtime import bearer, encode_jpeg
+from tests.fixtures.waiting import read_topic_to_end
 
 PROBLEM = "application/problem+json"
 NO_LIVENESS = {"liveness_required": False}  # an exam that waives the selfie burst
@@ -30,23 +30,16 @@ def _card(face_image: np.ndarray, name: str, number: str, seed: int) -> np.ndarr
 
 
 def _verified_events(settings, session_id: str) -> list[dict]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(SESSIONS.name, p) for p in range(SESSIONS.partitions)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
+    """The session's ``verified`` events: the API acknowledged them before it answered, so the
+    topic read to its end offsets holds every one (no guess of how long to poll)."""
     events = []
-    try:
-        for _ in range(15):
-            for records in consumer.poll(timeout_ms=300).values():
-                for record in records:
-                    if record.key.decode() != session_id:
-                        continue
-                    assert not record.value.startswith(b"{")  # sealed: it names the student
-                    event = sealed_topics.decode(settings, record).model_dump(mode="json")
-                    if event["event"] == "verified":
-                        events.append(event)
-    finally:
-        consumer.close()
+    for record in read_topic_to_end(settings.kafka_bootstrap, SESSIONS.name, SESSIONS.partitions):
+        if record.key.decode() != session_id:
+            continue
+        assert not record.value.startswith(b"{")  # sealed: it names the student
+        event = sealed_topics.decode(settings, record).model_dump(mode="json")
+        if event["event"] == "verified":
+            events.append(event)
     return events
 
 

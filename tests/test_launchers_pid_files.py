@@ -35,6 +35,9 @@ def _api_spec(settings: Settings) -> launchers.ServiceSpec:
 
 
 def _wait_exit(process: subprocess.Popen, timeout_s: float) -> int | None:
+    """The exit status, or None if still running after ``timeout_s``. A bounded negative
+    check: no event tells "never signalled", but a wrongly signalled process dies at once,
+    and a correct run passes whatever the wait (it can only miss a bug, never flake)."""
     try:
         return process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:

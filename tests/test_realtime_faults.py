@@ -28,6 +28,7 @@ from proctorlake.storage import lake
 from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, decode_jpeg
 from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
+from tests.fixtures.waiting import wait_until
 
 SCRIPT = WebcamScript(
     (Segment("present", 12.0), Segment("second_person", 8.0), Segment("present", 4.0))
@@ -126,16 +127,6 @@ class TopicTail:
         self._consumer.close()
 
 
-def wait_until(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise TimeoutError(what)
-
-
 def landed_incidents(settings, session_id: str) -> list[dict]:
     try:
         rows = lake.read_table(settings, "stream_incidents").to_pylist()
@@ -154,7 +145,7 @@ def assert_exactly(settings, incidents_tail: TopicTail, sid: str, expected: dict
         return rows if done else None
 
     rows = wait_until(
-        all_closed, 120, f"closed incidents of {sid}: {landed_incidents(settings, sid)}"
+        all_closed, 120, lambda: f"closed incidents of {sid}: {landed_incidents(settings, sid)}"
     )
     got = sorted((r["incident_id"], r["incident_type"], r["start_s"], r["end_s"]) for r in rows)
     want = sorted((i, e["incident_type"], e["start_s"], e["end_s"]) for i, e in expected.items())
@@ -163,8 +154,9 @@ def assert_exactly(settings, incidents_tail: TopicTail, sid: str, expected: dict
     wait_until(
         lambda: {e["incident_id"] for e in incidents_tail.of(sid)} >= set(expected),
         60,
-        f"incidents topic records of {sid}",
+        lambda: f"incidents topic records of {sid}: {incidents_tail.of(sid)}",
     )
+    # A snapshot, not a wait on silence: it can miss an id published later, never flake.
     assert {e["incident_id"] for e in incidents_tail.of(sid)} == set(expected)
 
 
@@ -181,7 +173,7 @@ def assert_landed_frames(settings, session_id: str, seconds: list[int]) -> None:
     wait_until(
         lambda: len(landed_frame_seconds(settings, session_id)) >= len(want),
         60,
-        f"landed detections of {session_id}: {landed_frame_seconds(settings, session_id)}",
+        lambda: f"landed detections of {session_id}: {landed_frame_seconds(settings, session_id)}",
     )
     assert landed_frame_seconds(settings, session_id) == want
 
@@ -204,16 +196,24 @@ def test_detector_worker_killed_mid_run_loses_and_duplicates_nothing(private_rea
         post_frames(api, session, frames, range(PHASE_2), t0)
     wait_until(lambda: len(detections.records) >= 3, 90, "the detector never started")
 
+    # The last frames wait for the kill, so the worker cannot finish before it dies however
+    # fast it runs (the test kills it on a count of detections, not after a guessed time).
+    killed = threading.Event()
+    held_back = len(frames) - 2
+
     def phase_2() -> None:  # the second person arrives while the worker is busy...
         for i in range(PHASE_2, len(frames)):
+            if i == held_back:
+                assert killed.wait(120), "the detector was never killed"
             for session in sessions:
                 post_frames(api, session, frames, [i], t0)
 
-    sender = threading.Thread(target=phase_2)
+    sender = threading.Thread(target=phase_2, daemon=True)
     sender.start()
     wait_until(lambda: len(detections.records) >= 3 * PHASE_2 + 6, 90, "no phase-2 detections")
     detector.stop(signal.SIGKILL)  # ...and dies without committing what it had in hand
     done_before_kill = len(detections.records)
+    killed.set()
     sender.join()
     assert done_before_kill < 3 * len(frames), "the worker finished before it could be killed"
     rt.worker("detectors")

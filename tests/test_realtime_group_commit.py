@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,41 +14,70 @@ from proctorlake.core.settings import Settings
 from proctorlake.storage import kafka_io, lake
 from realtime.api.group_commit import GroupCommit
 from realtime.api.session_registry import SessionRegistry
+from tests.fixtures.waiting import wait_until
+
+
+def _queued(group: GroupCommit, count: int) -> None:
+    """Until ``count`` writers wait behind the commit in progress (the state, not a sleep)."""
+    wait_until(
+        lambda: len(group._queued) >= count,  # noqa: SLF001 - the state the test waits on
+        10,
+        lambda: f"{count} writers queued ({len(group._queued)})",  # noqa: SLF001
+        interval_s=0.005,
+    )
 
 
 def test_concurrent_writes_share_commits_and_each_row_lands_once() -> None:
     committed: list[list[dict]] = []
+    entered, release = threading.Event(), threading.Event()
 
     def slow_commit(rows):
-        time.sleep(0.05)
         committed.append(list(rows))
+        entered.set()
+        assert release.wait(10), "the test never let the first commit finish"
 
     group = GroupCommit(slow_commit, key=lambda row: row["id"])
     with ThreadPoolExecutor(max_workers=40) as pool:
-        list(pool.map(lambda i: group.write({"id": i}), range(40)))
+        writes = [pool.submit(group.write, {"id": i}) for i in range(40)]
+        assert entered.wait(10), "no writer started a commit"
+        # every writer not in the first commit arrives while it runs (a state, not a sleep)
+        wait_until(
+            lambda: len(committed[0]) + len(group._queued) == 40,  # noqa: SLF001
+            10,
+            lambda: (
+                f"40 writers in or behind the first commit: {len(committed[0])} in it, "
+                f"{len(group._queued)} queued"
+            ),  # noqa: SLF001
+            interval_s=0.005,
+        )
+        release.set()
+        for write in writes:
+            write.result(timeout=10)
     ids = sorted(row["id"] for rows in committed for row in rows)
     assert ids == list(range(40))
-    assert 2 <= group.commits <= 10, group.commits  # the first alone, then the queue
+    assert group.commits == len(committed) <= 2  # the first, then the whole queue in one
 
 
 def test_a_later_write_of_the_same_key_wins_within_a_commit() -> None:
     committed: list[list[dict]] = []
-    gate = threading.Event()
+    entered, gate = threading.Event(), threading.Event()
 
     def commit(rows):
+        entered.set()
         gate.wait(5)
         committed.append(list(rows))
 
     group = GroupCommit(commit, key=lambda row: row["id"])
     first = threading.Thread(target=group.write, args=({"id": "a", "v": 0},))
     first.start()
-    time.sleep(0.1)  # the first write is committing; these two queue behind it
+    assert entered.wait(5), "the first write never started its commit"
+    # the first write is committing; these two queue behind it, in this order
     second = threading.Thread(target=group.write, args=({"id": "b", "v": 1},))
     second.start()
-    time.sleep(0.05)
+    _queued(group, 1)
     third = threading.Thread(target=group.write, args=({"id": "b", "v": 2},))
     third.start()
-    time.sleep(0.05)
+    _queued(group, 2)
     gate.set()
     for thread in (first, second, third):
         thread.join(5)

@@ -10,6 +10,7 @@ from models.temporal_rules import incident_id
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.storage import lake
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
+from tests.fixtures.waiting import wait_until
 
 SCRIPT = WebcamScript(
     (Segment("present", 12.0), Segment("second_person", 8.0), Segment("present", 5.0))
@@ -34,17 +35,23 @@ def send_frames(api, session: dict, frames: list[bytes], t0_ms: int, first: int 
             assert response.status_code == 202, response.text
 
 
+def session_rows(settings, table: str, session_id: str) -> list[dict]:
+    try:
+        rows = lake.read_table(settings, table).to_pylist()
+    except Exception:  # the lander has not created the table yet
+        return []
+    return [r for r in rows if r["session_id"] == session_id]
+
+
 def wait_for_rows(settings, table: str, session_id: str, count: int, timeout_s: float = 60):
-    deadline = time.monotonic() + timeout_s
-    rows: list[dict] = []
-    while time.monotonic() < deadline:
-        rows = [
-            r for r in lake.read_table(settings, table).to_pylist() if r["session_id"] == session_id
-        ]
-        if len(rows) >= count:
-            return rows
-        time.sleep(0.5)
-    raise TimeoutError(f"{table}: {len(rows)} of {count} rows for {session_id}")
+    def enough() -> list[dict] | None:
+        rows = session_rows(settings, table, session_id)
+        return rows if len(rows) >= count else None
+
+    def shown() -> str:
+        return f"{count} {table} rows for {session_id}: {session_rows(settings, table, session_id)}"
+
+    return wait_until(enough, timeout_s, shown)
 
 
 @pytest.mark.slow
@@ -74,13 +81,16 @@ def test_second_person_reaches_the_live_page_and_lands_in_delta(
     counts = [r["face_count"] for r in sorted(detections, key=lambda r: r["frame_ts"])]
     assert counts[:11] == [1] * 11 and counts[-3:] == [1, 1, 1]
     assert sum(c == 2 for c in counts) >= 6
-    incidents = wait_for_rows(api.settings, "stream_incidents", sid, 1)
-    time.sleep(3)  # let the lander catch up with the closing event
-    incidents = [
-        r
-        for r in lake.read_table(api.settings, "stream_incidents").to_pylist()
-        if r["session_id"] == sid
-    ]
+
+    def all_closed() -> list[dict] | None:  # the closing event lands after the opening one
+        rows = session_rows(api.settings, "stream_incidents", sid)
+        return rows if rows and all(r["state"] == "closed" for r in rows) else None
+
+    incidents = wait_until(
+        all_closed,
+        60,
+        lambda: f"closed incidents of {sid}: {session_rows(api.settings, 'stream_incidents', sid)}",
+    )
     assert [(r["incident_id"], r["incident_type"], r["state"]) for r in incidents] == [
         (opened["incident_id"], "multiple_faces", "closed")
     ]

@@ -18,6 +18,7 @@ from proctorlake.samples.screen import ScreenSegment, render_screen
 from proctorlake.storage import lake
 from realtime.workers.screen_worker import screen_thumbnail, unchanged
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
+from tests.fixtures.waiting import wait_until
 
 SCREENS = ["exam", "exam", "chatgpt", "chatgpt", "exam", "news", "exam"]
 
@@ -67,26 +68,31 @@ def test_banned_window_on_screen_is_an_unauthorized_app_incident(private_realtim
     assert opened["incident_id"] == incident_id(sid, "unauthorized_app", 20.0)
     live.close()
 
+    def session_rows(table: str) -> list[dict]:
+        try:
+            rows = lake.read_table(api.settings, table).to_pylist()
+        except Exception:  # the lander has not created the table yet
+            return []
+        return [r for r in rows if r["session_id"] == sid]
+
     def landed():
-        rows = [
-            r
-            for r in lake.read_table(api.settings, "stream_incidents").to_pylist()
-            if r["session_id"] == sid
-        ]
+        rows = session_rows("stream_incidents")
         return rows if rows and all(r["state"] == "closed" for r in rows) else None
 
-    deadline = time.monotonic() + 120
-    while (rows := landed()) is None and time.monotonic() < deadline:
-        time.sleep(1)
-    assert rows is not None, "the incident never landed closed"
+    rows = wait_until(
+        landed, 120, lambda: f"the incident landed closed: {session_rows('stream_incidents')}"
+    )
     assert [(r["incident_type"], r["start_s"], r["end_s"]) for r in rows] == [
         ("unauthorized_app", 20.0, 40.0)
     ]
-    detections = sorted(
-        (r["frame_ts"], r["detail"])
-        for r in lake.read_table(api.settings, "stream_detections").to_pylist()
-        if r["session_id"] == sid
+    # Detections and incidents are separate topics: the closed incident may land a
+    # micro-batch before the detections of the last frames.
+    wait_until(
+        lambda: len(session_rows("stream_detections")) >= len(SCREENS),
+        60,
+        lambda: f"{len(SCREENS)} detections landed: {session_rows('stream_detections')}",
     )
+    detections = sorted((r["frame_ts"], r["detail"]) for r in session_rows("stream_detections"))
     assert [ts for ts, _ in detections] == [10.0 * i for i in range(len(SCREENS))]
     banned = [ts for ts, detail in detections if '"ChatGPT"' in detail]
     assert banned == [20.0, 30.0]
