@@ -7,11 +7,23 @@ and checks the HTTP answers a client gets.
 from __future__ import annotations
 
 import httpx
+import numpy as np
 import pytest
 
+from proctorlake.storage.video import write_video
 from tests.fixtures.realtime import SseReader, bearer, jpeg_bytes
 
-WEBM = b"\x1a\x45\xdf\xa3" + b"\x00" * 2996  # 3000 bytes that pass the EBML check
+QUOTA_BYTES = 1000
+
+
+@pytest.fixture(scope="module")
+def webm(tmp_path_factory) -> bytes:
+    """A real one-second WebM segment (uploads are checked down to their timeline)."""
+    frames = (np.full((48, 64, 3), v, np.uint8) for v in range(0, 250, 50))
+    path = write_video(tmp_path_factory.mktemp("webm") / "segment.webm", frames, 5, codec="libvpx")
+    data = path.read_bytes()
+    assert 2 * len(data) > QUOTA_BYTES > len(data)
+    return data
 
 
 @pytest.fixture
@@ -21,7 +33,7 @@ def small_limits(monkeypatch):
         "REQUEST_BURST": "8",
         "SSE_STREAMS_PER_TOKEN": "2",
         "MAX_SEGMENT_BYTES": "4096",
-        "SESSION_CHUNK_QUOTA_BYTES": "5000",
+        "SESSION_CHUNK_QUOTA_BYTES": str(QUOTA_BYTES),
     }.items():
         monkeypatch.setenv(f"PROCTORLAKE_{name}", value)
 
@@ -44,7 +56,7 @@ def _chunk(client, session, start_ms, body, token=None, **kwargs):
     )
 
 
-def test_security_7_rate_quota_body_cap_and_ended_sessions(small_limits, realtime_api):
+def test_security_7_rate_quota_body_cap_and_ended_sessions(small_limits, realtime_api, webm):
     api = realtime_api
     session = api.create_session()
     staff = api.staff_token("inst-a")
@@ -60,9 +72,9 @@ def test_security_7_rate_quota_body_cap_and_ended_sessions(small_limits, realtim
         _problem(_chunk(client, session, 0, streamed()), 413, "limit")
         spool = api.settings.upload_tmp_dir
         assert spool.is_dir() and not list(spool.iterdir())  # refused uploads leave nothing
-        # the per-session quota: a second 3000-byte segment would pass 5000
-        assert _chunk(client, session, 0, WEBM).status_code == 201
-        _problem(_chunk(client, session, 1000, WEBM), 413, "quota")
+        # the per-session quota: a second segment would pass it
+        assert _chunk(client, session, 0, webm).status_code == 201
+        _problem(_chunk(client, session, 1000, webm), 413, "quota")
         assert not list(spool.iterdir())
         # the request rate: a burst of 8, then 1 request/s
         answers = [
@@ -82,14 +94,14 @@ def test_security_7_rate_quota_body_cap_and_ended_sessions(small_limits, realtim
             headers=bearer(staff),
         )
         assert ended.status_code == 201, ended.text
-        _problem(_chunk(client, session, 2000, WEBM[:100], token=staff), 409, "terminated")
+        _problem(_chunk(client, session, 2000, webm[:100], token=staff), 409, "terminated")
         frame = client.post(
             session["endpoints"]["webcam_frames"],
             content=jpeg_bytes(),
             headers=bearer(staff) | {"Content-Type": "image/jpeg"},
         )
         _problem(frame, 409, "terminated")
-        _problem(_chunk(client, session, 2000, WEBM[:100]), 409, "revoked")
+        _problem(_chunk(client, session, 2000, webm[:100]), 409, "revoked")
 
 
 def test_security_11_event_streams_are_capped_per_token(small_limits, realtime_api):
