@@ -64,6 +64,17 @@ class ExamPolicy:
         )
 
     @classmethod
+    def from_stored_json(cls, text: str | None) -> ExamPolicy:
+        """The policy stored with an existing session. Sessions created before a type was
+        retired (``different_person`` was the default before anything emitted it) keep
+        working: a type nothing emits could never fire, so dropping it changes nothing."""
+        if not text:
+            return cls()
+        data = json.loads(text)
+        emitted = [t for t in data.get("extreme_incident_types", ()) if t in EMITTED_INCIDENT_TYPES]
+        return cls.from_json(json.dumps({**data, "extreme_incident_types": emitted}))
+
+    @classmethod
     def from_json(cls, text: str | None) -> ExamPolicy:
         """The policy stored with a session (the default when none was stored)."""
         if not text:

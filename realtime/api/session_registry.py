@@ -106,7 +106,7 @@ def _session_from_row(row: dict) -> ExamSession:
         created_at=row["created_at"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
-        policy=ExamPolicy.from_json(row.get("policy_json")),
+        policy=ExamPolicy.from_stored_json(row.get("policy_json")),
         student_name=row.get("student_name"),
         student_id_number=row.get("student_id_number"),
     )

@@ -55,6 +55,15 @@ def test_a_policy_naming_an_incident_type_nothing_emits_is_refused_at_load():
         ExamPolicy((), "urgent")
 
 
+def test_a_session_stored_with_the_old_default_policy_still_loads():
+    """Before this change every session stored ``["different_person"]``, which nothing emits:
+    an API restart must still load those sessions (the type could never have fired)."""
+    stored = '{"extreme_incident_types": ["different_person"], "alert_min_severity": "high"}'
+    assert ExamPolicy.from_stored_json(stored) == ExamPolicy((), "high")
+    with pytest.raises(ExamPolicyError):
+        ExamPolicy.from_json(stored)
+
+
 def test_a_policy_alerts_from_its_threshold_and_acts_only_on_its_extreme_types():
     policy = ExamPolicy(("multiple_faces",), "medium")
     assert [policy.alerts(s) for s in ("low", "medium", "high", "bogus")] == [
