@@ -23,7 +23,7 @@ from proctorlake.core import schemas
 from proctorlake.core.messages import DetectionMessage, IncidentMessage, MessageFormatError
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import DETECTIONS, INCIDENTS
-from proctorlake.governance import erased_sessions, sealed_topics
+from proctorlake.governance import erased_sessions, keystore, sealed_topics
 from proctorlake.storage import kafka_io
 from realtime.resilient import run_until_stopped
 
@@ -101,6 +101,8 @@ class TopicLander:
                 landing = LANDINGS[record.topic]
                 try:
                     row = landing.to_row(sealed_topics.decode(self.settings, record))
+                except keystore.KeyErased:
+                    continue  # an erased session's events are gone on purpose, never landed
                 except MessageFormatError as exc:
                     log.warning("skipped a malformed %s record: %s", record.topic, exc)
                     continue
