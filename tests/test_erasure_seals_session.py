@@ -18,11 +18,9 @@ from proctorlake.storage.object_store import (
     object_exists,
     open_object_store,
 )
-from tests.fixtures.realtime import bearer, jpeg_bytes
+from tests.fixtures.realtime import bearer, jpeg_bytes, webm_segment_bytes
 
 pytestmark = pytest.mark.slow
-
-SEGMENT = b"\x1a\x45\xdf\xa3" + b"\x00" * 64
 
 
 def _feed(client, session: dict, start_ms: int = 0):
@@ -35,7 +33,7 @@ def _feed(client, session: dict, start_ms: int = 0):
     chunk = client.post(
         session["endpoints"]["webcam_chunks"],
         params={"chunk_start_ms": start_ms, "chunk_end_ms": start_ms + 1000},
-        content=SEGMENT,
+        content=webm_segment_bytes(),
         headers=token | {"Content-Type": "video/webm"},
     )
     return frame, chunk

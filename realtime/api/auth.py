@@ -25,6 +25,8 @@ from pathlib import Path
 import jwt
 
 from proctorlake.core.settings import Settings
+from proctorlake.governance import erased_sessions
+from proctorlake.governance.erased_sessions import SessionErased
 from proctorlake.storage.key_files import read_or_create_key
 from realtime.api import token_revocations
 
@@ -140,6 +142,8 @@ def _check_revocation(settings: Settings, claims: TokenClaims) -> None:
         return
     reason = token_revocations.session_revocation(settings, claims.session_id, claims.issued_at)
     if reason is not None:
+        if erased_sessions.is_erased(settings, claims.session_id):
+            raise SessionErased(f"session {claims.session_id} was erased")  # 410, not 409
         raise SessionTokensRevoked(
             f"session {claims.session_id} is {reason}: its tokens are revoked"
         )
