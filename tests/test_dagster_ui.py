@@ -21,9 +21,15 @@ from proctorlake.app import launchers
 from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
 from tests.fixtures.batch_media import ingest, present_then_absent, render_screen, render_webcam
 from tests.fixtures.broker import free_port
-from tests.fixtures.chromium import TEXTS_READY_JS
 
 pytestmark = pytest.mark.slow
+
+LINEAGE_READY_JS = (
+    "(() => { const t = document.body ? document.body.innerText : '';"
+    " return %s.every(x => t.includes(x)) && !t.includes('Loading...')"
+    " && t.split('1 / 1 Passed').length > 4; })()"
+)
+"""Every node of the lineage drawn with its check result (the nodes load one by one)."""
 
 SCREENSHOTS = REPO_ROOT / ".artifacts" / "screenshots"
 SESSION = "ui-1"
@@ -73,7 +79,7 @@ def test_ui_shows_lineage_and_checks(spark, ui_settings: Settings, tmp_path: Pat
             lineage,
             ["media_chunks", "detection_events", "incidents", "session_reports", "Passed"],
             timeout_s=180,
-            ready_js=TEXTS_READY_JS,
+            ready_js=LINEAGE_READY_JS,
         )
         assert shown.count("1 / 1 Passed") == 4, shown  # one check per layer, all passed
         assert "Join the Dagster community" not in shown
