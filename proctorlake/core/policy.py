@@ -72,14 +72,16 @@ class ExamPolicy:
             return cls()
         data = json.loads(text)
         emitted = [t for t in data.get("extreme_incident_types", ()) if t in EMITTED_INCIDENT_TYPES]
-        return cls.from_json(json.dumps({**data, "extreme_incident_types": emitted}))
+        return cls._from_dict({**data, "extreme_incident_types": emitted})
 
     @classmethod
     def from_json(cls, text: str | None) -> ExamPolicy:
-        """The policy stored with a session (the default when none was stored)."""
-        if not text:
-            return cls()
-        data = json.loads(text)
+        """A policy given as JSON (the default when none was given); refused when it names a
+        type nothing emits."""
+        return cls._from_dict(json.loads(text)) if text else cls()
+
+    @classmethod
+    def _from_dict(cls, data: dict) -> ExamPolicy:
         return cls(
             tuple(data.get("extreme_incident_types", ())),
             data.get("alert_min_severity", Severity.MEDIUM),

@@ -53,34 +53,9 @@ def audit_action(
     }
     with _WRITE_LOCK, erased_sessions.admitted_session(settings, session_id):
         lake.merge_rows(settings, schemas.PROCTOR_ACTIONS, [row], ["action_id"])
-    if producer is not None:
-        return publish_action(settings, producer, **row)
-    return row
-
-
-def publish_action(
-    settings: Settings,
-    producer: object,
-    *,
-    action_id: str,
-    session_id: str,
-    institution_id: str,
-    proctor_id: str,
-    action_type: str,
-    message: str | None,
-    created_at: dt.datetime,
-    session_date: str,
-) -> dict:
-    """Send one action on ``proctor.actions`` (sealed: a message may name the student) and wait
-    for the broker; returns the event as sent."""
-    event = ProctorActionMessage(
-        action_id=action_id,
-        session_id=session_id,
-        institution_id=institution_id,
-        proctor_id=proctor_id,
-        action_type=action_type,
-        message=message,
-        created_at=created_at,
-    )
+    if producer is None:
+        return row
+    # sealed: a message may name the student; the caller waits for the broker's acknowledgement
+    event = ProctorActionMessage(**{k: v for k, v in row.items() if k != "session_date"})
     sealed_topics.publish(settings, producer, event).get(timeout=PUBLISH_TIMEOUT_S)
     return event.model_dump(mode="json")

@@ -65,9 +65,7 @@ class IncidentAggregator:
         captured_at_ms: int,
         now_ms: int,
     ) -> list[IncidentMessage]:
-        track = self.sessions.get(meta.session_id)
-        if track is None:
-            track = self.sessions[meta.session_id] = SessionTrack(SessionRules(meta.session_id))
+        track = self._track(meta)
         ts = observation.frame_ts
         if ts <= track.last_ts:
             return []  # already processed: a replay after a restart
@@ -79,11 +77,8 @@ class IncidentAggregator:
                 self._event(meta, gap_id, gap, IncidentState.CLOSED, captured_at_ms, now_ms)
             )
         track.last_ts = ts
-        for rule_event in track.rules.feed_webcam(observation):
-            event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
-            if event is not None:
-                events.append(event)
-        return events
+        rule_events = track.rules.feed_webcam(observation)
+        return events + self._publishable_all(meta, track, rule_events, captured_at_ms, now_ms)
 
     def observe_screen(
         self,
@@ -93,30 +88,32 @@ class IncidentAggregator:
         now_ms: int,
     ) -> list[IncidentMessage]:
         """A screen frame's window titles (every 10 s) through the same rules and ids."""
-        track = self.sessions.get(meta.session_id)
-        if track is None:
-            track = self.sessions[meta.session_id] = SessionTrack(SessionRules(meta.session_id))
+        track = self._track(meta)
         if observation.frame_ts <= track.last_ts:
             return []  # already processed: a replay after a restart
         track.last_ts = observation.frame_ts
-        events = []
-        for rule_event in track.rules.feed_screen(observation):
-            event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
-            if event is not None:
-                events.append(event)
-        return events
+        rule_events = track.rules.feed_screen(observation)
+        return self._publishable_all(meta, track, rule_events, captured_at_ms, now_ms)
 
     def finish(self, meta: SessionMeta, captured_at_ms: int, now_ms: int) -> list[IncidentMessage]:
         """The session ended: close its open incidents and forget it."""
         track = self.sessions.pop(meta.session_id, None)
         if track is None:
             return []
-        events = []
-        for rule_event in track.rules.finish():
-            event = self._publishable(meta, track, rule_event, captured_at_ms, now_ms)
-            if event is not None:
-                events.append(event)
-        return events
+        return self._publishable_all(meta, track, track.rules.finish(), captured_at_ms, now_ms)
+
+    def _track(self, meta: SessionMeta) -> SessionTrack:
+        track = self.sessions.get(meta.session_id)
+        if track is None:
+            track = self.sessions[meta.session_id] = SessionTrack(SessionRules(meta.session_id))
+        return track
+
+    def _publishable_all(
+        self, meta: SessionMeta, track: SessionTrack, rule_events, captured_at_ms: int, now_ms: int
+    ) -> list[IncidentMessage]:
+        """The rule events worth publishing (throttled updates are dropped)."""
+        events = (self._publishable(meta, track, e, captured_at_ms, now_ms) for e in rule_events)
+        return [event for event in events if event is not None]
 
     def _publishable(
         self, meta: SessionMeta, track: SessionTrack, rule_event, captured_at_ms: int, now_ms: int
