@@ -9,13 +9,13 @@ cap is refused at once; a body without one is counted as it arrives.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 
 from models.identity_verification import MAX_BURST_FRAME_BYTES, MAX_BURST_FRAMES, MAX_IMAGE_BYTES
 from realtime.api.errors import ApiProblem
 from realtime.api.frame_intake import MAX_FRAME_BYTES
+from realtime.api.problems import problem_at
 
 SMALL_BODY_BYTES = 1024 * 1024
 """JSON bodies (sessions, actions, reviews, holds, tickets) are a few hundred bytes."""
@@ -59,7 +59,9 @@ class BodyCap:
         cap = self.cap_for(scope["path"])
         declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > cap:
-            await _refuse(scope, send, f"request body is {int(declared)} bytes; the limit is {cap}")
+            await _refuse(
+                scope, receive, send, f"request body is {int(declared)} bytes; the limit is {cap}"
+            )
             return
         seen = 0
 
@@ -75,21 +77,7 @@ class BodyCap:
         await self.app(scope, counted_receive, send)
 
 
-async def _refuse(scope, send, detail: str) -> None:
+async def _refuse(scope, receive, send, detail: str) -> None:
     """A problem-details 413 sent straight from the middleware (no route ran)."""
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Payload too large",
-            "status": 413,
-            "detail": detail,
-            "instance": scope["path"],
-        }
-    ).encode()
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    response = problem_at(413, detail, scope["path"], headers={"Connection": "close"})
+    await response(scope, receive, send)

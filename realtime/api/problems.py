@@ -34,12 +34,19 @@ _TITLES = {
 def problem(
     status: int, detail: str, request: Request, headers: dict | None = None, **extra
 ) -> JSONResponse:
+    return problem_at(status, detail, request.url.path, headers, **extra)
+
+
+def problem_at(
+    status: int, detail: str, path: str, headers: dict | None = None, **extra
+) -> JSONResponse:
+    """A problem-details response for ``path`` (middleware has a path, not a Request)."""
     body = {
         "type": "about:blank",
         "title": _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": path,
         **extra,
     }
     if status == 401:
