@@ -94,6 +94,14 @@ class ProctorActionType(StrEnum):
     REVIEW = "review"
 
 
+class SuppressionReason(StrEnum):
+    """Why a flag was counted instead of raised (``proctorlake.core.accommodations``)."""
+
+    EXEMPT = "exempt"
+    THRESHOLD = "threshold"
+    BREAK = "break"
+
+
 class AutomaticAction(StrEnum):
     """What an exam policy may do on its own when an extreme incident opens."""
 
