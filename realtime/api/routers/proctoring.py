@@ -178,9 +178,12 @@ def live_sessions(claims: Claims, services: Services) -> list[LiveSession]:
 
 @router.get("/sessions/{session_id}/incidents", response_model=list[Incident])
 def session_incidents(session_id: str, claims: Claims, services: Services) -> list[Incident]:
+    """The session's raised incidents: one its student's accommodation suppresses (checked
+    again now, a break may have been logged since it arrived) is counted, not listed."""
     require_staff(claims)
     session = session_for(services, claims, session_id)
-    return [_incident(i) for i in _timeline(services, session.session_id)]
+    views = [services.incident_policy.view(i) for i in _timeline(services, session.session_id)]
+    return [_incident(v) for v in views if v["suppressed_by"] is None]
 
 
 @router.get(
