@@ -128,9 +128,7 @@ def session_allowances(
 
 def split_suppressed(incidents: DataFrame) -> tuple[DataFrame, DataFrame]:
     """(raised incidents, suppressed rows): a suppressed flag is counted, never raised."""
-    raised = incidents.where(F.col(SUPPRESSED_BY).isNull()).select(
-        *schemas.INCIDENTS.column_names
-    )
+    raised = incidents.where(F.col(SUPPRESSED_BY).isNull()).select(*schemas.INCIDENTS.column_names)
     suppressed = (
         incidents.where(F.col(SUPPRESSED_BY).isNotNull())
         .withColumn("reason", F.col(SUPPRESSED_BY))

@@ -20,6 +20,7 @@ from proctorlake.core.settings import Settings
 from realtime.api.body_cap import BodyCap, body_cap_for
 from realtime.api.problems import install_problem_handlers
 from realtime.api.routers import (
+    accommodations,
     erasure,
     holds,
     identity,
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodyCap, cap_for=body_cap_for(settings.max_segment_bytes))
     routers = (sessions, proctoring, identity, lti, erasure, holds, reports, stream_tickets)
+    routers += (accommodations,)
     for module in (*routers, vocabulary):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -11,9 +11,7 @@ ends the session when it opens).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from proctorlake.core.accommodations import (
     NO_ACCOMMODATION,
@@ -55,9 +53,7 @@ def incident_view(
     view["suppressed_by"] = None if reason is None else reason.value
     raised = reason is None
     view["alert"] = (
-        raised
-        and session.tier in HUMAN_PROCTORED_TIERS
-        and session.policy.alerts(view["severity"])
+        raised and session.tier in HUMAN_PROCTORED_TIERS and session.policy.alerts(view["severity"])
     )
     ends = raised and session.policy.ends_session_on(view["incident_type"])
     view["auto_action"] = AutomaticAction.END_SESSION.value if ends else None

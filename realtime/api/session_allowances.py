@@ -38,9 +38,7 @@ class SessionAllowances:
     def timeline(self, session: ExamSession) -> tuple[Accommodation, list[BreakWindow]]:
         """The accommodation and the breaks in the session's seconds (the frames' clock)."""
         accommodation, rows = self._entry(session)
-        return accommodation, accommodations.break_timeline(
-            rows, session.started_at, accommodation
-        )
+        return accommodation, accommodations.break_timeline(rows, session.started_at, accommodation)
 
     def forget(self, session_id: str) -> None:
         with self._lock:

@@ -227,9 +227,7 @@ def erase_rows_from_table(settings: Settings, name: str, column: str, values: li
     dt = open_delta(settings, name)
     remaining = dt.to_pyarrow_dataset().count_rows(filter=_session_filter(values, column))
     physically_left = [
-        p
-        for p in _live_paths_in_range(dt, ids, column)
-        if _holds_sessions(files, p, ids, column)
+        p for p in _live_paths_in_range(dt, ids, column) if _holds_sessions(files, p, ids, column)
     ]
     if remaining or physically_left:
         raise ErasureIncomplete(
