@@ -29,6 +29,7 @@ else:
             VIEWS / "session_review.py", title="Session review", icon=":material/video_library:"
         ),
         st.Page(VIEWS / "detector_quality.py", title="Detector quality", icon=":material/target:"),
+        st.Page(VIEWS / "accommodations.py", title="Accommodations", icon=":material/accessible:"),
         st.Page(
             VIEWS / "erasure_requests.py",
             title="Erasure requests",

@@ -166,6 +166,16 @@ def session_incidents(connection: duckdb.DuckDBPyConnection, session_id: str) ->
     return _df(connection, sql, {"s": session_id})
 
 
+def session_suppressed(connection: duckdb.DuckDBPyConnection, session_id: str) -> pd.DataFrame:
+    """Flags the student's accommodations suppressed, by type and reason: counted, not raised."""
+    sql = """
+    select incident_type, reason, count(*) as flags, sum(end_s - start_s) as seconds
+    from suppressed_incidents where session_id = $s
+    group by all order by incident_type, reason
+    """
+    return _df(connection, sql, {"s": session_id})
+
+
 def session_actions(connection: duckdb.DuckDBPyConnection, session_id: str) -> pd.DataFrame:
     sql = """
     select created_at, proctor_id, action_type, message from proctor_actions
