@@ -172,7 +172,7 @@ def _change_break(services, claims, session_id: str, start: bool) -> BreakStatus
         else:
             accommodations.end_break(services.settings, session.session_id)
     except accommodations.BreakRefused as exc:
-        raise ApiProblem(str(exc), 409) from exc
+        raise ApiProblem(str(exc), 422) from exc  # 409 means "session closed" to the page
     finally:
         services.allowances.forget(session.session_id)
     return _break_status(services, session)
@@ -184,7 +184,7 @@ def _change_break(services, claims, session_id: str, start: bool) -> BreakStatus
     response_model=BreakStatus,
 )
 async def start_break(session_id: str, claims: Claims, services: Services) -> BreakStatus:
-    """Start one of the breaks the student's accommodation allows (409 when none is left):
+    """Start one of the breaks the student's accommodation allows (422 when none is left):
     an absence during it is counted, not flagged."""
     return await run_in_threadpool(_change_break, services, claims, session_id, True)
 
