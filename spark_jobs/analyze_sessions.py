@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
@@ -90,7 +91,11 @@ def incidents_from_detections(
     from pyspark.sql import types as T
 
     schema = schemas.INCIDENTS.spark_schema().add(SUPPRESSED_BY, T.StringType(), True)
-    body = functools.partial(incidents_for_session, allowances=dict(allowances or {}))
+    shipped = dict(allowances or {})
+
+    def body(rows: pd.DataFrame) -> pd.DataFrame:
+        return incidents_for_session(rows, shipped)
+
     return detections.groupBy("session_id").applyInPandas(body, schema)
 
 
