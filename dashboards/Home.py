@@ -25,6 +25,7 @@ else:
         st.Page(
             VIEWS / "overview.py", title="Overview", icon=":material/monitoring:", default=True
         ),
+        st.Page(VIEWS / "review_queue.py", title="Review queue", icon=":material/low_priority:"),
         st.Page(
             VIEWS / "session_review.py", title="Session review", icon=":material/video_library:"
         ),

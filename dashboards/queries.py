@@ -154,6 +154,19 @@ def sessions_for_review(
     return _df(connection, sql, {"limit": int(limit), "offset": int(offset)})
 
 
+def pending_incidents(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every unreviewed incident with its session's student and exam: the review queue's input
+    (the backlog, which reviewers keep small)."""
+    sql = """
+    select i.session_id, i.incident_type, i.severity, i.confidence, i.start_s, i.end_s,
+           i.resolution, s.student_id, s.student_name, s.exam_id, s.session_date
+    from incidents i join exam_sessions s using (session_id)
+    where i.resolution is null
+    order by i.session_id, i.start_s
+    """
+    return _df(connection, sql)
+
+
 def session_detail(connection: duckdb.DuckDBPyConnection, session_id: str) -> dict | None:
     rows = _df(
         connection, "select * from exam_sessions where session_id = $s", {"s": session_id}
