@@ -456,6 +456,27 @@ SUPPRESSED_INCIDENTS = Table(
     "Flags an accommodation suppressed: counted here, never raised in incidents.",
 )
 
+CHECKIN_EVENTS = Table(
+    "checkin_events",
+    "bronze",
+    (
+        *_KEYS,
+        _c("event_id", "string", False),
+        _c(
+            "step", "string", False
+        ),  # camera | microphone | screen | bandwidth | consent | identity
+        _c("outcome", "string", False),  # passed | failed | human_review | accepted | declined
+        _c("attempt", "int", False),
+        _c("detail", "string"),  # e.g. "display surface window", "820 kbit/s"
+        _c("tier", "string"),  # the tier shown with the privacy notice (consent)
+        _c("notice_version", "string"),
+        _c("at", "timestamp", False),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Every check-in step's outcome before recording starts, the recorded consent included.",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     EXAM_SESSIONS,
     MEDIA_CHUNKS,
@@ -475,6 +496,7 @@ ALL_TABLES: tuple[Table, ...] = (
     ACCOMMODATIONS,
     SESSION_BREAKS,
     SUPPRESSED_INCIDENTS,
+    CHECKIN_EVENTS,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in ALL_TABLES}
