@@ -138,15 +138,10 @@ def test_checkin_exam_and_proctor_pages_by_keyboard_with_no_serious_axe_violatio
 
         proctor_token = api.staff_token("inst-a", subject="proctor-a11y")
         proctor = browser.open(f"{api.base_url}/proctor#token={proctor_token}")
-        try:
-            proctor.wait_for(f"document.querySelector('.card[data-session-id=\"{sid}\"]')", 30)
-        except TimeoutError as exc:
-            status = proctor.evaluate(
-                "fetch('/proctoring/sessions', {headers: auth}).then((r) => r.text())"
-            )
-            raise AssertionError(f"{status}\n{api.service.log_tail()}") from exc
+        card = f'.card[data-session-id="{sid}"]'
+        proctor.wait_for(f"document.querySelector({json.dumps(card)}) !== null", 30)
         assert serious_violations(proctor) == []
-        tab_to(proctor, f'.card[data-session-id="{sid}"]')
+        tab_to(proctor, card)
         press(proctor, "Enter")
         proctor.wait_for("!document.getElementById('panel').hidden", 20)
         tab_to(proctor, "#chat-text")
