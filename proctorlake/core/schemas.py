@@ -3,7 +3,8 @@
 Each table is declared once with neutral type names and rendered on demand as a Spark
 ``StructType`` (for delta-spark writers) or a ``pyarrow.Schema`` (for delta-rs / DuckDB).
 Every table carries ``session_id`` and ``institution_id`` so erasure and access checks stay
-simple; only ``exam_sessions`` maps a session to a student.
+simple; only ``exam_sessions`` maps a session to a student. One exception: ``accommodations``
+is per student and exam, not per session (a keyed student hash, erased by it).
 """
 
 from __future__ import annotations
