@@ -154,17 +154,25 @@ def sessions_for_review(
     return _df(connection, sql, {"limit": int(limit), "offset": int(offset)})
 
 
-def pending_incidents(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every unreviewed incident with its session's student and exam: the review queue's input
-    (the backlog, which reviewers keep small)."""
+QUEUE_MAX_INCIDENTS = 20_000
+"""Unreviewed incidents the review queue reads at most (the backlog reviewers keep small); the
+page says when there are more."""
+
+
+def pending_incidents(
+    connection: duckdb.DuckDBPyConnection, limit: int = QUEUE_MAX_INCIDENTS
+) -> pd.DataFrame:
+    """Unreviewed incidents with their session's student and exam: the review queue's input,
+    the most recent sessions first when there are more than ``limit``."""
     sql = """
     select i.session_id, i.incident_type, i.severity, i.confidence, i.start_s, i.end_s,
            i.resolution, s.student_id, s.student_name, s.exam_id, s.session_date
     from incidents i join exam_sessions s using (session_id)
     where i.resolution is null
-    order by i.session_id, i.start_s
+    order by s.session_date desc, i.session_id, i.start_s
+    limit $limit
     """
-    return _df(connection, sql)
+    return _df(connection, sql, {"limit": int(limit)})
 
 
 def session_detail(connection: duckdb.DuckDBPyConnection, session_id: str) -> dict | None:

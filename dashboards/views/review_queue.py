@@ -24,6 +24,11 @@ if pending.empty:
     st.success("Nothing waits for review.")
     st.stop()
 
+if len(pending) >= queries.QUEUE_MAX_INCIDENTS:
+    st.warning(
+        f"More than {queries.QUEUE_MAX_INCIDENTS} unreviewed incidents: the queue ranks the "
+        "most recent sessions' only."
+    )
 entries = rank_sessions(pending.to_dict("records"))
 sessions = pending.drop_duplicates("session_id").set_index("session_id")
 queue = pd.DataFrame(
