@@ -43,4 +43,12 @@ fi
 # 3. JVM jars from Maven Central into .jars/ (Delta, Spark-Kafka, hadoop-aws, Kafka broker).
 say "resolving JVM jars"
 .venv/bin/python -m proctorlake.storage.jars >/dev/null
-say "ready: $ROOT/.venv, $ROOT/.jars"
+# 4. axe-core from the npm registry (the accessibility test injects it into the pages).
+AXE_VERSION=4.14.1
+if [[ ! -f .tools/axe/node_modules/axe-core/axe.min.js ]] \
+  || [[ $(node -p "require('./.tools/axe/node_modules/axe-core/package.json').version" 2>/dev/null) != "$AXE_VERSION" ]]; then
+  command -v npm >/dev/null || { say "installing npm"; apt-get install -y -qq npm >/dev/null; }
+  say "installing axe-core $AXE_VERSION into .tools/axe"
+  npm install --silent --no-audit --no-fund --prefix .tools/axe "axe-core@$AXE_VERSION" >/dev/null
+fi
+say "ready: $ROOT/.venv, $ROOT/.jars, $ROOT/.tools"

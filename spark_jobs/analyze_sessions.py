@@ -6,17 +6,20 @@ session) -> load (Delta, replacing the sessions' previous rows so re-runs never 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.services import accommodations
 from proctorlake.storage import lake
 from proctorlake.storage.delta_predicates import column_in
 from proctorlake.storage.object_store import open_object_store
@@ -28,7 +31,11 @@ from spark_jobs.detect_chunks import (
     chunk_checkpoint_key,
     detect_partition,
 )
-from spark_jobs.observation_rows import incidents_for_session
+from spark_jobs.observation_rows import (
+    SUPPRESSED_BY,
+    SessionAllowances,
+    incidents_for_session,
+)
 
 
 @dataclass(frozen=True)
@@ -76,11 +83,64 @@ def chunk_failure(exc: BaseException) -> str | None:
     return match.group(0) if match else None
 
 
-def incidents_from_detections(detections: DataFrame) -> DataFrame:
-    """Session-level temporal rules, one group per session (pure: DataFrame in, out)."""
-    return detections.groupBy("session_id").applyInPandas(
-        incidents_for_session, schemas.INCIDENTS.spark_schema()
+def incidents_from_detections(
+    detections: DataFrame, allowances: SessionAllowances | None = None
+) -> DataFrame:
+    """Session-level temporal rules, one group per session (pure: DataFrame in, out); each
+    incident row also says whether the student's accommodation suppresses it."""
+    from pyspark.sql import types as T
+
+    schema = schemas.INCIDENTS.spark_schema().add(SUPPRESSED_BY, T.StringType(), True)
+    shipped = dict(allowances or {})
+
+    def body(rows: pd.DataFrame) -> pd.DataFrame:
+        return incidents_for_session(rows, shipped)
+
+    return detections.groupBy("session_id").applyInPandas(body, schema)
+
+
+def session_allowances(
+    spark: SparkSession, settings: Settings, session_ids: Sequence[str]
+) -> SessionAllowances:
+    """Each session's accommodation and breaks (timeline: the session's start, as the batch
+    incidents' seconds are), read on the driver: a handful of rows per session."""
+    sessions = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
+        .where(_in_sessions(session_ids))
+        .select(
+            "session_id",
+            "institution_id",
+            "exam_id",
+            "student_id",
+            # epoch seconds: a collected timestamp would come back in the driver's local zone
+            F.col("started_at").cast("double").alias("started_epoch_s"),
+        )
+        .collect()
     )
+    allowances = {}
+    for session in sessions:
+        accommodation = accommodations.current_accommodation(
+            settings, session["institution_id"], session["exam_id"], session["student_id"]
+        )
+        rows = accommodations.breaks_of(settings, session["session_id"])
+        started = session["started_epoch_s"]
+        origin = dt.datetime.fromtimestamp(started, dt.UTC) if started is not None else None
+        breaks = accommodations.break_timeline(rows, origin, accommodation)
+        allowances[session["session_id"]] = (accommodation, tuple(breaks))
+    return allowances
+
+
+def split_suppressed(incidents: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(raised incidents, suppressed rows): a suppressed flag is counted, never raised."""
+    raised = incidents.where(F.col(SUPPRESSED_BY).isNull()).select(*schemas.INCIDENTS.column_names)
+    suppressed = (
+        incidents.where(F.col(SUPPRESSED_BY).isNotNull())
+        .withColumn("reason", F.col(SUPPRESSED_BY))
+        .withColumn("source", F.lit("batch"))
+        .select(*schemas.SUPPRESSED_INCIDENTS.column_names)
+    )
+    return raised, suppressed
 
 
 def replace_sessions(
@@ -188,10 +248,13 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
         .select("session_id", F.col("started_at").alias("session_started_at"))
     )
     detections = detections.join(starts, "session_id", "left")
-    incidents = keep_reviews(
-        incidents_from_detections(detections), _reviews(spark, settings, session_ids)
-    )
+    allowances = session_allowances(spark, settings, session_ids)
+    all_flags = incidents_from_detections(detections, allowances).persist()
+    raised, suppressed = split_suppressed(all_flags)
+    incidents = keep_reviews(raised, _reviews(spark, settings, session_ids))
     replace_sessions(incidents, settings, schemas.INCIDENTS, session_ids)
+    replace_sessions(suppressed, settings, schemas.SUPPRESSED_INCIDENTS, session_ids)
+    all_flags.unpersist()
     return (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.INCIDENTS.name))

@@ -62,9 +62,12 @@ def _load_history(services: RealtimeServices, session_id: str) -> None:
 
 
 def _timeline(services: RealtimeServices, session_id: str) -> list[dict]:
-    """The session's incidents: live ones from the feed, older ones read back from Delta."""
+    """The session's raised incidents: live ones from the feed, older ones read back from
+    Delta. One its student's accommodation suppresses (checked again now: a break or an
+    admin's change may have come after it arrived) is counted, not listed."""
     _load_history(services, session_id)
-    return services.feed.incidents_of(session_id)
+    views = (services.incident_policy.view(i) for i in services.feed.incidents_of(session_id))
+    return [v for v in views if v["suppressed_by"] is None]
 
 
 def _reviews(services: RealtimeServices, session_id: str) -> list[Review]:
