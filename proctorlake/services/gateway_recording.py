@@ -1,0 +1,281 @@
+"""Server-side recording: the gateway's raw ``.mjr`` files become the chunks the batch path ingests.
+
+Janus (VideoRoom, ``record = true``) writes one ``.mjr`` per received stream into
+``PROCTORLAKE_HOME/gateway/recordings/{session_id}/``. :func:`collect_session` turns them into
+the object layout the MediaRecorder upload already fills, so Dagster picks them up unchanged:
+
+- a recording is rotated (VideoRoom ``enable_recording`` off, then on) once it is
+  ``chunk_seconds`` old, so no chunk is longer than one analysis chunk;
+- a closed ``.mjr`` (rotated, or untouched for longer than the stream-gap rule's silence: the
+  publisher left or the gateway died) is post-processed by ``janus-pp-rec`` into WebM, stored
+  as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the manifest with the
+  publisher id as its ``chain``, and its raw file is deleted;
+- a publisher that reconnects (new PeerConnection, new publisher id) starts a new chain; the
+  silence before it is the chunk's ``gap_before_ms`` (:func:`number_chunks`, the upload's rule).
+
+Times: ``chunk_start_ms`` counts from the session's start, like uploaded segments; the
+``.mjr`` header gives the wall-clock time of its first packet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from proctorlake.core.ids import check_id
+from proctorlake.core.settings import Settings
+from proctorlake.core.stream_gaps import STREAM_GAP_S
+from proctorlake.governance import erased_sessions
+from proctorlake.storage import gateway
+from proctorlake.storage.manifests import number_chunks, update_manifest
+from proctorlake.storage.object_store import chunk_key, open_object_store
+from proctorlake.storage.private_files import write_private_file
+from proctorlake.storage.scratch import session_scratch
+from proctorlake.storage.video import VideoError, probe
+
+PP_REC = "/usr/bin/janus-pp-rec"
+ROOM_FILE = "room.json"
+ROOM_EXISTS = 427  # VideoRoom's JANUS_VIDEOROOM_ERROR_ROOM_EXISTS
+NO_SUCH_ROOM = 426
+VIDEO_TRACKS = ("webcam", "screen")
+"""A publisher's video streams in the order the exam page adds them."""
+
+
+class GatewayRecordingError(RuntimeError):
+    """A raw recording could not be post-processed; the message names the file."""
+
+
+@dataclass(frozen=True)
+class GatewayRoom:
+    """What the recorder needs to know of a session; written beside its raw recordings."""
+
+    session_id: str
+    institution_id: str
+    exam_id: str
+    started_at_ms: int
+
+
+def room_secret(settings: Settings, session_id: str) -> str:
+    """The room's secret (needed to toggle recording or destroy it), never given to a page."""
+    key = gateway.admin_key(settings).encode()
+    return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _room_request(settings: Settings, body: dict[str, object]) -> dict:
+    url = gateway.gateway_url(settings)
+    session = gateway.janus_request(url, {"janus": "create"})["data"]["id"]
+    try:
+        handle = gateway.janus_request(
+            f"{url}/{session}", {"janus": "attach", "plugin": gateway.VIDEOROOM}
+        )["data"]["id"]
+        reply = gateway.janus_request(
+            f"{url}/{session}/{handle}", {"janus": "message", "body": body}
+        )
+    finally:
+        gateway.janus_request(f"{url}/{session}", {"janus": "destroy"})
+    return reply["plugindata"]["data"]
+
+
+def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
+    """Make sure the session's room exists and records (after a gateway restart too); returns
+    what the exam page needs to publish: the gateway's URL and the room id."""
+    folder = gateway.raw_recording_dir(settings, room.session_id)
+    meta = folder / ROOM_FILE
+    if not meta.exists():
+        write_private_file(meta, json.dumps(asdict(room)).encode())
+    data = _room_request(
+        settings,
+        {
+            "request": "create",
+            "room": room.session_id,
+            "admin_key": gateway.admin_key(settings),
+            "secret": room_secret(settings, room.session_id),
+            "publishers": 1,
+            "is_private": True,
+            "record": True,
+            "rec_dir": str(folder),
+            "videocodec": "vp8",
+            "audiocodec": "opus",
+            # A keyframe request every second: a rotated recording starts at once.
+            "fir_freq": 1,
+        },
+    )
+    if data.get("error_code") not in (None, ROOM_EXISTS):
+        raise gateway.GatewayError(str(data.get("error")))
+    return {"url": gateway.gateway_url(settings), "room": room.session_id}
+
+
+def close_room(settings: Settings, session_id: str) -> None:
+    """Destroy the session's room (the exam ended): Janus closes its recordings."""
+    data = _room_request(
+        settings,
+        {"request": "destroy", "room": session_id, "secret": room_secret(settings, session_id)},
+    )
+    if data.get("error_code") not in (None, NO_SUCH_ROOM):
+        raise gateway.GatewayError(str(data.get("error")))
+
+
+def rotate(settings: Settings, session_id: str) -> None:
+    """Close the room's recordings and open new ones (Janus names each file by its time)."""
+    for record in (False, True):
+        data = _room_request(
+            settings,
+            {
+                "request": "enable_recording",
+                "room": session_id,
+                "secret": room_secret(settings, session_id),
+                "record": record,
+            },
+        )
+        if "error_code" in data:
+            raise gateway.GatewayError(str(data.get("error")))
+
+
+@dataclass(frozen=True)
+class RawRecording:
+    """One ``.mjr``: which publisher (chain), which stream of it, when its first packet came."""
+
+    path: Path
+    chain: str
+    kind: str  # video, audio or data
+    mindex: int
+
+
+def raw_recordings(folder: Path, session_id: str) -> list[RawRecording]:
+    """The session's ``.mjr`` files as VideoRoom names them
+    (``videoroom-{room}-user-{publisher}-{time_us}-{kind}-{mindex}.mjr``)."""
+    pattern = re.compile(
+        rf"^videoroom-{re.escape(session_id)}-user-(?P<chain>.+)-(?P<t>\d+)"
+        r"-(?P<kind>video|audio|data)-(?P<mindex>\d+)\.mjr$"
+    )
+    found = []
+    for path in sorted(folder.glob("*.mjr")):
+        if match := pattern.match(path.name):
+            found.append(RawRecording(path, match["chain"], match["kind"], int(match["mindex"])))
+    return found
+
+
+def first_packet_us(path: Path) -> int | None:
+    """Wall-clock time (µs) of the recording's first packet, from the ``.mjr`` header
+    (``MJR00002``, a big-endian length, JSON); None before any packet came."""
+    with open(path, "rb") as raw:
+        head = raw.read(10)
+        if len(head) < 10 or not head.startswith(b"MJR0000"):
+            return None
+        header = json.loads(raw.read(int.from_bytes(head[8:10], "big")))
+    return int(header.get("u") or header["s"])
+
+
+def _video_track(recording: RawRecording, chain_videos: list[int]) -> str | None:
+    rank = sorted(chain_videos).index(recording.mindex)
+    return VIDEO_TRACKS[rank] if rank < len(VIDEO_TRACKS) else None
+
+
+def collect_session(settings: Settings, session_id: str, now_s: float | None = None) -> list[dict]:
+    """Rotate the session's recordings that reached a chunk's length and store every closed
+    one; returns the manifest entries stored by this call."""
+    check_id("session_id", session_id)
+    folder = gateway.raw_recording_dir(settings, session_id)
+    try:
+        room = GatewayRoom(**json.loads((folder / ROOM_FILE).read_text()))
+    except FileNotFoundError:
+        return []
+    now_s = time.time() if now_s is None else now_s
+    recordings = [r for r in raw_recordings(folder, session_id) if r.kind == "video"]
+    closed, open_ = [], []
+    for recording in recordings:
+        idle_s = now_s - recording.path.stat().st_mtime
+        (closed if idle_s > STREAM_GAP_S else open_).append(recording)
+    due = False
+    for recording in open_:
+        started = first_packet_us(recording.path)
+        if started is not None and now_s - started / 1e6 >= settings.chunk_seconds:
+            due = True
+    if due:
+        rotate(settings, session_id)
+        closed += open_
+    stored = []
+    for recording in closed:
+        chain_videos = [r.mindex for r in recordings if r.chain == recording.chain]
+        track = _video_track(recording, chain_videos)
+        entry = _store(settings, room, recording, track) if track else None
+        if entry:
+            stored.append(entry)
+        recording.path.unlink(missing_ok=True)
+    return stored
+
+
+def _store(
+    settings: Settings, room: GatewayRoom, recording: RawRecording, track: str
+) -> dict | None:
+    started_us = first_packet_us(recording.path)
+    if started_us is None:
+        return None  # the recorder opened but no packet ever came
+    with session_scratch(settings, "gateway", room.session_id) as tmp:
+        webm = tmp / "chunk.webm"
+        done = subprocess.run(
+            [PP_REC, str(recording.path), str(webm)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0 or not webm.exists():
+            raise GatewayRecordingError(
+                f"janus-pp-rec failed on {recording.path.name}: {done.stderr.strip()[-500:]}"
+            )
+        try:
+            info = probe(webm)
+        except VideoError:
+            return None  # a keyframe never arrived: nothing decodable was recorded
+        start_ms = max(0, started_us // 1000 - room.started_at_ms)
+        end_ms = start_ms + max(1, round(info.duration_s * 1000))
+        key = chunk_key(room.session_id, track, start_ms, "webm")
+        entry = {
+            "track": track,
+            "chunk_start_ms": start_ms,
+            "chunk_end_ms": end_ms,
+            "original_key": key,
+            "analysis_key": None,
+            "bytes": webm.stat().st_size,
+            "sha256": hashlib.sha256(webm.read_bytes()).hexdigest(),
+            "source": "gateway",
+            "chain": recording.chain,
+        }
+        store = open_object_store(settings)
+
+        def add_entry(manifest: dict | None) -> dict:
+            manifest = manifest or {
+                "session_id": room.session_id,
+                "institution_id": room.institution_id,
+                "exam_id": room.exam_id,
+                "source": "realtime",
+                "chunks": [],
+            }
+            if not any(c["original_key"] == key for c in manifest["chunks"]):
+                store.put_file(key, webm)
+                manifest["chunks"].append(dict(entry))
+                manifest["chunks"].sort(key=lambda c: (c["track"], c["chunk_start_ms"]))
+                number_chunks(manifest["chunks"])
+                manifest["updated_at"] = dt.datetime.now(dt.UTC).isoformat()
+            return manifest
+
+        with erased_sessions.admitted_session(settings, room.session_id):
+            update_manifest(settings, room.session_id, add_entry)
+    return entry
+
+
+def collect_all(settings: Settings) -> list[dict]:
+    """One pass of the recorder over every session the gateway holds recordings of."""
+    root = gateway.gateway_paths(settings).recordings_dir
+    stored = []
+    for folder in sorted(root.glob("*/")) if root.exists() else []:
+        stored += collect_session(settings, folder.name)
+    return stored
