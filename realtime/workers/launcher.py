@@ -1,12 +1,13 @@
 """Run the stream path's background processes: detectors, the lander, the gateway recorder.
 
-``python -m realtime.workers`` starts one webcam detector, one screen detector and the Delta
-lander, each in its own process; ``--detectors N`` / ``--screens N`` start more members of
-those consumer groups (Kafka spreads the partitions among them); ``--only KIND`` runs one
-kind (``recorder``: :mod:`realtime.workers.gateway_recorder`). A lone process (``--only
-detectors`` with one detector) runs in this process itself, so a test can kill exactly it. The screen OCR and the lander run at a lower CPU priority
-than the webcam detectors, whose alerts have a two-second budget. SIGTERM or Ctrl-C stops
-everything after the batch in hand is committed; a child whose parent died stops too.
+``python -m realtime.workers`` starts one webcam detector, one screen detector, the Delta
+lander and the gateway recorder (:mod:`realtime.workers.gateway_recorder`), each in its own
+process; ``--detectors N`` / ``--screens N`` start more members of those consumer groups
+(Kafka spreads the partitions among them); ``--only KIND`` runs one kind. A lone process
+(``--only detectors`` with one detector) runs in this process itself, so a test can kill
+exactly it. The screen OCR, the lander and the recorder run at a lower CPU priority than the
+webcam detectors, whose alerts have a two-second budget. SIGTERM or Ctrl-C stops everything
+after the batch in hand is committed; a child whose parent died stops too.
 """
 
 from __future__ import annotations
