@@ -34,6 +34,11 @@ def _manifest(settings, sid) -> dict | None:
         return None
 
 
+def _webcam_chunks(settings, sid) -> list[dict]:
+    manifest = _manifest(settings, sid) or {"chunks": []}
+    return [c for c in manifest["chunks"] if c["track"] == "webcam"]
+
+
 def _raw_left(settings, sid) -> list:
     return sorted(gateway.raw_recording_dir(settings, sid).glob("*.mjr"))
 
@@ -89,8 +94,7 @@ def test_exam_page_is_recorded_by_the_gateway_in_rotated_chunks(gateway_stack, t
     wait_until(
         lambda: not _raw_left(settings, sid), 60, lambda: f"raw files stored: {recorder.log_tail()}"
     )
-    manifest = _manifest(settings, sid)
-    chunks = [c for c in manifest["chunks"] if c["track"] == "webcam"]
+    chunks = _webcam_chunks(settings, sid)
     assert len(chunks) >= 3 and {c["source"] for c in chunks} == {"gateway"}
     assert len({c["chain"] for c in chunks}) == 1
 

@@ -4,7 +4,7 @@ Janus (VideoRoom, ``record = true``) writes one ``.mjr`` per received stream int
 ``PROCTORLAKE_HOME/gateway/recordings/{session_id}/``. :func:`collect_session` turns them into
 the object layout the MediaRecorder upload already fills, so Dagster picks them up unchanged:
 
-- a recording is rotated (VideoRoom ``enable_recording`` off, then on) once it is
+- a recording is rotated (VideoRoom ``enable_recording`` off, then on) a second before it is
   ``chunk_seconds`` old, so no chunk is longer than one analysis chunk;
 - a closed ``.mjr`` (rotated, or untouched for longer than the stream-gap rule's silence: the
   publisher left or the gateway died) is post-processed by ``janus-pp-rec`` into WebM, stored
@@ -44,6 +44,9 @@ PP_REC = "/usr/bin/janus-pp-rec"
 ROOM_FILE = "room.json"
 ROOM_EXISTS = 427  # VideoRoom's JANUS_VIDEOROOM_ERROR_ROOM_EXISTS
 NO_SUCH_ROOM = 426
+ROTATE_EARLY_S = 1.0
+"""A recording is rotated this much before a chunk's length: a slow pass (a busy machine)
+still closes it before it passes the upload's bound of one chunk plus one second."""
 VIDEO_TRACKS = ("webcam", "screen")
 """A publisher's video streams in the order the exam page adds them."""
 
@@ -196,7 +199,7 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
     due = False
     for recording in open_:
         started = first_packet_us(recording.path)
-        if started is not None and now_s - started / 1e6 >= settings.chunk_seconds:
+        if started is not None and now_s - started / 1e6 >= settings.chunk_seconds - ROTATE_EARLY_S:
             due = True
     if due:
         rotate(settings, session_id)
