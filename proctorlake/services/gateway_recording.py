@@ -71,7 +71,8 @@ def room_secret(settings: Settings, session_id: str) -> str:
     return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()
 
 
-def _room_request(settings: Settings, body: dict[str, object]) -> dict:
+def room_request(settings: Settings, body: dict[str, object]) -> dict:
+    """One VideoRoom request on a short-lived gateway session; returns the plugin's data."""
     url = gateway.gateway_url(settings)
     session = gateway.janus_request(url, {"janus": "create"})["data"]["id"]
     try:
@@ -93,7 +94,7 @@ def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
     meta = folder / ROOM_FILE
     if not meta.exists():
         write_private_file(meta, json.dumps(asdict(room)).encode())
-    data = _room_request(
+    data = room_request(
         settings,
         {
             "request": "create",
@@ -117,7 +118,7 @@ def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
 
 def close_room(settings: Settings, session_id: str) -> None:
     """Destroy the session's room (the exam ended): Janus closes its recordings."""
-    data = _room_request(
+    data = room_request(
         settings,
         {"request": "destroy", "room": session_id, "secret": room_secret(settings, session_id)},
     )
@@ -128,7 +129,7 @@ def close_room(settings: Settings, session_id: str) -> None:
 def rotate(settings: Settings, session_id: str) -> None:
     """Close the room's recordings and open new ones (Janus names each file by its time)."""
     for record in (False, True):
-        data = _room_request(
+        data = room_request(
             settings,
             {
                 "request": "enable_recording",

@@ -128,6 +128,9 @@ libjanus_rabbitmq.so"
 events: {{
   broadcast = false
 }}
+loggers: {{
+  disable = "libjanus_jsonlog.so"
+}}
 """
 
 

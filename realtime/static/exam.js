@@ -190,8 +190,11 @@ async function start() {
   const webcamVideo = document.getElementById("webcam");
   state.webcam = await navigator.mediaDevices.getUserMedia({ video: RECORDING_FLOOR, audio: false });
   webcamVideo.srcObject = state.webcam;
-  setInterval(() => sendFrame("webcam", webcamVideo, 640), 1000);
-  if (info.recording === "client") recordSegments(state.webcam, 10);
+  // Server recording: the gateway samples the webcam it received; the page sends no frames.
+  if (info.recording === "client") {
+    setInterval(() => sendFrame("webcam", webcamVideo, 640), 1000);
+    recordSegments(state.webcam, 10);
+  }
   try {
     state.screen = await navigator.mediaDevices.getDisplayMedia({ video: RECORDING_FLOOR });
     const screenVideo = document.createElement("video");
