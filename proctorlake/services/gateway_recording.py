@@ -6,8 +6,8 @@ the object layout the MediaRecorder upload already fills, so Dagster picks them 
 
 - a recording is rotated (VideoRoom ``enable_recording`` off, then on) a second before it is
   ``chunk_seconds`` old, so no chunk is longer than one analysis chunk;
-- a closed ``.mjr`` (rotated, or untouched for longer than the stream-gap rule's silence: the
-  publisher left or the gateway died) is post-processed by ``janus-pp-rec`` into WebM, stored
+- a closed ``.mjr`` (rotated, its publisher left, or the gateway died: no Janus holds it open,
+  :func:`~proctorlake.storage.gateway.files_held_open`) is post-processed by ``janus-pp-rec`` into WebM, stored
   as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the manifest with the
   publisher id as its ``chain``, and its raw file is deleted;
 - a publisher that reconnects (new PeerConnection, new publisher id) starts a new chain; the
@@ -31,7 +31,6 @@ from pathlib import Path
 
 from proctorlake.core.ids import check_id
 from proctorlake.core.settings import Settings
-from proctorlake.core.stream_gaps import STREAM_GAP_S
 from proctorlake.governance import erased_sessions
 from proctorlake.storage import gateway
 from proctorlake.storage.manifests import number_chunks, update_manifest
@@ -193,15 +192,15 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
         return []
     now_s = time.time() if now_s is None else now_s
     recordings = [r for r in raw_recordings(folder, session_id) if r.kind == "video"]
+    held = gateway.files_held_open(folder)
     closed, open_ = [], []
     for recording in recordings:
-        idle_s = now_s - recording.path.stat().st_mtime
-        (closed if idle_s > STREAM_GAP_S else open_).append(recording)
+        (open_ if recording.path.resolve() in held else closed).append(recording)
     due = False
     for recording in open_:
         started = first_packet_us(recording.path)
-        if started is not None and now_s - started / 1e6 >= settings.chunk_seconds - ROTATE_EARLY_S:
-            due = True
+        age_s = now_s - started / 1e6 if started is not None else 0.0
+        due = due or age_s >= settings.chunk_seconds - ROTATE_EARLY_S
     if due:
         rotate(settings, session_id)
         closed += open_

@@ -25,6 +25,7 @@ ICE stays on loopback: ``ice_enforce_list = "lo"`` gathers host candidates on ``
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import urllib.request
 from dataclasses import dataclass
@@ -183,6 +184,29 @@ def janus_argv(settings: Settings) -> tuple[str, ...]:
     """The command line ``proctorlake up`` runs (``-o``: no colour codes in the log)."""
     paths = gateway_paths(settings)
     return (JANUS_BINARY, "-C", str(paths.main_config), "-F", str(paths.config_dir), "-o")
+
+
+def files_held_open(folder: Path) -> set[Path]:
+    """The files under ``folder`` some running Janus still has open (a recording in progress).
+
+    Exact where an idle timer guesses: a recording stays open from the moment Janus creates it
+    (before its first keyframe arrives) until it is rotated, its publisher leaves or Janus
+    exits, and no file Janus still writes is ever taken for finished."""
+    folder = folder.resolve()
+    held: set[Path] = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "janus":
+                continue
+            for fd in (proc / "fd").iterdir():
+                target = Path(os.readlink(fd))
+                if target.is_relative_to(folder):
+                    held.add(target)
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+    return held
 
 
 class GatewayError(RuntimeError):
