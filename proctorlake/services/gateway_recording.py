@@ -8,8 +8,8 @@ the object layout the MediaRecorder upload already fills, so Dagster picks them 
   ``chunk_seconds`` old, so no chunk is longer than one analysis chunk;
 - a closed ``.mjr`` (rotated, its publisher left, or the gateway died: no Janus holds it open,
   :func:`~proctorlake.storage.gateway.files_held_open`) is post-processed by ``janus-pp-rec``
-  into WebM, stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the manifest with the
-  publisher id as its ``chain``, and its raw file is deleted;
+  into WebM, stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the
+  manifest with the publisher id as its ``chain``, and its raw file is deleted;
 - a publisher that reconnects (new PeerConnection, new publisher id) starts a new chain; the
   silence before it is the chunk's ``gap_before_ms`` (:func:`number_chunks`, the upload's rule).
 
