@@ -70,6 +70,22 @@ def room_secret(settings: Settings, session_id: str) -> str:
     return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()
 
 
+def room_pin(settings: Settings, session_id: str) -> str:
+    """The room's PIN: joining (to publish or to watch) needs it; the API gives it only to
+    the session's student and to staff who may see the session."""
+    key = gateway.admin_key(settings).encode()
+    return hmac.new(key, b"pin:" + session_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def room_access(settings: Settings, session_id: str) -> dict[str, str]:
+    """What a page needs to join the session's room: the gateway's URL, the room, its PIN."""
+    return {
+        "url": gateway.gateway_url(settings),
+        "room": session_id,
+        "pin": room_pin(settings, session_id),
+    }
+
+
 def room_request(settings: Settings, body: dict[str, object]) -> dict:
     """One VideoRoom request on a short-lived gateway session; returns the plugin's data."""
     url = gateway.gateway_url(settings)
@@ -88,7 +104,7 @@ def room_request(settings: Settings, body: dict[str, object]) -> dict:
 
 def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
     """Make sure the session's room exists and records (after a gateway restart too); returns
-    what the exam page needs to publish: the gateway's URL and the room id."""
+    what the exam page needs to publish (:func:`room_access`)."""
     folder = gateway.raw_recording_dir(settings, room.session_id)
     meta = folder / ROOM_FILE
     if not meta.exists():
@@ -100,6 +116,7 @@ def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
             "room": room.session_id,
             "admin_key": gateway.admin_key(settings),
             "secret": room_secret(settings, room.session_id),
+            "pin": room_pin(settings, room.session_id),
             "publishers": 1,
             "is_private": True,
             "record": True,
@@ -112,7 +129,7 @@ def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
     )
     if data.get("error_code") not in (None, ROOM_EXISTS):
         raise gateway.GatewayError(str(data.get("error")))
-    return {"url": gateway.gateway_url(settings), "room": room.session_id}
+    return room_access(settings, room.session_id)
 
 
 def close_room(settings: Settings, session_id: str) -> None:

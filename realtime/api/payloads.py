@@ -92,6 +92,7 @@ class GatewayRoomInfo(BaseModel):
 
     url: str
     room: str
+    pin: str
 
 
 class SessionStart(BaseModel):

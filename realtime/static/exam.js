@@ -152,9 +152,9 @@ async function publishToServer() {
       const response = await api(`${base}/gateway`, { method: "POST" });
       if (response.status === 409 || response.status === 401) return;
       if (response.ok) {
-        const room = await response.json();
+        const access = await response.json();
         const chains = document.getElementById("gateway-chains");
-        const link = await publishToGateway(room.url, room.room, "student", stream);
+        const link = await publishToGateway(access, "student", stream);
         state.link = link;
         const published = new Promise((resolve) => { link.onLost = resolve; });
         link.pc.addEventListener("connectionstatechange", () => {

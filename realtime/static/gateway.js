@@ -94,10 +94,11 @@ function iceGathered(pc) {
 }
 
 // Publish every track of `stream` into the session's room; resolves once the gateway answered.
-async function publishToGateway(url, room, display, stream) {
+async function publishToGateway(access, display, stream) {
+  const { url, room, pin } = access;
   const link = new GatewayLink(url);
   await link.open();
-  await link.message({ request: "join", ptype: "publisher", room, display });
+  await link.message({ request: "join", ptype: "publisher", room, pin, display });
   const pc = new RTCPeerConnection({ iceServers: [] });
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   await pc.setLocalDescription(await pc.createOffer());
@@ -111,13 +112,14 @@ async function publishToGateway(url, room, display, stream) {
 }
 
 // Subscribe to the publisher in `room` (the proctor page's live view); returns its stream.
-async function watchFromGateway(url, room) {
+async function watchFromGateway(access) {
+  const { url, room, pin } = access;
   const link = new GatewayLink(url);
   await link.open();
   const list = await link.message({ request: "listparticipants", room });
   const publisher = list.plugindata.data.participants.find((p) => p.publisher);
   if (!publisher) throw new Error("nobody is publishing in this session");
-  const joined = await link.message({ request: "join", ptype: "subscriber", room, feed: publisher.id });
+  const joined = await link.message({ request: "join", ptype: "subscriber", room, pin, feed: publisher.id });
   const pc = new RTCPeerConnection({ iceServers: [] });
   const stream = new MediaStream();
   pc.addEventListener("track", (event) => stream.addTrack(event.track));
