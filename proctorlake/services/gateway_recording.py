@@ -19,11 +19,13 @@ Times: ``chunk_start_ms`` counts from the session's start, like uploaded segment
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
 import re
+import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -203,6 +205,9 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
     one; returns the manifest entries stored by this call."""
     check_id("session_id", session_id)
     folder = gateway.raw_recording_dir(settings, session_id)
+    if erased_sessions.is_erased(settings, session_id):
+        _discard_erased(settings, session_id, folder)
+        return []
     try:
         room = GatewayRoom(**json.loads((folder / ROOM_FILE).read_text()))
     except FileNotFoundError:
@@ -230,6 +235,14 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
             stored.append(entry)
         recording.path.unlink(missing_ok=True)
     return stored
+
+
+def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
+    """An erased session's room is destroyed (nothing more is recorded) and whatever Janus
+    wrote since the erasure is deleted unread."""
+    with contextlib.suppress(gateway.GatewayError, OSError):
+        close_room(settings, session_id)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _store(

@@ -67,3 +67,18 @@ def test_raw_recordings_name_their_chain_and_stream(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(b"")
     found = [(r.chain, r.kind, r.mindex) for r in raw_recordings(tmp_path, "s-1-a")]
     assert found == [("2f1c-9ab", "video", 0), ("2f1c-9ab", "video", 1), ("77", "audio", 2)]
+
+
+def test_erasure_and_retention_remove_the_gateways_raw_recordings(tmp_path: Path) -> None:
+    from proctorlake.governance.erasure.caches import erase_session_caches
+
+    settings = load_settings({"PROCTORLAKE_HOME": str(tmp_path)})
+    mine = gateway.raw_recording_dir(settings, "s-erased")
+    theirs = gateway.raw_recording_dir(settings, "s-kept")
+    for folder in (mine, theirs):
+        folder.mkdir(parents=True)
+        (folder / "videoroom-x-user-1-1-video-0.mjr").write_bytes(b"MJR00002")
+        (folder / "room.json").write_text("{}")
+    counts = erase_session_caches(settings, "s-erased")
+    assert not mine.exists() and len(list(theirs.iterdir())) == 2
+    assert counts["cache_files_removed"] == 2
