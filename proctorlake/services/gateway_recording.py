@@ -45,11 +45,13 @@ PP_REC = "/usr/bin/janus-pp-rec"
 ROOM_FILE = "room.json"
 ROOM_EXISTS = 427  # VideoRoom's JANUS_VIDEOROOM_ERROR_ROOM_EXISTS
 NO_SUCH_ROOM = 426
-ROTATE_EARLY_S = 1.0
-"""A recording is rotated this much before a chunk's length: a slow pass (a busy machine)
-still closes it before it passes the upload's bound of one chunk plus one second."""
-VIDEO_TRACKS = ("webcam", "screen")
-"""A publisher's video streams in the order the exam page adds them."""
+ROTATE_EARLY_S = 2.0
+"""A recording is rotated this much before a chunk's length: a slow pass (a busy machine:
+a rotation is eight HTTP requests to Janus) still closes it before it passes the upload's
+bound of one chunk plus one second."""
+WEBCAM_MINDEX = 0
+"""The exam page adds the webcam first: its m-line (index 0) is the webcam, any other video
+m-line is the screen."""
 
 
 class GatewayRecordingError(RuntimeError):
@@ -195,9 +197,9 @@ def first_packet_us(path: Path) -> int | None:
     return int(header.get("u") or header["s"])
 
 
-def _video_track(recording: RawRecording, chain_videos: list[int]) -> str | None:
-    rank = sorted(chain_videos).index(recording.mindex)
-    return VIDEO_TRACKS[rank] if rank < len(VIDEO_TRACKS) else None
+def video_track(recording: RawRecording) -> str:
+    """Which track a raw video recording is (by its m-line, see ``WEBCAM_MINDEX``)."""
+    return "webcam" if recording.mindex == WEBCAM_MINDEX else "screen"
 
 
 def collect_session(settings: Settings, session_id: str, now_s: float | None = None) -> list[dict]:
@@ -228,9 +230,7 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
         closed += open_
     stored = []
     for recording in closed:
-        chain_videos = [r.mindex for r in recordings if r.chain == recording.chain]
-        track = _video_track(recording, chain_videos)
-        entry = _store(settings, room, recording, track) if track else None
+        entry = _store(settings, room, recording, video_track(recording))
         if entry:
             stored.append(entry)
         recording.path.unlink(missing_ok=True)

@@ -1,14 +1,14 @@
-"""Run the stream path's background processes: detectors, the lander, the gateway recorder.
+"""Run the stream path's background processes: detectors, lander, gateway recorder and sampler.
 
 ``python -m realtime.workers`` starts one webcam detector, one screen detector, the Delta
-lander, the gateway recorder and sampler (:mod:`realtime.workers.gateway_recorder`,
-:mod:`realtime.workers.gateway_sampler`), each in its own
-process; ``--detectors N`` / ``--screens N`` start more members of those consumer groups
-(Kafka spreads the partitions among them); ``--only KIND`` runs one kind. A lone process
-(``--only detectors`` with one detector) runs in this process itself, so a test can kill
-exactly it. The screen OCR, the lander and the recorder run at a lower CPU priority than the
-webcam detectors, whose alerts have a two-second budget. SIGTERM or Ctrl-C stops everything
-after the batch in hand is committed; a child whose parent died stops too.
+lander, the gateway recorder and the gateway sampler (:mod:`realtime.workers.gateway_recorder`,
+:mod:`realtime.workers.gateway_sampler`), each in its own process; ``--detectors N`` /
+``--screens N`` start more members of those consumer groups (Kafka spreads the partitions
+among them); ``--only KIND`` runs one kind. A lone process (``--only detectors`` with one
+detector) runs in this process itself, so a test can kill exactly it. The screen OCR and the
+lander run at a lower CPU priority than the webcam detectors (whose alerts have a two-second
+budget) and the gateway's recorder and sampler. SIGTERM or Ctrl-C stops everything after the
+batch in hand is committed; a child whose parent died stops too.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from realtime.workers.screen_worker import run_screen_worker
 from realtime.workers.topic_lander import run_lander
 
 KINDS = ("detectors", "screens", "lander", "recorder", "sampler")
-NICENESS = {"detectors": 0, "screens": 10, "lander": 5, "recorder": 5, "sampler": 0}
+NICENESS = {"detectors": 0, "screens": 10, "lander": 5, "recorder": 0, "sampler": 0}
 """Added niceness per kind: the latency-critical webcam path gets the CPU first."""
 
 
