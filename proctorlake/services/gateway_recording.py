@@ -31,6 +31,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import av
+
 from proctorlake.core.ids import check_id
 from proctorlake.core.settings import Settings
 from proctorlake.governance import erased_sessions
@@ -237,6 +239,32 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
     return stored
 
 
+def trim_to_first_keyframe(source: Path, target: Path) -> float | None:
+    """Copy the WebM from its first keyframe on, timestamps shifted to start at 0; returns
+    where that keyframe was (seconds from the recording's first packet), None if it has none.
+
+    A rotated recording starts mid-stream: Janus writes every packet from the rotation on, and
+    the frames before the keyframe it asked for cannot be decoded."""
+    with av.open(str(source)) as src, av.open(str(target), "w", format="webm") as out:
+        video = src.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        first_pts = keyframe_pts = None
+        for packet in src.demux(video):
+            if packet.pts is None:
+                continue
+            first_pts = packet.pts if first_pts is None else first_pts
+            if keyframe_pts is None and not packet.is_keyframe:
+                continue
+            keyframe_pts = packet.pts if keyframe_pts is None else keyframe_pts
+            packet.pts -= keyframe_pts
+            packet.dts = packet.pts
+            packet.stream = stream
+            out.mux(packet)
+        if keyframe_pts is None:
+            return None
+        return float((keyframe_pts - first_pts) * video.time_base)
+
+
 def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
     """An erased session's room is destroyed (nothing more is recorded) and whatever Janus
     wrote since the erasure is deleted unread."""
@@ -252,23 +280,26 @@ def _store(
     if started_us is None:
         return None  # the recorder opened but no packet ever came
     with session_scratch(settings, "gateway", room.session_id) as tmp:
-        webm = tmp / "chunk.webm"
+        raw_webm, webm = tmp / "raw.webm", tmp / "chunk.webm"
         done = subprocess.run(
-            [PP_REC, str(recording.path), str(webm)],
+            [PP_REC, str(recording.path), str(raw_webm)],
             capture_output=True,
             text=True,
             timeout=600,
             check=False,
         )
-        if done.returncode != 0 or not webm.exists():
+        if done.returncode != 0 or not raw_webm.exists():
             raise GatewayRecordingError(
                 f"janus-pp-rec failed on {recording.path.name}: {done.stderr.strip()[-500:]}"
             )
         try:
-            info = probe(webm)
-        except VideoError:
-            return None  # a keyframe never arrived: nothing decodable was recorded
-        start_ms = max(0, started_us // 1000 - room.started_at_ms)
+            skipped_s = trim_to_first_keyframe(raw_webm, webm)
+            info = probe(webm) if skipped_s is not None else None
+        except (VideoError, av.error.FFmpegError) as exc:
+            raise GatewayRecordingError(f"{recording.path.name} is unreadable: {exc}") from exc
+        if info is None:
+            return None  # no keyframe ever came: nothing decodable was recorded
+        start_ms = max(0, started_us // 1000 + round(skipped_s * 1000) - room.started_at_ms)
         end_ms = start_ms + max(1, round(info.duration_s * 1000))
         key = chunk_key(room.session_id, track, start_ms, "webm")
         entry = {
