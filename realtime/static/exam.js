@@ -34,6 +34,7 @@ function showEnded(reason) {
     if (stream) stream.getTracks().forEach((t) => t.stop());
   }
   if (state.events) state.events.close();
+  if (state.link) state.link.close();  // the gateway closes the session's last recording
 }
 
 function showMessage(text) {
