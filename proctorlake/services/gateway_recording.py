@@ -45,6 +45,8 @@ from proctorlake.storage.video import VideoError, probe
 
 PP_REC = "/usr/bin/janus-pp-rec"
 ROOM_FILE = "room.json"
+UNREADABLE_SUFFIX = ".unreadable"
+"""A raw recording janus-pp-rec or the decoder refused is renamed to this and left alone."""
 ROOM_EXISTS = 427  # VideoRoom's JANUS_VIDEOROOM_ERROR_ROOM_EXISTS
 NO_SUCH_ROOM = 426
 ROTATE_EARLY_S = 2.0
@@ -232,29 +234,46 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
         closed += open_
     stored = []
     for recording in closed:
-        entry = _store(settings, room, recording, video_track(recording))
+        try:
+            entry = _store(settings, room, recording, video_track(recording))
+        except GatewayRecordingError:
+            # Kept beside the others (erasure and retention remove the folder) for a person
+            # to look at; the session's other recordings go on being stored.
+            recording.path.rename(recording.path.with_suffix(UNREADABLE_SUFFIX))
+            raise
         if entry:
             stored.append(entry)
         recording.path.unlink(missing_ok=True)
     return stored
 
 
-def trim_to_first_keyframe(source: Path, target: Path) -> float | None:
-    """Copy the WebM from its first keyframe on, timestamps shifted to start at 0; returns
-    where that keyframe was (seconds from the recording's first packet), None if it has none.
+def decodable_copy(source: Path, target: Path) -> float | None:
+    """Copy the WebM's decodable frames, timestamps shifted to start at its first keyframe;
+    returns where that keyframe was (seconds after the recording's first packet), None when
+    nothing is decodable.
 
-    A rotated recording starts mid-stream: Janus writes every packet from the rotation on, and
-    the frames before the keyframe it asked for cannot be decoded."""
+    A rotated recording starts mid-stream (Janus writes every packet from the rotation on),
+    and a frame that lost a packet on the way cannot be decoded, nor can what follows it until
+    the next keyframe (the room asks for one every second): those are left out, so every
+    chunk decodes from end to end, and the gap they leave shows in the frame timestamps."""
     with av.open(str(source)) as src, av.open(str(target), "w", format="webm") as out:
         video = src.streams.video[0]
         stream = out.add_stream_from_template(video)
+        decoder = av.CodecContext.create(video.codec_context.name, "r")
         first_pts = keyframe_pts = None
+        broken = True  # until a keyframe decodes
         for packet in src.demux(video):
-            if packet.pts is None:
+            if packet.pts is None or packet.size == 0:
                 continue
             first_pts = packet.pts if first_pts is None else first_pts
-            if keyframe_pts is None and not packet.is_keyframe:
+            if broken and not packet.is_keyframe:
                 continue
+            try:
+                decoder.decode(packet)
+            except av.error.FFmpegError:
+                broken = True
+                continue
+            broken = False
             keyframe_pts = packet.pts if keyframe_pts is None else keyframe_pts
             packet.pts -= keyframe_pts
             packet.dts = packet.pts
@@ -293,7 +312,7 @@ def _store(
                 f"janus-pp-rec failed on {recording.path.name}: {done.stderr.strip()[-500:]}"
             )
         try:
-            skipped_s = trim_to_first_keyframe(raw_webm, webm)
+            skipped_s = decodable_copy(raw_webm, webm)
             info = probe(webm) if skipped_s is not None else None
         except (VideoError, av.error.FFmpegError) as exc:
             raise GatewayRecordingError(f"{recording.path.name} is unreadable: {exc}") from exc
