@@ -82,3 +82,45 @@ def test_erasure_and_retention_remove_the_gateways_raw_recordings(tmp_path: Path
     counts = erase_session_caches(settings, "s-erased")
     assert not mine.exists() and len(list(theirs.iterdir())) == 2
     assert counts["cache_files_removed"] == 2
+
+
+def _vp8_webm(path: Path, frames: int = 20, gop: int = 5) -> Path:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.gop_size = gop
+        for i in range(frames):
+            image = np.full((48, 64, 3), (i * 12) % 250, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_a_recording_that_starts_mid_stream_is_kept_from_its_first_keyframe(
+    tmp_path: Path,
+) -> None:
+    import av
+
+    from proctorlake.services.gateway_recording import decodable_copy
+    from proctorlake.storage.video import probe
+
+    whole = _vp8_webm(tmp_path / "whole.webm")
+    # What a rotation gives: the recording begins with the two delta frames after a keyframe.
+    mid = tmp_path / "mid.webm"
+    with av.open(str(whole)) as src, av.open(str(mid), "w", format="webm") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for index, packet in enumerate(src.demux(src.streams.video[0])):
+            if packet.size and index >= 3:
+                packet.stream = stream
+                out.mux(packet)
+    with pytest.raises(Exception):  # noqa: B017 (the decoder's own error)
+        probe(mid)
+    skipped_s = decodable_copy(mid, tmp_path / "clean.webm")
+    assert skipped_s == pytest.approx(0.4, abs=0.01)  # frames 3 and 4 at 5 fps, keyframe at 5
+    info = probe(tmp_path / "clean.webm")
+    assert info.frame_count == 15 and info.duration_s == pytest.approx(3.0, abs=0.21)
