@@ -122,7 +122,7 @@ def run(sessions: int, seconds: int) -> dict:
     stop = threading.Event()
     browser = None
     try:
-        _wait_http(f"{base}/healthz")
+        _wait_http(f"{base}/healthz", timeout_s=300)
         admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
         with httpx.Client(base_url=base, timeout=60) as client:
             created = [
