@@ -4,7 +4,7 @@ Janus (VideoRoom, ``record = true``) writes one ``.mjr`` per received stream int
 ``PROCTORLAKE_HOME/gateway/recordings/{session_id}/``. :func:`collect_session` turns them into
 the object layout the MediaRecorder upload already fills, so Dagster picks them up unchanged:
 
-- a recording is rotated (VideoRoom ``enable_recording`` off, then on) a second before it is
+- a recording is rotated (VideoRoom ``enable_recording`` off, then on) two seconds before it is
   ``chunk_seconds`` old, so no chunk is longer than one analysis chunk;
 - a closed ``.mjr`` (rotated, its publisher left, or the gateway died: no Janus holds it open,
   :func:`~proctorlake.storage.gateway.files_held_open`) is post-processed by ``janus-pp-rec``
