@@ -17,13 +17,14 @@ import av
 import pytest
 
 from proctorlake.core.settings import REPO_ROOT
+from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.services.ingest import ingest_uploaded_segments
 from proctorlake.storage import gateway, lake
 from proctorlake.storage.object_store import ObjectNotFound, manifest_key, open_object_store
 from tests.fixtures.gateway import CHROMIUM_WEBRTC_ARGS
 from tests.fixtures.realtime import Chromium, RealtimeApi, ServiceProcess, write_y4m
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import read_topic_to_end, wait_until
 
 ARTIFACTS = REPO_ROOT / ".artifacts" / "media_gateway"
 CAMERA = WebcamScript((Segment("present", 12.0), Segment("second_person", 28.0)))
@@ -166,4 +167,16 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(gateway
     recorded_s = sum(durations[c["chunk_start_ms"]] for c in second)
     published_s = (closed - second_connected) / 1000
     assert abs(recorded_s - published_s) <= 1.0, (durations, published_s)
-    print(json.dumps({"live_brightness": brightness, "gap_ms": gap_ms, "chunks": len(chunks)}))
+
+    # The frames the detectors judged are the gateway's: webcam and screen, none from the page.
+    sampled = {
+        topic.name: [
+            r
+            for r in read_topic_to_end(settings.kafka_bootstrap, topic.name, topic.partitions)
+            if r.key.decode() == sid and r.value
+        ]
+        for topic in (FRAMES_WEBCAM, FRAMES_SCREEN)
+    }
+    assert len(sampled[FRAMES_WEBCAM.name]) >= 10 and sampled[FRAMES_SCREEN.name]
+    figures = {"live_brightness": brightness, "gap_ms": gap_ms, "chunks": len(chunks)}
+    print(json.dumps(figures | {t: len(r) for t, r in sampled.items()}))

@@ -1,9 +1,11 @@
-"""Server-side sampling: one webcam frame a second, taken from the stream the gateway received.
+"""Server-side sampling: a webcam frame a second and a screen frame every 10 s, taken from the
+streams the gateway received.
 
 The realtime detectors must judge what the server saw, not what a browser chose to send. For
-each session publishing to the gateway, Janus forwards the webcam's RTP (VideoRoom
-``rtp_forward``, plain RTP to a loopback UDP port); this module reassembles the VP8 frames
-(RFC 7741), decodes them with PyAV and publishes one JPEG a second to ``frames.webcam`` through
+each session publishing to the gateway, Janus forwards the webcam's and the screen's RTP
+(VideoRoom ``rtp_forward``, plain RTP to loopback UDP ports); this module reassembles the VP8
+frames (RFC 7741), decodes keyframes with PyAV and publishes JPEGs to ``frames.webcam`` and
+``frames.screen`` through
 :func:`proctorlake.governance.sealed_topics.publish_frame`, exactly as the API does for frames a
 browser uploads, and keeps the proctor page's live thumbnail. Forwarding is locked to the
 admin key, so only the server can start it.
@@ -102,13 +104,42 @@ def to_jpeg(frame: av.VideoFrame, width: int = SAMPLE_WIDTH) -> bytes:
     return buffer.getvalue()
 
 
-class WebcamSampler:
-    """Receives one session's forwarded webcam and publishes a frame a second."""
+@dataclass(frozen=True)
+class TrackSampling:
+    """How one track is sampled: its m-line at the gateway, how often, at what width."""
 
-    def __init__(self, settings: Settings, producer: object, room: GatewayRoom) -> None:
+    track: Track
+    mid: str
+    every_s: float
+    width: int
+
+
+TRACK_SAMPLING = (
+    TrackSampling(Track.WEBCAM, "0", SAMPLE_EVERY_S, SAMPLE_WIDTH),
+    # The screen once every 10 s at the width the page sends (the OCR reads title bars).
+    TrackSampling(Track.SCREEN, "1", 10.0, 1280),
+)
+
+
+def is_vp8_keyframe(frame: bytes) -> bool:
+    """The P bit of the VP8 frame tag (RFC 6386): 0 for a keyframe."""
+    return bool(frame) and not frame[0] & 0x01
+
+
+class TrackSampler:
+    """Receives one session's forwarded track and publishes a frame every ``every_s``.
+
+    Only keyframes are decoded: each decodes alone, and the room asks the publisher for one
+    every second, so a sample is at most about a second old while the decoder sleeps between
+    samples (decoding every frame of a 15 fps screen would cost many times more)."""
+
+    def __init__(
+        self, settings: Settings, producer: object, room: GatewayRoom, sampling: TrackSampling
+    ) -> None:
         self.settings = settings
         self.producer = producer
         self.room = room
+        self.sampling = sampling
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.5)
@@ -119,11 +150,11 @@ class WebcamSampler:
         self.thumbnail_at = 0.0
         self.store = open_object_store(settings)
         self.thread = threading.Thread(
-            target=self._run, daemon=True, name=f"sampler-{room.session_id}"
+            target=self._run, daemon=True, name=f"sampler-{room.session_id}-{sampling.track}"
         )
 
     def forward_from(self, publisher: str) -> None:
-        """Ask the gateway to forward ``publisher``'s webcam (its first video) to our port."""
+        """Ask the gateway to forward ``publisher``'s stream of this track to our port."""
         room_request(
             self.settings,
             {
@@ -134,7 +165,7 @@ class WebcamSampler:
                 "admin_key": gateway.admin_key(self.settings),
                 "host": "127.0.0.1",
                 "host_family": "ipv4",
-                "streams": [{"mid": "0", "port": self.port, "pt": VP8_PAYLOAD_TYPE}],
+                "streams": [{"mid": self.sampling.mid, "port": self.port, "pt": VP8_PAYLOAD_TYPE}],
             },
         )
         self.publisher = publisher
@@ -150,7 +181,8 @@ class WebcamSampler:
     def _run(self) -> None:
         decoder = av.CodecContext.create("vp8", "r")
         assembler = Vp8Assembler()
-        next_sample = 0.0
+        every = self.sampling.every_s
+        due = 0.0
         while not self.stop.is_set():
             try:
                 packet = self.sock.recv(65536)
@@ -159,29 +191,31 @@ class WebcamSampler:
             except OSError:
                 return
             data = assembler.push(packet)
-            if data is None:
+            now = time.time()
+            # Half a period early is taken, so keyframes a second apart give 1 fps.
+            if data is None or now < due - every / 2 or not is_vp8_keyframe(data):
                 continue
             try:
                 frames = decoder.decode(av.Packet(data))
             except av.error.FFmpegError:
-                continue  # until the next keyframe
-            now = time.time()
-            if not frames or now < next_sample:
                 continue
-            next_sample = max(next_sample + SAMPLE_EVERY_S, now)
-            self._publish(frames[-1], int(now * 1000))
+            if frames:
+                due = max(due + every, now - every / 2)
+                self._publish(frames[-1], int(now * 1000))
 
     def _publish(self, frame: av.VideoFrame, captured_at_ms: int) -> None:
         message = FrameMessage(
             session_id=self.room.session_id,
             institution_id=self.room.institution_id,
-            track=Track.WEBCAM,
+            track=self.sampling.track,
             captured_at_ms=captured_at_ms,
             started_at_ms=self.room.started_at_ms,
         )
-        jpeg = to_jpeg(frame)
+        jpeg = to_jpeg(frame, self.sampling.width)
         sealed_topics.publish_frame(self.settings, self.producer, message, jpeg)
         self.frames_published += 1
+        if self.sampling.track != Track.WEBCAM:
+            return
         if captured_at_ms / 1000 - self.thumbnail_at >= LIVE_THUMBNAIL_EVERY_S:
             self.thumbnail_at = captured_at_ms / 1000
             with erased_sessions.admitted_session(self.settings, self.room.session_id):

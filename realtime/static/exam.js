@@ -191,7 +191,8 @@ async function start() {
   const webcamVideo = document.getElementById("webcam");
   state.webcam = await navigator.mediaDevices.getUserMedia({ video: RECORDING_FLOOR, audio: false });
   webcamVideo.srcObject = state.webcam;
-  // Server recording: the gateway samples the webcam it received; the page sends no frames.
+  // Server recording: the gateway samples webcam and screen as it received them; the page
+  // sends no frames of its own.
   if (info.recording === "client") {
     setInterval(() => sendFrame("webcam", webcamVideo, 640), 1000);
     recordSegments(state.webcam, 10);
@@ -202,7 +203,7 @@ async function start() {
     screenVideo.muted = true;
     screenVideo.srcObject = state.screen;
     await screenVideo.play();
-    setInterval(() => sendFrame("screen", screenVideo, 1280), 10000);
+    if (info.recording === "client") setInterval(() => sendFrame("screen", screenVideo, 1280), 10000);
   } catch (err) {
     document.getElementById("counters").append(" (screen sharing unavailable)");
   }

@@ -11,7 +11,7 @@ from proctorlake.core.policy import ExamPolicy, ExamPolicyError
 from proctorlake.core.settings import load_settings
 from proctorlake.core.vocabulary import RecordingMode
 from proctorlake.services.gateway_recording import raw_recordings
-from proctorlake.services.gateway_sampling import Vp8Assembler, vp8_payload
+from proctorlake.services.gateway_sampling import Vp8Assembler, is_vp8_keyframe, vp8_payload
 from proctorlake.storage import gateway
 
 
@@ -54,6 +54,8 @@ def test_vp8_frames_are_reassembled_from_rtp_packets() -> None:
     # A frame whose first packet was lost is dropped, not decoded half.
     assert assembler.push(_rtp(b"\x00tail", marker=True, seq=4)) is None
     assert vp8_payload(b"\x00" * 8) is None
+    # The frame tag's P bit: 0 for a keyframe (RFC 6386).
+    assert is_vp8_keyframe(b"\x10\x02\x00\x9d\x01\x2a") and not is_vp8_keyframe(b"\x31\x02")
 
 
 def test_raw_recordings_name_their_chain_and_stream(tmp_path: Path) -> None:
