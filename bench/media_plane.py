@@ -38,7 +38,6 @@ sys.path.insert(0, str(REPO))
 from bench.realtime_latency import (  # noqa: E402
     _cpu_s,
     _free_port,
-    _listen,
     _load,
     _process_tree_cpu_s,
     _stream_ticket,
@@ -51,6 +50,30 @@ from tests.fixtures.realtime import Chromium, write_y4m  # noqa: E402
 
 CAMERA = WebcamScript((Segment("present", 12.0), Segment("second_person", 28.0)))
 CHAINS = "document.getElementById('gateway-chains')"
+
+
+def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: threading.Event):
+    """The proctors' live feed: each ``multiple_faces`` opening's latency from the capture
+    time of the sampled frame that opened it."""
+    with (
+        httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
+        client.stream("GET", url, params=params) as response,
+    ):
+        kind = None
+        for line in response.iter_lines():
+            if stop.is_set():
+                return
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+                if kind == "ready":
+                    ready.set()
+            elif line.startswith("data:") and kind == "incident":
+                event = json.loads(line[5:])
+                captured = event.get("trigger_captured_at_ms")
+                opened = event["incident_type"] == "multiple_faces" and event["state"] == "opened"
+                if opened and captured:
+                    key = (event["session_id"], event["incident_id"])
+                    alerts.setdefault(key, (time.time() * 1000 - captured, captured))
 
 
 def _decoded_seconds(path: Path) -> float:
