@@ -76,10 +76,15 @@ def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: 
                     alerts.setdefault(key, (time.time() * 1000 - captured, captured))
 
 
-def _decoded_seconds(path: Path) -> float:
+def _decoded_seconds(path) -> float:
+    """How long the chunk plays: first frame to the end of its last (one frame interval)."""
     with av.open(str(path)) as container:
-        times = [float(f.time) for f in container.decode(container.streams.video[0])]
-    return max(times) - min(times) if times else 0.0
+        stream = container.streams.video[0]
+        times = [float(f.time) for f in container.decode(stream)]
+    if not times:
+        return 0.0
+    interval = (max(times) - min(times)) / (len(times) - 1) if len(times) > 1 else 0.0
+    return max(times) - min(times) + interval
 
 
 def _frames_in_topic(settings, sessions: set[str]) -> dict[str, int]:

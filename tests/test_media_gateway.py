@@ -62,9 +62,14 @@ def _chains(chunks: list[dict]) -> list[str]:
 
 
 def _decoded_seconds(path) -> float:
+    """How long the chunk plays: first frame to the end of its last (one frame interval)."""
     with av.open(str(path)) as container:
-        times = [float(f.time) for f in container.decode(container.streams.video[0])]
-    return max(times) - min(times)
+        stream = container.streams.video[0]
+        times = [float(f.time) for f in container.decode(stream)]
+    if not times:
+        return 0.0
+    interval = (max(times) - min(times)) / (len(times) - 1) if len(times) > 1 else 0.0
+    return max(times) - min(times) + interval
 
 
 @pytest.fixture
