@@ -8,11 +8,14 @@ PY=${PYTHON:-python3.11}
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# 1. System packages: a JDK + Maven (jars, Kafka, Spark) and Debian's chromium (browser tests).
+# 1. System packages: a JDK + Maven (jars, Kafka, Spark), Debian's chromium (browser tests) and
+#    Debian's Janus media gateway (janus 1.1.2) with janus-tools (janus-pp-rec, post-processing).
 need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v janus >/dev/null || need_apt+=(janus)
+command -v janus-pp-rec >/dev/null || need_apt+=(janus-tools)
 if ((${#need_apt[@]})); then
   say "installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

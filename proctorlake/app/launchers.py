@@ -1,4 +1,4 @@
-"""Background services the local mode starts (API, detector workers, Dagster, Streamlit).
+"""Background services the local mode starts (media gateway, API, workers, Dagster, Streamlit).
 
 Each service is a detached process with a PID file and a log under ``PROCTORLAKE_HOME/run``.
 Starting twice is harmless; a stale PID file (process gone or PID reused) is replaced, and
@@ -16,12 +16,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from proctorlake.app.pid_files import recorded_process, write_pid_file
 from proctorlake.core.settings import REPO_ROOT, Settings
+from proctorlake.storage import gateway
 
 StopOutcome = Literal["stopped", "not running", "stale pid file removed"]
 
@@ -37,6 +39,8 @@ class ServiceSpec:
     url: str | None
     health_path: str | None
     env: tuple[tuple[str, str], ...] = ()
+    # Writes what the process reads (a generated configuration) just before each start.
+    prepare: Callable[[Settings], object] | None = None
 
     @property
     def health_url(self) -> str | None:
@@ -67,6 +71,13 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
     dagster = f"http://127.0.0.1:{settings.dagster_port}"
     dashboard = f"http://127.0.0.1:{settings.dashboard_port}"
     specs = [
+        ServiceSpec(
+            "gateway",
+            gateway.janus_argv(settings),
+            gateway.gateway_url(settings),
+            "/info",
+            prepare=gateway.write_config,
+        ),
         ServiceSpec("api", (python, "-m", "realtime.api.serve"), api, "/healthz"),
         ServiceSpec("workers", (python, "-m", "realtime.workers.launcher"), None, None),
         ServiceSpec(
@@ -128,6 +139,8 @@ def start(settings: Settings, spec: ServiceSpec, timeout_s: float = 120.0) -> Se
     if current.running:
         return current
     settings.run_dir.mkdir(parents=True, exist_ok=True)
+    if spec.prepare is not None:
+        spec.prepare(settings)
     env = os.environ.copy() | dict(spec.env) | {"PROCTORLAKE_HOME": str(settings.home)}
     log = _log_file(settings, spec.name)
     with open(log, "ab") as out:

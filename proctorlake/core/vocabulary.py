@@ -38,6 +38,14 @@ class Track(StrEnum):
     SCREEN = "screen"
 
 
+class RecordingMode(StrEnum):
+    """Who records an exam: the media gateway (default; the student's browser never holds the
+    evidence) or the browser's MediaRecorder upload (fallback for networks that block WebRTC)."""
+
+    SERVER = "server"
+    CLIENT = "client"
+
+
 class Tier(StrEnum):
     """The institution's proctoring tier for an exam (shown to the student at check-in)."""
 
