@@ -50,5 +50,6 @@ def test_the_server_runs_sparks_own_connect_class_with_the_project_configuration
     assert confs["spark.connect.grpc.binding.port"] == "16001"
     assert confs["spark.connect.grpc.binding.address"] == "127.0.0.1"
     assert confs["spark.python.worker.reuse"] == "true"
+    assert confs["spark.executorEnv.OPENBLAS_NUM_THREADS"] == "1"  # tasks are the parallelism
     assert "DeltaSparkSessionExtension" in confs["spark.sql.extensions"]
     assert session_conf(settings).items() <= confs.items()
