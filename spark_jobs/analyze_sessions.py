@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
@@ -66,15 +67,22 @@ def detect(job: DetectJob, chunks: DataFrame) -> DataFrame:
 
 def one_task_per_chunk(spark: SparkSession, chunks: list[Row]) -> DataFrame:
     """The chunk rows spread one per partition, longest first, so no task waits on a
-    neighbour's chunk and the longest work starts earliest."""
+    neighbour's chunk and the longest work starts earliest.
+
+    ``spark.range`` with one partition per chunk carries the task numbers and the chunk rows
+    join it by broadcast (which keeps the range's partitions): no RDD, so this runs the same
+    over Spark Connect. A local table alone would be cut into as many partitions as there
+    are cores, several chunks per task."""
     ordered = sorted(
         chunks,
         key=lambda c: (c["track"] != "screen", c["chunk_start_ms"] - c["chunk_end_ms"]),
     )
     schema = schemas.MEDIA_CHUNKS.spark_schema()
-    values = [tuple(c[name] for name in schema.fieldNames()) for c in ordered]
-    rdd = spark.sparkContext.parallelize(values, len(values))
-    return spark.createDataFrame(rdd, schema)
+    indexed = T.StructType([T.StructField("id", T.LongType(), False), *schema.fields])
+    values = [(i, *(c[name] for name in schema.fieldNames())) for i, c in enumerate(ordered)]
+    rows = spark.createDataFrame(values, indexed)
+    tasks = spark.range(0, len(values), 1, len(values))
+    return tasks.join(F.broadcast(rows), "id").select(*schema.fieldNames())
 
 
 def chunk_failure(exc: BaseException) -> str | None:
@@ -164,6 +172,7 @@ class DetectionRun:
     detected_chunks: int
     rows: int
     run_id: str
+    screen_frames_reused: int = 0  # screen samples unchanged since the last OCR read
 
 
 def run_detection(
@@ -197,13 +206,23 @@ def run_detection(
         if message is None:
             raise
         raise ChunkFailed(message) from None
-    written = (
+    written, screen_reused = (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.DETECTION_EVENTS.name))
         .where(_in_sessions(session_ids))
-        .count()
+        .agg(F.count(F.lit(1)), F.count(F.when(reused_screen_read(), True)))
+        .first()
     )
-    return DetectionRun(len(chunks), reused, len(chunks) - reused, written, run_id)
+    return DetectionRun(
+        len(chunks), reused, len(chunks) - reused, written, run_id, int(screen_reused or 0)
+    )
+
+
+def reused_screen_read() -> Column:
+    """A screen row whose titles are an earlier frame's OCR read (the screen had not
+    changed; ``models.screen_changes``)."""
+    read_at = F.get_json_object("detail", "$.read_at_s").cast("double")
+    return (F.col("track") == "screen") & (read_at != F.col("frame_ts"))
 
 
 REVIEW_COLUMNS = ("reviewed_by", "resolution", "reviewed_at")
@@ -279,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     import time
 
     from proctorlake.core.settings import load_settings
-    from proctorlake.storage.spark_session import get_spark
+    from proctorlake.storage.spark_session import get_spark, stop_spark
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--session", action="append", required=True, dest="sessions")
@@ -300,12 +319,13 @@ def main(argv: list[str] | None = None) -> None:
         "reused_chunks": detection.reused_chunks,
         "detected_chunks": detection.detected_chunks,
         "detection_rows": detection.rows,
+        "screen_frames_reused": detection.screen_frames_reused,
         "incidents": incidents,
         "detection_s": round(detected_s, 3),
         "total_s": round(time.monotonic() - started, 3),
     }
     print(json.dumps(result))
-    spark.stop()
+    stop_spark(spark)
 
 
 if __name__ == "__main__":

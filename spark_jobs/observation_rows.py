@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from models.detection_rows import detector_columns, model_version
-from models.screen_apps import ScreenObservation, analyze_screen_frames
+from models.screen_apps import ScreenObservation
+from models.screen_changes import ScreenChangeGate, analyze_screen_frames_gated
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.accommodations import (
@@ -38,12 +39,19 @@ def detector_version(track: str) -> str:
     return f"{track}-{model_version(track)}-{ROWS_FORMAT}"
 
 
-def run_detectors(track: str, frames: Sequence[np.ndarray], stamps: Sequence[float]) -> list:
-    """The shared per-frame detectors for one track (a batch of frames)."""
+def run_detectors(
+    track: str,
+    frames: Sequence[np.ndarray],
+    stamps: Sequence[float],
+    gate: ScreenChangeGate | None = None,
+) -> list:
+    """The shared per-frame detectors for one track (a batch of frames). Screen frames go
+    through ``gate`` (one per recording chunk, so consecutive batches share it): an
+    unchanged screen reuses the last OCR read."""
     if track == Track.WEBCAM:
         return analyze_webcam_frames(frames, stamps)
     if track == Track.SCREEN:
-        return analyze_screen_frames(frames, stamps)
+        return analyze_screen_frames_gated(frames, stamps, gate or ScreenChangeGate())
     raise ValueError(f"unknown track {track!r}")
 
 

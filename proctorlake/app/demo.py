@@ -242,6 +242,12 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
         from proctorlake.app.cli import main as cli_main
 
         cli_main(["up"])
+        if not settings.spark_remote:
+            from proctorlake.storage.spark_session import connect_url
+
+            # The analysis attaches to the warm Spark Connect server `up` started, as the
+            # Dagster UI's runs do.
+            os.environ["PROCTORLAKE_SPARK_REMOTE"] = connect_url(settings)
     lake.ensure_all_tables(settings)
     live_events: list[dict] = []
     session_ids: list[str] = []

@@ -42,6 +42,10 @@ class Settings:
     signing_key_path: Path
     # JSON file of LTI 1.3 platform registrations (see proctorlake/services/lti.py); None = no LMS.
     lti_platforms_path: Path | None = None
+    # A Spark Connect server to attach to ("sc://host:port"); empty = Spark in this process.
+    spark_remote: str = ""
+    # The port of the local Connect server `proctorlake up` starts.
+    spark_connect_port: int = 15002
     # Torch device override ("cuda", "cuda:1", "cpu"); empty = a GPU when present, else CPU.
     torch_device: str = ""
     # JSON file of dashboard admins: {user: {"password_hash": ..., "institution_id": ...}}.
@@ -143,6 +147,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retention_days=int(_env("RETENTION_DAYS", str(2 * 365))),
         signing_key_path=Path(_env("SIGNING_KEY", str(home / "keys" / "signing_ed25519.pem"))),
         lti_platforms_path=Path(lti) if (lti := _env("LTI_PLATFORMS", "")) else None,
+        spark_remote=_env("SPARK_REMOTE", ""),
+        spark_connect_port=int(_env("SPARK_CONNECT_PORT", "15002")),
         torch_device=_env("TORCH_DEVICE", ""),
         admin_users_path=Path(_env("ADMIN_USERS", str(home / "admin_users.json"))),
         retention_policy_path=Path(_env("RETENTION_POLICY", str(home / "retention_policy.json"))),
