@@ -172,9 +172,15 @@ def make_webcam_recording(
     fps: int = 15,
     size: tuple[int, int] = (640, 480),
     codec: str = "libx264",
+    display_rotation_deg: int = 0,
 ) -> RecordingTruth:
-    """Render and encode a script (H.264 MP4, or VP8 WebM with codec='libvpx')."""
-    write_video(Path(path), render_webcam_frames(script, seed, fps, size), fps, codec=codec)
+    """Render and encode a script (H.264 MP4, or VP8 WebM with codec='libvpx').
+
+    ``display_rotation_deg`` records it as a phone does (-90: held upright, sensor frames
+    stored sideways with a display matrix); ``size`` is the picture as displayed.
+    """
+    frames = render_webcam_frames(script, seed, fps, size)
+    write_video(Path(path), frames, fps, codec=codec, display_rotation_deg=display_rotation_deg)
     return RecordingTruth(
         Path(path),
         round(round(script.duration_s * fps) / fps, 3),
