@@ -17,6 +17,7 @@ import pandas as pd
 
 from models.detection_rows import detector_columns, model_version
 from models.screen_apps import ScreenObservation, analyze_screen_frames
+from models.takeover import EmbeddingSchedule, add_embeddings
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.schemas import INCIDENTS
@@ -32,10 +33,17 @@ def detector_version(track: str) -> str:
     return f"{track}-{model_version(track)}-{ROWS_FORMAT}"
 
 
-def run_detectors(track: str, frames: Sequence[np.ndarray], stamps: Sequence[float]) -> list:
-    """The shared per-frame detectors for one track (a batch of frames)."""
+def run_detectors(
+    track: str,
+    frames: Sequence[np.ndarray],
+    stamps: Sequence[float],
+    schedule: EmbeddingSchedule | None = None,
+) -> list:
+    """The shared per-frame detectors for one track (a batch of frames); webcam samples that
+    ``schedule`` (one per chunk, fed in time order) names get their face embedding."""
     if track == Track.WEBCAM:
-        return analyze_webcam_frames(frames, stamps)
+        observations = analyze_webcam_frames(frames, stamps)
+        return observations if schedule is None else add_embeddings(observations, frames, schedule)
     if track == Track.SCREEN:
         return analyze_screen_frames(frames, stamps)
     raise ValueError(f"unknown track {track!r}")

@@ -22,8 +22,9 @@ from proctorlake.storage.video import write_video
 MIN_EVENT_S = 3.0
 """Events shorter than this do not exist (issue 3's labelling contract)."""
 
-SEGMENT_KINDS = ("present", "absent", "second_person", "turned", "glance", "dropout")
+SEGMENT_KINDS = ("present", "absent", "second_person", "turned", "glance", "dropout", "takeover")
 EVENT_OF_KIND = {
+    "takeover": "different_person",
     "absent": "face_not_visible",
     "dropout": "face_not_visible",
     "second_person": "multiple_faces",
@@ -156,7 +157,8 @@ def render_webcam_frames(
             yaw = 6.0 * math.sin(2 * math.pi * t / 5.3 + phase[3])
             if seg.kind in ("turned", "glance"):
                 yaw = seg.yaw_deg * min(1.0, into / 0.3)
-            draw_person(canvas, script.face, cx, cy, face_width, int(round(yaw)), shirt)
+            face = script.second_face if seg.kind == "takeover" else script.face
+            draw_person(canvas, face, cx, cy, face_width, int(round(yaw)), shirt)
         gamma = seg.gamma
         if previous is not None and into < 1.0:
             gamma = previous.gamma + (seg.gamma - previous.gamma) * into

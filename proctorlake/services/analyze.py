@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.screen_apps import SCREEN_SAMPLE_EVERY_S, ScreenObservation, analyze_screen_frames
+from models.takeover import EmbeddingSchedule, add_embeddings
 from models.temporal_rules import (
     DEFAULT_PARAMS,
     RuleParams,
@@ -43,20 +44,27 @@ def track_observations(
     out_dir.mkdir(parents=True, exist_ok=True)
     fps = analysis_fps(track, probe(Path(path)).fps)
     chunks = transcode_to_cfr_chunks(Path(path), out_dir, fps, load_settings().chunk_seconds)
-    analyze = _ANALYZERS[track]
     observations: list = []
     for chunk in chunks:
+        schedule = EmbeddingSchedule()  # one per chunk, as the Spark task keeps it
         stamps, frames = [], []
         for t, frame in sample_frames(chunk.path, _EVERY_S[track], offset_s=chunk.start_s):
             stamps.append(t)
             frames.append(frame)
             if len(frames) == BATCH_FRAMES:
-                observations += analyze(frames, stamps)
+                observations += _analyze(track, frames, stamps, schedule)
                 stamps, frames = [], []
                 if progress is not None:
                     progress(t)
         if frames:
-            observations += analyze(frames, stamps)
+            observations += _analyze(track, frames, stamps, schedule)
+    return observations
+
+
+def _analyze(track: str, frames: list, stamps: list, schedule: EmbeddingSchedule) -> list:
+    observations = _ANALYZERS[track](frames, stamps)
+    if track == "webcam":
+        observations = add_embeddings(observations, frames, schedule)
     return observations
 
 
