@@ -17,7 +17,7 @@ import pandas as pd
 
 from models.detection_rows import detector_columns, model_version
 from models.screen_apps import ScreenObservation, analyze_screen_frames
-from models.takeover import EmbeddingSchedule, add_embeddings
+from models.takeover import EmbeddingSchedule, TakeoverReference, add_embeddings
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.schemas import INCIDENTS
@@ -107,13 +107,25 @@ def flag_to_row(
     }
 
 
+def _takeover_reference(rows: pd.DataFrame) -> TakeoverReference | None:
+    """The verified face joined onto the session's rows (``takeover_reference``), if any."""
+    if "takeover_reference" not in rows:
+        return None
+    face = rows["takeover_reference"].iloc[0]
+    if face is None or (not isinstance(face, list | np.ndarray)) or len(face) == 0:
+        return None
+    return TakeoverReference.of_verified(np.asarray(face, dtype=np.float32))
+
+
 def incidents_for_session(rows: pd.DataFrame) -> pd.DataFrame:
     """``applyInPandas`` body: one session's detection rows in, its incident rows out."""
     if rows.empty:
         return pd.DataFrame(columns=INCIDENTS.column_names)
     session_id = rows["session_id"].iloc[0]
     webcam, screen = observations_from_rows(rows)
-    flags = observations_to_flags(webcam, screen, session_id=session_id)
+    flags = observations_to_flags(
+        webcam, screen, session_id=session_id, reference=_takeover_reference(rows)
+    )
     started = rows["session_started_at"].iloc[0] if "session_started_at" in rows else None
     started_at = None if started is None or pd.isna(started) else pd.Timestamp(started)
     institution_id = rows["institution_id"].iloc[0]

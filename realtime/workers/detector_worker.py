@@ -21,11 +21,12 @@ import numpy as np
 from models.detection_rows import detector_columns
 from models.embeddings import embed_face_at
 from models.screen_apps import ScreenObservation
-from models.takeover import EmbeddingSchedule, add_embeddings
+from models.takeover import EmbeddingSchedule, TakeoverReference, add_embeddings
 from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.messages import DetectionMessage, FrameMessage, TopicMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import FRAMES_WEBCAM
+from proctorlake.services.identity import verified_face
 from realtime.workers.frame_worker import (
     FrameWorker,
     checkpoint_dir,
@@ -142,6 +143,10 @@ class DetectorWorker(FrameWorker):
         if observation is None:
             self.schedules.pop(frame.session_id, None)
             return [*aggregator.finish(session, frame.captured_at_ms, now_ms)]
+        if frame.session_id not in aggregator.sessions:
+            face = verified_face(self.settings, frame.session_id)
+            reference = None if face is None else TakeoverReference.of_verified(face)
+            aggregator.start(session, reference)
         detection = detection_message(frame, observation)
         incidents = aggregator.observe(session, observation, frame.captured_at_ms, now_ms)
         return [detection, *incidents]
