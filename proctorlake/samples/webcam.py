@@ -1,7 +1,8 @@
 """Seeded webcam-like exam recordings built from real faces, with their ground truth.
 
 A :class:`WebcamScript` is a list of timed segments (present, absent, second person, head
-turned away, brief glance, brief dropout) plus the faces and the room. Rendering adds what
+turned away, brief glance, brief dropout, someone else taking the seat) plus the faces and the
+room. Rendering adds what
 real webcams show: camera drift, the person swaying, light changes (gamma), sensor noise.
 The truth lists only events of at least :data:`MIN_EVENT_S` seconds, as the evaluation
 contract says; glances and dropouts are hard negatives and never events.
@@ -36,7 +37,8 @@ EVENT_OF_KIND = {
 @dataclass(frozen=True)
 class Segment:
     """``duration_s`` of one situation. ``gamma`` > 1 darkens (2.2 = dim room);
-    ``yaw_deg`` is the head turn for ``turned``/``glance`` (sign = direction)."""
+    ``yaw_deg`` is the head turn for ``turned``/``glance`` (sign = direction). ``takeover``
+    puts the script's second face where the candidate sits (a swap, ``different_person``)."""
 
     kind: str
     duration_s: float
