@@ -77,11 +77,9 @@ def add_embeddings(
     out = []
     for observation, frame in zip(observations, frames, strict=True):
         face = observation.main_face
-        if face is not None and schedule.due(observation.frame_ts, observation.face_count):
+        if schedule.due(observation.frame_ts, observation.face_count) and face is not None:
             vector = embed_face_at(frame, (face.x, face.y, face.w, face.h))
             observation = replace(observation, embedding=embedding_values(vector))
-        elif face is None:
-            schedule.due(observation.frame_ts, 0)
         out.append(observation)
     return out
 
