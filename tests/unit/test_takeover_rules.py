@@ -39,6 +39,17 @@ def test_the_schedule_embeds_once_per_30_s_window_and_on_return_after_an_absence
     assert due == [0, 30, 44, 60, 92]
 
 
+def test_an_unclear_face_is_not_embedded_and_the_window_waits_for_a_clear_one():
+    schedule = EmbeddingSchedule()
+    scores = [0.5, 0.7, 1.2, 1.5]  # a hand over the mouth, then the face clear
+    assert [schedule.due(float(t), 1, s) for t, s in enumerate(scores)] == [
+        False,
+        False,
+        True,
+        False,
+    ]
+
+
 def test_two_stranger_samples_in_a_row_after_the_first_minute_raise_different_person():
     samples = [(0.0, CANDIDATE), (30.0, CANDIDATE), (60.0, CANDIDATE), (75.0, STRANGER)]
     assert takeover_flags(samples) == []  # one sample is not enough
