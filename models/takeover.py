@@ -37,8 +37,10 @@ scores 0.51 and 0.74, distances 0.63 and 0.61 to the first face); clear faces sc
 The price: faces that never score 0.8 (a low-resolution or very dim webcam: the carphone
 clip, the dim real clips) are never compared, so no takeover is found for them."""
 REFERENCE_WINDOW_S = 60.0
-"""Without a verified identity, the samples of the first minute after the first embedded face
-are the reference."""
+"""Without a verified identity, the samples of the session's first minute are the reference.
+Counted from the session's start, not from the first clear face: a candidate whose face is
+never clear in that minute leaves no reference (nothing is compared), rather than letting
+whoever is clear later become it."""
 DIFFERENT_PERSON_MIN_DISTANCE = 0.60
 """Embedding distance above which a sample is someone else. Identity verification accepts
 up to 0.46 (FAR 0.1% on photo pairs, ``models/embeddings.py``); webcam frames of one person
@@ -105,7 +107,6 @@ class TakeoverReference:
 
     vectors: list[np.ndarray] = field(default_factory=list)
     verified: bool = False
-    first_ts: float | None = None
     window_s: float = REFERENCE_WINDOW_S
 
     @classmethod
@@ -113,14 +114,14 @@ class TakeoverReference:
         return cls([np.asarray(vector, dtype=np.float32)], verified=True)
 
     def distance(self, ts: float, embedding: Sequence[float]) -> float | None:
-        """Distance of a sample to the nearest reference face; None while the first minute
-        is still being learnt."""
+        """Distance of a sample (``ts``: seconds since the session started) to the nearest
+        reference face; None while the first minute is being learnt, or without a reference."""
         vector = np.asarray(embedding, dtype=np.float32)
-        if not self.verified:
-            self.first_ts = ts if self.first_ts is None else self.first_ts
-            if ts - self.first_ts < self.window_s:
-                self.vectors.append(vector)
-                return None
+        if not self.verified and ts < self.window_s:
+            self.vectors.append(vector)
+            return None
+        if not self.vectors:
+            return None
         return float(min(np.linalg.norm(ref - vector) for ref in self.vectors))
 
 

@@ -68,6 +68,11 @@ def test_the_first_minute_is_the_reference_without_a_verified_identity():
     assert takeover_flags([(0.0, STRANGER), (30.0, STRANGER), (60.0, STRANGER)]) == []
 
 
+def test_without_a_clear_face_in_the_first_minute_nothing_is_compared():
+    """Whoever is clear later does not become the reference."""
+    assert takeover_flags([(70.0, CANDIDATE), (90.0, STRANGER), (120.0, STRANGER)]) == []
+
+
 def test_a_verified_identity_is_the_reference_from_the_first_sample():
     reference = TakeoverReference.of_verified(np.asarray(CANDIDATE))
     flags = takeover_flags([(0.0, STRANGER), (30.0, STRANGER)], reference)
