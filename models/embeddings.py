@@ -134,6 +134,18 @@ def detect_and_embed(
     return faces
 
 
+def embed_face_at(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The 128-d vector of the face already found at ``box`` (x, y, w, h in ``image``'s
+    pixels): the webcam path has its HOG boxes, so only alignment and the ResNet run."""
+    import dlib
+
+    _, predictor, encoder = _dlib_models()
+    rgb = _as_rgb_uint8(image)
+    x, y, w, h = (int(v) for v in box)
+    shape = predictor(rgb, dlib.rectangle(x, y, x + w, y + h))
+    return np.asarray(encoder.compute_face_descriptor(rgb, shape), dtype=np.float32)
+
+
 def embed_batch(images: Sequence[np.ndarray], upsample: int = 1) -> list[list[FaceEmbedding]]:
     """Faces of each image in a batch (the single-image call is a batch of one)."""
     return [detect_and_embed(image, upsample=upsample) for image in images]

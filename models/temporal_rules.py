@@ -13,6 +13,8 @@ Per observation (webcam, 1 per second):
   face was visible -> ``gaze_away`` (head turned away past what a frontal detector finds);
 - no face and that region changed -> ``face_not_visible``.
 Screen observations (every 10 s) with a banned window title -> ``unauthorized_app``.
+Embedded samples (every 30 s, ``models.takeover``) far from the session's reference face, two
+in a row -> ``different_person``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.screen_apps import ScreenObservation
+from models.takeover import (
+    DIFFERENT_PERSON_MIN_DISTANCE,
+    TAKEOVER_SAMPLE_EVERY_S,
+    TakeoverReference,
+    sample_confidence,
+)
 from models.webcam import THUMBNAIL_SIZE, WebcamObservation
 from proctorlake.core.vocabulary import DETECTED_INCIDENT_TYPES, IncidentState
 
@@ -45,7 +53,8 @@ class PersistenceRule:
     to open; 3 s because labelled events are at least 3 s long while glances and dropouts of
     1-2 s must not count. ``max_gap_s``: the longest spacing between positives that still
     continues one incident (2 s at 1 fps tolerates one missed detection).
-    ``severity_after_s``: (duration, severity) steps, longest first.
+    ``severity_after_s``: (duration, severity) steps, longest first. ``min_samples``: positive
+    samples needed besides the span (the takeover rule counts samples, not seconds).
     """
 
     incident_type: str
@@ -53,6 +62,7 @@ class PersistenceRule:
     max_gap_s: float
     sample_period_s: float
     severity_after_s: tuple[tuple[float, str], ...]
+    min_samples: int = 1
 
     def severity(self, duration_s: float) -> str:
         for threshold, severity in self.severity_after_s:
@@ -86,6 +96,9 @@ class RuleParams:
     body_present_max_change: float = 0.10
     """Mean relative change of the body region (vs. while the face was visible) below which a
     missing face counts as turned away rather than gone."""
+    different_person_min_distance: float = DIFFERENT_PERSON_MIN_DISTANCE
+    """Embedding distance to the reference above which a sample is someone else
+    (``models.takeover``)."""
     rules: tuple[PersistenceRule, ...] = (
         PersistenceRule("multiple_faces", 3.0, 2.0, 1.0, ((10.0, "high"), (0.0, "medium"))),
         PersistenceRule(
@@ -95,6 +108,11 @@ class RuleParams:
             "gaze_away", 3.0, 2.0, 1.0, ((15.0, "high"), (8.0, "medium"), (0.0, "low"))
         ),
         PersistenceRule("unauthorized_app", 0.0, 15.0, 10.0, ((0.0, "high"),)),
+        # Two embedded samples in a row, however far apart (an absence between them does not
+        # clear a stranger); a sample that matches again ends the run.
+        PersistenceRule(
+            "different_person", 0.0, math.inf, TAKEOVER_SAMPLE_EVERY_S, ((0.0, "high"),), 2
+        ),
     )
 
     def rule(self, incident_type: str) -> PersistenceRule:
@@ -178,7 +196,10 @@ class PersistenceTracker:
         run.timestamps.append(ts)
         run.confidences.append(confidence)
         span = run.timestamps[-1] - run.timestamps[0] + self.rule.sample_period_s
-        needed = math.ceil(self.rule.min_duration_s / self.rule.sample_period_s - 1e-9)
+        needed = max(
+            self.rule.min_samples,
+            math.ceil(self.rule.min_duration_s / self.rule.sample_period_s - 1e-9),
+        )
         if run.opened:
             events.append(self._event(IncidentState.UPDATED, run))
         elif span >= self.rule.min_duration_s - 1e-6 and len(run.timestamps) >= needed:
@@ -220,11 +241,19 @@ def _body_cells(obs: WebcamObservation) -> tuple[int, int, int, int]:
 class SessionRules:
     """Incremental rules for one session: feed observations in time order, get events."""
 
-    def __init__(self, session_id: str = "", params: RuleParams = DEFAULT_PARAMS):
+    def __init__(
+        self,
+        session_id: str = "",
+        params: RuleParams = DEFAULT_PARAMS,
+        reference: TakeoverReference | None = None,
+    ):
+        """``reference``: the verified identity's face (``TakeoverReference.of_verified``);
+        without one the session's first minute is learnt as it goes."""
         self.session_id = session_id
         self.params = params
         self._trackers = {t: PersistenceTracker(params.rule(t), session_id) for t in INCIDENT_TYPES}
         self._cal = _Calibration()
+        self._reference = reference or TakeoverReference()
 
     @property
     def neutral_pose(self) -> tuple[float, float] | None:
@@ -301,7 +330,19 @@ class SessionRules:
         events += self._trackers["multiple_faces"].observe(ts, multiple, multiple_conf)
         events += self._trackers["gaze_away"].observe(ts, away, away_conf)
         events += self._trackers["face_not_visible"].observe(ts, gone, gone_conf)
+        if obs.embedding is not None:
+            events += self._feed_embedding(ts, obs.embedding)
         return events
+
+    def _feed_embedding(self, ts: float, embedding: Sequence[float]) -> list[RuleEvent]:
+        distance = self._reference.distance(ts, embedding)
+        if distance is None:
+            return []
+        tracker = self._trackers["different_person"]
+        threshold = self.params.different_person_min_distance
+        if distance <= threshold:
+            return tracker.close()
+        return tracker.observe(ts, True, sample_confidence(distance, threshold))
 
     def feed_screen(self, obs: ScreenObservation) -> list[RuleEvent]:
         banned = bool(obs.banned_titles)
@@ -320,9 +361,10 @@ def observations_to_flags(
     screen_observations: Iterable[ScreenObservation] = (),
     params: RuleParams = DEFAULT_PARAMS,
     session_id: str = "",
+    reference: TakeoverReference | None = None,
 ) -> list[Flag]:
     """All flags of one session, by the same incremental rules the realtime path runs."""
-    rules = SessionRules(session_id, params)
+    rules = SessionRules(session_id, params, reference)
     closed: list[Flag] = []
     for obs in sorted(webcam_observations, key=lambda o: o.frame_ts):
         closed += [e.flag for e in rules.feed_webcam(obs) if e.kind == IncidentState.CLOSED]

@@ -31,13 +31,15 @@ WEBCAM_SAMPLE_EVERY_S = 1.0
 """Webcam frames are sampled once per second: each observation is one session-second,
 which is what the persistence rules count."""
 
-MODEL_VERSION = "dlib-hog-v1+shape5+pnp"
+MODEL_VERSION = "dlib-hog-v1+shape5+pnp+resnet30s"
 
 
 @dataclass(frozen=True)
 class WebcamObservation:
     """What one sampled webcam frame shows. Boxes are in the frame's own pixels, strongest
-    first; yaw/pitch/eye_nose_ratio describe the largest face and are None without one."""
+    first; yaw/pitch/eye_nose_ratio describe the largest face and are None without one.
+    ``embedding`` is the largest face's 128-d vector on the few samples the takeover check
+    embeds (``models.takeover``), None on the others."""
 
     frame_ts: float
     face_count: int
@@ -48,6 +50,7 @@ class WebcamObservation:
     frame_width: int
     frame_height: int
     thumbnail: bytes
+    embedding: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict:
         """Plain JSON-safe fields (the thumbnail as base64)."""
@@ -60,11 +63,13 @@ class WebcamObservation:
     def from_dict(cls, row: dict) -> WebcamObservation:
         faces = tuple(FaceBox(**f) for f in row["faces"])
         thumb = row["thumbnail"]
+        embedding = row.get("embedding")
         return cls(
             **{
                 **row,
                 "faces": faces,
                 "thumbnail": base64.b64decode(thumb) if isinstance(thumb, str) else thumb,
+                "embedding": None if embedding is None else tuple(embedding),
             }
         )
 

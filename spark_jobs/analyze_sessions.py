@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
 from proctorlake.services import accommodations
+from proctorlake.services.identity import verified_face
 from proctorlake.storage import lake
 from proctorlake.storage.delta_predicates import column_in
 from proctorlake.storage.object_store import open_object_store
@@ -254,6 +255,18 @@ def keep_reviews(incidents: DataFrame, reviews: DataFrame) -> DataFrame:
     return joined.select(*schemas.INCIDENTS.column_names)
 
 
+def takeover_references(
+    spark: SparkSession, settings: Settings, session_ids: Sequence[str]
+) -> DataFrame:
+    """Each session's verified face (null without a verified identity check), the takeover
+    check's reference; looked up on the driver, a selfie per session."""
+    rows = []
+    for session_id in session_ids:
+        face = verified_face(settings, session_id)
+        rows.append((session_id, None if face is None else [float(v) for v in face]))
+    return spark.createDataFrame(rows, "session_id string, takeover_reference array<float>")
+
+
 def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence[str]) -> int:
     """Apply the temporal rules to the sessions' detection_events and replace their incidents."""
     detections = (
@@ -266,7 +279,9 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
         .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
         .select("session_id", F.col("started_at").alias("session_started_at"))
     )
-    detections = detections.join(starts, "session_id", "left")
+    detections = detections.join(starts, "session_id", "left").join(
+        takeover_references(spark, settings, session_ids), "session_id", "left"
+    )
     allowances = session_allowances(spark, settings, session_ids)
     all_flags = incidents_from_detections(detections, allowances).persist()
     raised, suppressed = split_suppressed(all_flags)

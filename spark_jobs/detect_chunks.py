@@ -49,6 +49,7 @@ def _chunk_path(store, key: str, tmp: Path) -> Path:
 def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
     """Detection rows (``detection_events`` columns) for one chunk row of ``media_chunks``."""
     from models.screen_changes import ScreenChangeGate
+    from models.takeover import EmbeddingSchedule
     from proctorlake.storage.video import sample_frames  # av before decord, inside the worker
     from spark_jobs.observation_rows import observations_to_rows, run_detectors
 
@@ -56,16 +57,19 @@ def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
     gate = ScreenChangeGate()
     path = _chunk_path(store, chunk["analysis_key"], tmp)
     offset = chunk["chunk_start_ms"] / 1000.0
+    schedule = EmbeddingSchedule()
     rows: list[dict] = []
     stamps, frames = [], []
     for t, frame in sample_frames(path, SAMPLE_EVERY_S[track], offset_s=offset):
         stamps.append(t)
         frames.append(frame)
         if len(frames) == FRAME_BATCH:
-            rows += observations_to_rows(chunk, run_detectors(track, frames, stamps, gate))
+            rows += observations_to_rows(
+                chunk, run_detectors(track, frames, stamps, schedule, gate)
+            )
             stamps, frames = [], []
     if frames:
-        rows += observations_to_rows(chunk, run_detectors(track, frames, stamps, gate))
+        rows += observations_to_rows(chunk, run_detectors(track, frames, stamps, schedule, gate))
     return rows
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from models.detection_rows import detector_columns, model_version
 from models.screen_apps import ScreenObservation
 from models.screen_changes import ScreenChangeGate, analyze_screen_frames_gated
+from models.takeover import EmbeddingSchedule, TakeoverReference, add_embeddings
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.accommodations import (
@@ -43,13 +44,16 @@ def run_detectors(
     track: str,
     frames: Sequence[np.ndarray],
     stamps: Sequence[float],
+    schedule: EmbeddingSchedule | None = None,
     gate: ScreenChangeGate | None = None,
 ) -> list:
-    """The shared per-frame detectors for one track (a batch of frames). Screen frames go
-    through ``gate`` (one per recording chunk, so consecutive batches share it): an
-    unchanged screen reuses the last OCR read."""
+    """The shared per-frame detectors for one track (a batch of frames). Webcam samples
+    that ``schedule`` (one per chunk, fed in time order) names get their face embedding;
+    screen frames go through ``gate`` (one per chunk, so consecutive batches share it):
+    an unchanged screen reuses the last OCR read."""
     if track == Track.WEBCAM:
-        return analyze_webcam_frames(frames, stamps)
+        observations = analyze_webcam_frames(frames, stamps)
+        return observations if schedule is None else add_embeddings(observations, frames, schedule)
     if track == Track.SCREEN:
         return analyze_screen_frames_gated(frames, stamps, gate or ScreenChangeGate())
     raise ValueError(f"unknown track {track!r}")
@@ -113,6 +117,16 @@ def flag_to_row(
     }
 
 
+def _takeover_reference(rows: pd.DataFrame) -> TakeoverReference | None:
+    """The verified face joined onto the session's rows (``takeover_reference``), if any."""
+    if "takeover_reference" not in rows:
+        return None
+    face = rows["takeover_reference"].iloc[0]
+    if face is None or (not isinstance(face, list | np.ndarray)) or len(face) == 0:
+        return None
+    return TakeoverReference.of_verified(np.asarray(face, dtype=np.float32))
+
+
 SUPPRESSED_BY = "suppressed_by"
 """The extra column of :func:`incidents_for_session`: why an accommodation suppressed the
 flag (``SuppressionReason``), null for a flag that is raised."""
@@ -133,7 +147,9 @@ def incidents_for_session(
     session_id = rows["session_id"].iloc[0]
     accommodation, breaks = (allowances or {}).get(session_id, (NO_ACCOMMODATION, ()))
     webcam, screen = observations_from_rows(rows)
-    flags = observations_to_flags(webcam, screen, session_id=session_id)
+    flags = observations_to_flags(
+        webcam, screen, session_id=session_id, reference=_takeover_reference(rows)
+    )
     started = rows["session_started_at"].iloc[0] if "session_started_at" in rows else None
     started_at = None if started is None or pd.isna(started) else pd.Timestamp(started)
     institution_id = rows["institution_id"].iloc[0]

@@ -25,11 +25,11 @@ class ExamPolicyError(ValueError):
 @dataclass(frozen=True)
 class ExamPolicy:
     """``extreme_incident_types`` are the only incidents that end a session automatically;
-    every other flag only queues for human review. The default names none: the one case the
-    product's charter allows to act alone is another person taking over the exam, and no
-    detector emits that yet."""
+    every other flag only queues for human review. The default names the one case the
+    product's charter allows to act alone: another person taking over the exam
+    (``different_person``, ``models.takeover``)."""
 
-    extreme_incident_types: tuple[IncidentType, ...] = ()
+    extreme_incident_types: tuple[IncidentType, ...] = (IncidentType.DIFFERENT_PERSON,)
     alert_min_severity: Severity = Severity.MEDIUM
     liveness_required: bool = True
     """The identity check needs a selfie burst that shows a live person (the default; an exam
@@ -79,9 +79,9 @@ class ExamPolicy:
 
     @classmethod
     def from_stored_json(cls, text: str | None) -> ExamPolicy:
-        """The policy stored with an existing session. Sessions created before a type was
-        retired (``different_person`` was the default before anything emitted it) keep
-        working: a type nothing emits could never fire, so dropping it changes nothing."""
+        """The policy stored with an existing session. Sessions stored with a type nothing
+        emits (``different_person`` was stored before anything emitted it) keep working: such
+        a type could never fire, so dropping it changes nothing."""
         if not text:
             return cls()
         data = json.loads(text)

@@ -168,6 +168,7 @@ DETECTION_EVENTS = Table(
     ),
     ("session_date",),
     "Per sampled frame detector output, both tracks.",
+    personal_columns=("detail",),  # a face embedding every 30 s (takeover check)
 )
 
 INCIDENTS = Table(
@@ -218,6 +219,7 @@ STREAM_DETECTIONS = Table(
     ),
     ("session_date",),
     "Per-frame detector output of the realtime workers, landed from the detections topic.",
+    personal_columns=("detail",),  # a face embedding every 30 s (takeover check)
 )
 
 STREAM_INCIDENTS = Table(

@@ -30,7 +30,13 @@ class Topic:
 
 FRAMES_WEBCAM = Topic("frames.webcam", 6, True, "one JPEG per second and its capture time")
 FRAMES_SCREEN = Topic("frames.screen", 6, True, "a screen frame every 10 s")
-DETECTIONS = Topic("detections", 6, False, "per-frame detector output (type, confidence, box)")
+DETECTIONS = Topic(
+    "detections",
+    6,
+    True,
+    "per-frame detector output (type, confidence, box); every 30 s a face embedding, biometric"
+    " data, so sealed (erasure shreds it)",
+)
 INCIDENTS = Topic(
     "incidents",
     6,

@@ -63,6 +63,7 @@ class IncidentType(StrEnum):
     FACE_NOT_VISIBLE = "face_not_visible"
     GAZE_AWAY = "gaze_away"
     UNAUTHORIZED_APP = "unauthorized_app"
+    DIFFERENT_PERSON = "different_person"
     STREAM_GAP = "stream_gap"
 
 
@@ -71,6 +72,7 @@ DETECTED_INCIDENT_TYPES: tuple[IncidentType, ...] = (
     IncidentType.FACE_NOT_VISIBLE,
     IncidentType.GAZE_AWAY,
     IncidentType.UNAUTHORIZED_APP,
+    IncidentType.DIFFERENT_PERSON,
 )
 """What the shared temporal rules raise from detector output (both paths)."""
 

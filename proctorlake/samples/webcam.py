@@ -1,7 +1,8 @@
 """Seeded webcam-like exam recordings built from real faces, with their ground truth.
 
 A :class:`WebcamScript` is a list of timed segments (present, absent, second person, head
-turned away, brief glance, brief dropout) plus the faces and the room. Rendering adds what
+turned away, brief glance, brief dropout, someone else taking the seat) plus the faces and the
+room. Rendering adds what
 real webcams show: camera drift, the person swaying, light changes (gamma), sensor noise.
 The truth lists only events of at least :data:`MIN_EVENT_S` seconds, as the evaluation
 contract says; glances and dropouts are hard negatives and never events.
@@ -22,8 +23,9 @@ from proctorlake.storage.video import write_video
 MIN_EVENT_S = 3.0
 """Events shorter than this do not exist (issue 3's labelling contract)."""
 
-SEGMENT_KINDS = ("present", "absent", "second_person", "turned", "glance", "dropout")
+SEGMENT_KINDS = ("present", "absent", "second_person", "turned", "glance", "dropout", "takeover")
 EVENT_OF_KIND = {
+    "takeover": "different_person",
     "absent": "face_not_visible",
     "dropout": "face_not_visible",
     "second_person": "multiple_faces",
@@ -35,7 +37,8 @@ EVENT_OF_KIND = {
 @dataclass(frozen=True)
 class Segment:
     """``duration_s`` of one situation. ``gamma`` > 1 darkens (2.2 = dim room);
-    ``yaw_deg`` is the head turn for ``turned``/``glance`` (sign = direction)."""
+    ``yaw_deg`` is the head turn for ``turned``/``glance`` (sign = direction). ``takeover``
+    puts the script's second face where the candidate sits (a swap, ``different_person``)."""
 
     kind: str
     duration_s: float
@@ -156,7 +159,8 @@ def render_webcam_frames(
             yaw = 6.0 * math.sin(2 * math.pi * t / 5.3 + phase[3])
             if seg.kind in ("turned", "glance"):
                 yaw = seg.yaw_deg * min(1.0, into / 0.3)
-            draw_person(canvas, script.face, cx, cy, face_width, int(round(yaw)), shirt)
+            face = script.second_face if seg.kind == "takeover" else script.face
+            draw_person(canvas, face, cx, cy, face_width, int(round(yaw)), shirt)
         gamma = seg.gamma
         if previous is not None and into < 1.0:
             gamma = previous.gamma + (seg.gamma - previous.gamma) * into
@@ -172,9 +176,15 @@ def make_webcam_recording(
     fps: int = 15,
     size: tuple[int, int] = (640, 480),
     codec: str = "libx264",
+    display_rotation_deg: int = 0,
 ) -> RecordingTruth:
-    """Render and encode a script (H.264 MP4, or VP8 WebM with codec='libvpx')."""
-    write_video(Path(path), render_webcam_frames(script, seed, fps, size), fps, codec=codec)
+    """Render and encode a script (H.264 MP4, or VP8 WebM with codec='libvpx').
+
+    ``display_rotation_deg`` records it as a phone does (-90: held upright, sensor frames
+    stored sideways with a display matrix); ``size`` is the picture as displayed.
+    """
+    frames = render_webcam_frames(script, seed, fps, size)
+    write_video(Path(path), frames, fps, codec=codec, display_rotation_deg=display_rotation_deg)
     return RecordingTruth(
         Path(path),
         round(round(script.duration_s * fps) / fps, 3),

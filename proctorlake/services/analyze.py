@@ -10,13 +10,13 @@ flags by ``models.temporal_rules``.
 
 from __future__ import annotations
 
-import functools
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from models.screen_apps import SCREEN_SAMPLE_EVERY_S, ScreenObservation
 from models.screen_changes import ScreenChangeGate, analyze_screen_frames_gated
+from models.takeover import EmbeddingSchedule, add_embeddings
 from models.temporal_rules import (
     DEFAULT_PARAMS,
     RuleParams,
@@ -44,25 +44,30 @@ def track_observations(
     out_dir.mkdir(parents=True, exist_ok=True)
     fps = analysis_fps(track, probe(Path(path)).fps)
     chunks = transcode_to_cfr_chunks(Path(path), out_dir, fps, load_settings().chunk_seconds)
-    if track == "screen":
-        gate = ScreenChangeGate()  # one per recording: an unchanged screen is read once
-        analyze = functools.partial(analyze_screen_frames_gated, gate=gate)
-    else:
-        analyze = analyze_webcam_frames
     observations: list = []
     for chunk in chunks:
+        # One schedule and one screen gate per chunk, as the Spark task keeps them.
+        schedule, gate = EmbeddingSchedule(), ScreenChangeGate()
         stamps, frames = [], []
         for t, frame in sample_frames(chunk.path, _EVERY_S[track], offset_s=chunk.start_s):
             stamps.append(t)
             frames.append(frame)
             if len(frames) == BATCH_FRAMES:
-                observations += analyze(frames, stamps)
+                observations += _analyze(track, frames, stamps, schedule, gate)
                 stamps, frames = [], []
                 if progress is not None:
                     progress(t)
         if frames:
-            observations += analyze(frames, stamps)
+            observations += _analyze(track, frames, stamps, schedule, gate)
     return observations
+
+
+def _analyze(
+    track: str, frames: list, stamps: list, schedule: EmbeddingSchedule, gate: ScreenChangeGate
+) -> list:
+    if track == "screen":
+        return analyze_screen_frames_gated(frames, stamps, gate)
+    return add_embeddings(analyze_webcam_frames(frames, stamps), frames, schedule)
 
 
 def recording_observations(

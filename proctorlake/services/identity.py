@@ -39,7 +39,7 @@ from proctorlake.core.vocabulary import SessionEventType
 from proctorlake.governance import erased_sessions, sealed_topics
 from proctorlake.governance.signing import sign_record
 from proctorlake.storage import lake
-from proctorlake.storage.object_store import open_object_store
+from proctorlake.storage.object_store import ObjectNotFound, open_object_store
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,33 @@ class IdentityOutcome:
 
 def identity_object_key(session_id: str, name: str) -> str:
     return f"sessions/{session_id}/identity/{name}.jpg"
+
+
+def verified_face(settings: Settings, session_id: str) -> np.ndarray | None:
+    """The 128-d face of the session's verified selfie: the takeover check's reference
+    (``models.takeover``). None when the session's latest identity check was not verified
+    (its stored selfie is then not a verified face) or there was none: the check then learns
+    the session's first minute instead."""
+    import pyarrow.compute as pc
+
+    from models.embeddings import detect_and_embed
+
+    table = lake.open_table(settings, schemas.IDENTITY_VERIFICATIONS.name)
+    if table is None:
+        return None
+    rows = (
+        table.to_pyarrow_dataset()
+        .to_table(filter=pc.field("session_id") == session_id, columns=["verified", "verified_at"])
+        .to_pylist()
+    )
+    if not rows or not max(rows, key=lambda row: row["verified_at"])["verified"]:
+        return None
+    try:
+        jpeg = open_object_store(settings).get_bytes(identity_object_key(session_id, "selfie"))
+    except ObjectNotFound:
+        return None  # erased since
+    faces = detect_and_embed(decode_image(jpeg, "selfie_photo"))
+    return faces[0].vector if faces else None
 
 
 def check_uploads(

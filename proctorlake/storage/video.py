@@ -4,6 +4,12 @@ Browser recordings (MediaRecorder WebM) have a variable frame rate and no durati
 decord cannot open; ingest therefore transcodes every chunk to CFR H.264 MP4 with PyAV and
 analysis samples those MP4s with decord. ``av`` is imported before ``decord`` on purpose:
 importing decord first breaks PyAV's VP8/VP9 encoders.
+
+Phones store portrait video as landscape sensor frames plus a rotation in the container's
+display matrix. Every PyAV read goes through :func:`upright`, so the transcoded chunks (and
+everything read from them: analysis, the batch path, the dashboard's thumbnails) hold the
+picture as a player shows it; decord applies the same matrix itself (a test holds the two
+equal).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """Width and height as displayed (after the display matrix's rotation)."""
+
     width: int
     height: int
     fps: float
@@ -29,6 +37,22 @@ class VideoInfo:
     frame_count: int
     bitrate_bps: int
     codec: str
+    rotation_deg: int = 0
+
+
+def display_rotation(frame: av.VideoFrame) -> int:
+    """The counter-clockwise turn (0, 90, 180 or 270) the container's display matrix asks for.
+
+    Phones write -90 for a portrait recording; angles between quarter turns (never written by
+    cameras) snap to the nearest one.
+    """
+    return round(float(frame.rotation or 0) / 90.0) % 4 * 90
+
+
+def upright(image: np.ndarray, rotation_deg: int) -> np.ndarray:
+    """The decoded picture turned as a player shows it (``rotation_deg`` counter-clockwise)."""
+    turns = round(rotation_deg / 90.0) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
 def probe(path: Path) -> VideoInfo:
@@ -42,11 +66,12 @@ def probe(path: Path) -> VideoInfo:
                 raise VideoError(f"{path.name}: no video stream")
             stream = container.streams.video[0]
             first = last = None
-            count = 0
+            count = rotation = 0
             for frame in container.decode(stream):
                 if frame.time is None:
                     continue
-                first = frame.time if first is None else first
+                if first is None:
+                    first, rotation = frame.time, display_rotation(frame)
                 last = frame.time
                 count += 1
             width, height, codec = (
@@ -58,11 +83,15 @@ def probe(path: Path) -> VideoInfo:
         raise VideoError(f"{path.name}: not a readable video ({exc})") from exc
     if count == 0 or first is None or last is None:
         raise VideoError(f"{path.name}: no decodable frames")
+    if rotation in (90, 270):
+        width, height = height, width
     span = last - first
     fps = (count - 1) / span if count > 1 and span > 0 else float(count)
     duration = span + (1.0 / fps if fps > 0 else 0.0)
     bitrate = int(path.stat().st_size * 8 / duration) if duration > 0 else 0
-    return VideoInfo(width, height, round(fps, 3), round(duration, 3), count, bitrate, codec)
+    return VideoInfo(
+        width, height, round(fps, 3), round(duration, 3), count, bitrate, codec, rotation
+    )
 
 
 def write_video(
@@ -71,19 +100,25 @@ def write_video(
     fps: int,
     codec: str = "libx264",
     gop: int | None = None,
+    display_rotation_deg: int = 0,
 ) -> Path:
     """Encode RGB uint8 frames at a constant rate (H.264 MP4, or VP8 WebM with codec 'libvpx').
 
     ``gop`` sets the keyframe interval in frames (None: the encoder's default).
+    ``display_rotation_deg`` stores the frames as a phone does: turned back by that angle, with
+    a display matrix that turns them upright again (the frames given are what a player shows).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
         stream = None
         for image in frames:
+            stored = upright(image, -display_rotation_deg)
             if stream is None:
                 stream = container.add_stream(codec, rate=fps)
-                stream.width, stream.height = image.shape[1], image.shape[0]
+                if display_rotation_deg % 360:
+                    stream.set_display_rotation(display_rotation_deg)
+                stream.width, stream.height = stored.shape[1], stored.shape[0]
                 stream.pix_fmt = "yuv420p"
                 if codec == "libx264":
                     # sc_threshold 0: no extra scene-cut keyframes, so keyframes stay on every
@@ -97,7 +132,7 @@ def write_video(
                     stream.options = {"deadline": "realtime", "cpu-used": "8", "threads": "1"}
                 if gop:
                     stream.codec_context.gop_size = gop
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
         if stream is None:
@@ -110,7 +145,7 @@ def write_video(
 def iter_decoded_frames(
     path: Path, start_s: float = 0.0, end_s: float | None = None
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (seconds, RGB frame) for every decodable frame in [start_s, end_s)."""
+    """Yield (seconds, RGB frame as displayed) for every decodable frame in [start_s, end_s)."""
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -125,7 +160,7 @@ def iter_decoded_frames(
                     continue
                 if end_s is not None and t >= end_s:
                     break
-                yield t, frame.to_ndarray(format="rgb24")
+                yield t, upright(frame.to_ndarray(format="rgb24"), display_rotation(frame))
     except av.error.FFmpegError as exc:
         raise VideoError(f"{Path(path).name}: not a readable video ({exc})") from exc
 

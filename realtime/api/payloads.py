@@ -17,9 +17,10 @@ EmittedIncidentType = Literal[tuple(t.value for t in EMITTED_INCIDENT_TYPES)]  #
 
 class PolicyIn(BaseModel):
     extreme_incident_types: list[EmittedIncidentType] = Field(
-        default=[],
-        description="incident types that end the session automatically (none by default); "
-        "all others only queue for human review",
+        default_factory=lambda: [t.value for t in ExamPolicy().extreme_incident_types],
+        description="incident types that end the session automatically (by default only "
+        "different_person, another person taking over the exam); all others only queue for "
+        "human review",
     )
     alert_min_severity: Severity = Severity.MEDIUM
     liveness_required: bool = Field(

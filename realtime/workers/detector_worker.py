@@ -19,11 +19,14 @@ import cv2
 import numpy as np
 
 from models.detection_rows import detector_columns
+from models.embeddings import embed_face_at
 from models.screen_apps import ScreenObservation
+from models.takeover import EmbeddingSchedule, TakeoverReference, add_embeddings
 from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.messages import DetectionMessage, FrameMessage, TopicMessage
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import FRAMES_WEBCAM
+from proctorlake.services.identity import verified_face
 from realtime.workers.frame_worker import (
     FrameWorker,
     checkpoint_dir,
@@ -69,15 +72,26 @@ def detection_message(
 
 
 def analyze_frames(
-    items: list[tuple[FrameMessage, np.ndarray]], detection_width: int = STREAM_DETECTION_WIDTH
+    items: list[tuple[FrameMessage, np.ndarray]],
+    detection_width: int = STREAM_DETECTION_WIDTH,
+    schedules: dict[str, EmbeddingSchedule] | None = None,
 ) -> list[WebcamObservation]:
     """The stream path's per-frame analysis of a batch: the shared detectors on each frame
-    at the session's clock (``FrameMessage.frame_ts``)."""
-    return analyze_webcam_frames(
+    at the session's clock (``FrameMessage.frame_ts``); with ``schedules`` (one per session,
+    kept across batches) the takeover check's samples get their face embedding."""
+    observations = analyze_webcam_frames(
         [rgb for _, rgb in items],
         [frame.frame_ts for frame, _ in items],
         detection_width=detection_width,
     )
+    if schedules is None:
+        return observations
+    return [
+        add_embeddings(
+            [observation], [rgb], schedules.setdefault(frame.session_id, EmbeddingSchedule())
+        )[0]
+        for (frame, rgb), observation in zip(items, observations, strict=True)
+    ]
 
 
 class DetectorWorker(FrameWorker):
@@ -93,6 +107,9 @@ class DetectorWorker(FrameWorker):
     ) -> None:
         super().__init__(settings, group_id)
         self.detection_width = detection_width
+        self.schedules: dict[str, EmbeddingSchedule] = {}
+        """Per session, in memory only: a restarted worker embeds each session's next face
+        once more, which only adds a sample."""
         self.warm_up()
 
     def warm_up(self) -> None:
@@ -106,12 +123,14 @@ class DetectorWorker(FrameWorker):
             started_at_ms=0,
         )
         self.analyze([(blank, np.zeros((480, 640, 3), np.uint8))])
+        self.schedules.pop(blank.session_id, None)
+        embed_face_at(np.zeros((160, 160, 3), np.uint8), (0, 0, 160, 160))  # the takeover model
 
     def decode(self, data: bytes) -> np.ndarray | None:
         return decode_jpeg(data)
 
     def analyze(self, items: list[tuple[FrameMessage, np.ndarray]]) -> list[WebcamObservation]:
-        return analyze_frames(items, self.detection_width)
+        return analyze_frames(items, self.detection_width, self.schedules)
 
     def aggregate(
         self,
@@ -122,7 +141,12 @@ class DetectorWorker(FrameWorker):
     ) -> list[TopicMessage]:
         session = session_meta(frame)
         if observation is None:
+            self.schedules.pop(frame.session_id, None)
             return [*aggregator.finish(session, frame.captured_at_ms, now_ms)]
+        if frame.session_id not in aggregator.sessions:
+            face = verified_face(self.settings, frame.session_id)
+            reference = None if face is None else TakeoverReference.of_verified(face)
+            aggregator.start(session, reference)
         detection = detection_message(frame, observation)
         incidents = aggregator.observe(session, observation, frame.captured_at_ms, now_ms)
         return [detection, *incidents]

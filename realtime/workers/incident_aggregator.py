@@ -18,6 +18,7 @@ import pickle
 from dataclasses import dataclass, field
 
 from models.screen_apps import ScreenObservation
+from models.takeover import TakeoverReference
 from models.temporal_rules import Flag, SessionRules, incident_id
 from models.webcam import WebcamObservation
 from proctorlake.core.messages import IncidentMessage
@@ -101,6 +102,14 @@ class IncidentAggregator:
         if track is None:
             return []
         return self._publishable_all(meta, track, track.rules.finish(), captured_at_ms, now_ms)
+
+    def start(self, meta: SessionMeta, reference: TakeoverReference | None) -> None:
+        """Begin a session's rules with its verified face as the takeover reference (None:
+        the rules learn its first minute); a session already tracked keeps its state."""
+        if meta.session_id not in self.sessions:
+            self.sessions[meta.session_id] = SessionTrack(
+                SessionRules(meta.session_id, reference=reference)
+            )
 
     def _track(self, meta: SessionMeta) -> SessionTrack:
         track = self.sessions.get(meta.session_id)

@@ -34,32 +34,38 @@ def test_settings_follow_the_environment(tmp_path: Path):
     assert settings.retention_days == 365 and settings.storage_backend == "s3"
 
 
-def test_exam_policy_default_acts_on_nothing_by_itself():
-    """Nothing emits ``different_person`` yet, the one case allowed to act alone."""
+def test_exam_policy_default_acts_only_on_a_takeover():
+    """``different_person`` is the one case the charter allows to act alone (issue 13)."""
     policy = ExamPolicy.from_json(None)
-    assert policy == ExamPolicy((), "medium")
+    assert policy == ExamPolicy(("different_person",), "medium")
     assert ExamPolicy.from_json("") == policy
+    assert policy.ends_session_on("different_person")
+    assert not policy.ends_session_on("multiple_faces")
 
 
 def test_exam_policy_round_trips_through_its_json():
     policy = ExamPolicy(("multiple_faces", "stream_gap"), "high")
     assert ExamPolicy.from_json(policy.to_json()) == policy
+    assert ExamPolicy.from_json(ExamPolicy().to_json()) == ExamPolicy()
 
 
 def test_a_policy_naming_an_incident_type_nothing_emits_is_refused_at_load():
     with pytest.raises(ExamPolicyError, match="nothing emits"):
-        ExamPolicy(("different_person",))
+        ExamPolicy(("person_swapped",))
     with pytest.raises(ExamPolicyError, match="nothing emits"):
-        ExamPolicy.from_json('{"extreme_incident_types": ["different_person"]}')
+        ExamPolicy.from_json('{"extreme_incident_types": ["person_swapped"]}')
     with pytest.raises(ExamPolicyError, match="alert_min_severity"):
         ExamPolicy((), "urgent")
 
 
-def test_a_session_stored_with_the_old_default_policy_still_loads():
-    """Before this change every session stored ``["different_person"]``, which nothing emits:
-    an API restart must still load those sessions (the type could never have fired)."""
-    stored = '{"extreme_incident_types": ["different_person"], "alert_min_severity": "high"}'
-    assert ExamPolicy.from_stored_json(stored) == ExamPolicy((), "high")
+def test_a_session_stored_with_a_type_nothing_emits_still_loads():
+    """A stored policy naming a type nothing emits (any more) must still load after an API
+    restart: the type could never have fired, so it is dropped; the emitted ones stay."""
+    stored = (
+        '{"extreme_incident_types": ["person_swapped", "different_person"],'
+        ' "alert_min_severity": "high"}'
+    )
+    assert ExamPolicy.from_stored_json(stored) == ExamPolicy(("different_person",), "high")
     with pytest.raises(ExamPolicyError):
         ExamPolicy.from_json(stored)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from models.faces import DETECTION_WIDTH
+from models.takeover import EmbeddingSchedule
 from proctorlake.core import schemas
 from proctorlake.core.messages import FrameMessage
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
@@ -74,6 +75,27 @@ def test_webcam_frames_give_identical_rows_on_both_paths(webcam_frames):
     compare(stream_rows, batch_rows)
     assert {row["face_count"] for row in batch_rows} >= {0, 1, 2}  # the frames differ
     assert {row["detection_type"] for row in stream_rows} == {"webcam_frame"}
+
+
+def test_takeover_embeddings_are_taken_on_the_same_frames_and_stored_alike(webcam_frames):
+    """The stream worker's per-session schedule and the chunk task's schedule pick the same
+    samples, and the embedding reaches both rows' ``detail`` the same way."""
+    stamps = [0.0, 1.0, 30.0, 31.0, 32.0, 33.0]
+    frames = [webcam_frames[i] for i in (0, 1, 2, 3, 4, 5)]
+    messages = [frame_message("webcam", t) for t in stamps]
+    items = list(zip(messages, frames, strict=True))
+    schedules: dict[str, EmbeddingSchedule] = {}
+    observations = analyze_frames(items[:3], DETECTION_WIDTH, schedules)
+    observations += analyze_frames(items[3:], DETECTION_WIDTH, schedules)  # a later poll
+    stream_rows = [
+        detection_row(detection_message(m, o)) for m, o in zip(messages, observations, strict=True)
+    ]
+    detected = run_detectors("webcam", frames, stamps, EmbeddingSchedule())
+    batch_rows = observations_to_rows(CHUNK | {"track": "webcam"}, detected)
+    compare(stream_rows, batch_rows)
+    embedded = [json.loads(row["detail"])["embedding"] is not None for row in batch_rows]
+    assert embedded == [True, False, True, False, False, False]  # 0 s, then the 30 s window
+    assert len(json.loads(batch_rows[0]["detail"])["embedding"]) == 128
 
 
 def test_screen_frames_give_identical_rows_and_keep_no_window_titles():

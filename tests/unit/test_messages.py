@@ -104,7 +104,7 @@ def test_unknown_fields_and_unknown_enum_values_are_refused():
     with pytest.raises(MessageFormatError, match="severity"):
         IncidentMessage.from_payload(payload | {"severity": "urgent"})
     with pytest.raises(MessageFormatError, match="incident_type"):
-        IncidentMessage.from_payload(payload | {"incident_type": "different_person"})
+        IncidentMessage.from_payload(payload | {"incident_type": "person_swapped"})
     with pytest.raises(MessageFormatError, match="not JSON"):
         IncidentMessage.from_json_bytes(b"\xff{")
     with pytest.raises(MessageFormatError, match="object"):

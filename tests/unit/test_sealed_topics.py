@@ -89,7 +89,7 @@ def test_personal_topics_are_sealed_and_come_back_typed(settings):
     assert sealed_topics.decode(settings, sent.record) == session_event()
 
 
-def test_topics_without_personal_data_or_power_stay_readable_json(settings):
+def test_detections_are_sealed_for_the_face_embeddings_they_carry(settings):
     producer = RecordingProducer()
     message = DetectionMessage(
         session_id="s-1",
@@ -99,11 +99,12 @@ def test_topics_without_personal_data_or_power_stay_readable_json(settings):
         captured_at_ms=1000,
         detection_type="webcam_frame",
         confidence=0.5,
-        detail="{}",
+        detail='{"embedding":[0.0123,-0.0456]}',
         model_version="m",
     )
     sealed_topics.publish(settings, producer, message)
-    assert DetectionMessage.from_json_bytes(producer.sent[0].value) == message
+    assert b"0.0123" not in producer.sent[0].value
+    assert sealed_topics.decode(settings, producer.sent[0].record) == message
 
 
 def test_an_erased_session_cannot_be_read_back(settings):
