@@ -8,11 +8,13 @@ PY=${PYTHON:-python3.11}
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# 1. System packages: a JDK + Maven (jars, Kafka, Spark) and Debian's chromium (browser tests).
+# 1. System packages: a JDK + Maven (jars, Kafka, Spark), Debian's chromium (browser tests) and
+#    espeak-ng (speech for the microphone-track tests).
 need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 if ((${#need_apt[@]})); then
   say "installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

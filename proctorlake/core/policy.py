@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from proctorlake.core.vocabulary import EMITTED_INCIDENT_TYPES, IncidentType, Severity
+from proctorlake.core.vocabulary import (
+    ADVISORY_INCIDENT_TYPES,
+    EMITTED_INCIDENT_TYPES,
+    IncidentType,
+    Severity,
+)
 
 
 class ExamPolicyError(ValueError):
@@ -37,6 +42,11 @@ class ExamPolicy:
                 raise ExamPolicyError(
                     f"policy names incident type {name!r}, which nothing emits; "
                     f"choose from {[t.value for t in EMITTED_INCIDENT_TYPES]}"
+                )
+            if name in ADVISORY_INCIDENT_TYPES:
+                raise ExamPolicyError(
+                    f"incident type {name!r} is advisory (for a reviewer to look at) and "
+                    "may not end a session on its own"
                 )
             extreme.append(IncidentType(name))
         if self.alert_min_severity not in list(Severity):

@@ -51,6 +51,14 @@ class IncidentType(StrEnum):
     GAZE_AWAY = "gaze_away"
     UNAUTHORIZED_APP = "unauthorized_app"
     STREAM_GAP = "stream_gap"
+    TALKING = "talking"
+    LEFT_EXAM_WINDOW = "left_exam_window"
+    FULLSCREEN_EXITED = "fullscreen_exited"
+    PASTE_DETECTED = "paste_detected"
+    COPY_DETECTED = "copy_detected"
+    SCREENSHOT_KEY = "screenshot_key"
+    SECOND_DISPLAY = "second_display"
+    WINDOW_TOO_SMALL = "window_too_small"
 
 
 DETECTED_INCIDENT_TYPES: tuple[IncidentType, ...] = (
@@ -61,11 +69,29 @@ DETECTED_INCIDENT_TYPES: tuple[IncidentType, ...] = (
 )
 """What the shared temporal rules raise from detector output (both paths)."""
 
+INTEGRITY_INCIDENT_TYPES: tuple[IncidentType, ...] = (
+    IncidentType.LEFT_EXAM_WINDOW,
+    IncidentType.FULLSCREEN_EXITED,
+    IncidentType.PASTE_DETECTED,
+    IncidentType.COPY_DETECTED,
+    IncidentType.SCREENSHOT_KEY,
+    IncidentType.SECOND_DISPLAY,
+    IncidentType.WINDOW_TOO_SMALL,
+)
+"""What the incident aggregator raises from the exam page's integrity events."""
+
 EMITTED_INCIDENT_TYPES: tuple[IncidentType, ...] = (
     *DETECTED_INCIDENT_TYPES,
     IncidentType.STREAM_GAP,
+    IncidentType.TALKING,
+    *INTEGRITY_INCIDENT_TYPES,
 )
 """Every incident type something in the product emits: a policy may name only these."""
+
+
+ADVISORY_INCIDENT_TYPES: tuple[IncidentType, ...] = (IncidentType.TALKING,)
+"""Something for a reviewer to look at, never a reason to act: a policy may not name these
+as extreme (speech is not cheating)."""
 
 
 class IncidentState(StrEnum):

@@ -172,9 +172,14 @@ def make_webcam_recording(
     fps: int = 15,
     size: tuple[int, int] = (640, 480),
     codec: str = "libx264",
+    audio: np.ndarray | None = None,
 ) -> RecordingTruth:
-    """Render and encode a script (H.264 MP4, or VP8 WebM with codec='libvpx')."""
-    write_video(Path(path), render_webcam_frames(script, seed, fps, size), fps, codec=codec)
+    """Render and encode a script (H.264 MP4, or VP8 WebM with codec='libvpx'); ``audio``
+    (mono float at 16 kHz, e.g. from :mod:`proctorlake.samples.audio`) adds a microphone
+    track."""
+    frames = render_webcam_frames(script, seed, fps, size)
+    track = (audio, 16000) if audio is not None else None
+    write_video(Path(path), frames, fps, codec=codec, audio=track)
     return RecordingTruth(
         Path(path),
         round(round(script.duration_s * fps) / fps, 3),

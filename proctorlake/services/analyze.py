@@ -5,7 +5,8 @@ the file is cut into the same constant-rate H.264 chunks ingest stores
 (``proctorlake.storage.video.transcode_to_cfr_chunks`` with ingest's frame rates and the configured
 chunk length), sampled with the same ``sample_frames`` (1 per second for the webcam, every
 10 s for the screen), analysed by ``models.webcam`` / ``models.screen_apps`` and turned into
-flags by ``models.temporal_rules``.
+flags by ``models.temporal_rules``. The microphone track, when there is one, goes through
+``models.speech`` (voice activity) into ``talking`` flags.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.screen_apps import SCREEN_SAMPLE_EVERY_S, ScreenObservation, analyze_screen_frames
+from models.speech import SAMPLE_RATE, detect_talking
 from models.temporal_rules import (
     DEFAULT_PARAMS,
+    Flag,
     RuleParams,
     flags_to_json,
     observations_to_flags,
@@ -24,7 +27,7 @@ from models.temporal_rules import (
 from models.webcam import WEBCAM_SAMPLE_EVERY_S, WebcamObservation, analyze_webcam_frames
 from proctorlake.core.settings import load_settings
 from proctorlake.services.ingest import analysis_fps
-from proctorlake.storage.video import probe, sample_frames, transcode_to_cfr_chunks
+from proctorlake.storage.video import probe, read_audio, sample_frames, transcode_to_cfr_chunks
 
 BATCH_FRAMES = 16
 
@@ -90,4 +93,10 @@ def analyze_recording(
     Raises ``proctorlake.storage.video.VideoError`` for a file that is not a readable video.
     """
     webcam, screen, seconds = recording_observations(webcam_path, screen_path, progress)
-    return flags_to_json(observations_to_flags(webcam, screen, params), seconds)
+    flags = observations_to_flags(webcam, screen, params) + talking_flags(webcam_path)
+    return flags_to_json(sorted(flags, key=lambda f: (f.start_s, f.type)), seconds)
+
+
+def talking_flags(webcam_path: Path) -> list[Flag]:
+    """``talking`` flags from the recording's microphone track (none without one)."""
+    return detect_talking(read_audio(Path(webcam_path), SAMPLE_RATE))

@@ -71,18 +71,24 @@ def write_video(
     fps: int,
     codec: str = "libx264",
     gop: int | None = None,
+    audio: tuple[np.ndarray, int] | None = None,
 ) -> Path:
     """Encode RGB uint8 frames at a constant rate (H.264 MP4, or VP8 WebM with codec 'libvpx').
 
-    ``gop`` sets the keyframe interval in frames (None: the encoder's default).
+    ``gop`` sets the keyframe interval in frames (None: the encoder's default). ``audio`` is
+    (mono float samples in [-1, 1], sample rate): a microphone track (AAC in MP4, Opus in
+    WebM, as browsers record it) starting with the first frame.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
-        stream = None
+        stream = audio_stream = None
         for image in frames:
             if stream is None:
                 stream = container.add_stream(codec, rate=fps)
+                if audio is not None:
+                    audio_codec = "aac" if codec == "libx264" else "libopus"
+                    audio_stream = container.add_stream(audio_codec, rate=48000, layout="mono")
                 stream.width, stream.height = image.shape[1], image.shape[0]
                 stream.pix_fmt = "yuv420p"
                 if codec == "libx264":
@@ -104,7 +110,44 @@ def write_video(
             raise VideoError("no frames to write")
         for packet in stream.encode():
             container.mux(packet)
+        if audio_stream is not None and audio is not None:
+            _mux_audio(container, audio_stream, *audio)
     return path
+
+
+def _mux_audio(container, stream, samples: np.ndarray, rate: int) -> None:
+    """Encode mono samples in the encoder's frame size (AAC and Opus refuse longer frames)."""
+    resampler = av.AudioResampler(
+        format=stream.format.name, layout="mono", rate=stream.rate, frame_size=stream.frame_size
+    )
+    pcm = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="flt", layout="mono")
+    frame.sample_rate, frame.pts = rate, 0
+    for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
+        for packet in stream.encode(resampled):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def read_audio(path: Path, rate: int = 16000) -> np.ndarray | None:
+    """The first audio track as mono float32 samples at ``rate`` (None when the file has no
+    audio). Sample 0 is the track's first sample; a browser recording starts its audio and
+    video tracks together, so its seconds are the video's seconds."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            parts = []
+            for frame in container.decode(stream):
+                frame.pts = None  # browsers' WebM timestamps jitter; the samples are contiguous
+                parts += [r.to_ndarray().reshape(-1) for r in resampler.resample(frame)]
+            parts += [r.to_ndarray().reshape(-1) for r in resampler.resample(None)]
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{Path(path).name}: not a readable recording ({exc})") from exc
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
 def iter_decoded_frames(
