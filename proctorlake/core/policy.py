@@ -8,7 +8,7 @@ of silently never firing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from proctorlake.core.vocabulary import (
     ADVISORY_INCIDENT_TYPES,
@@ -23,6 +23,29 @@ class ExamPolicyError(ValueError):
 
 
 @dataclass(frozen=True)
+class IntegrityThresholds:
+    """When the exam page's integrity events become incidents (``models.integrity_rules``).
+    The API stamps the session's values on each event it publishes, so the workers apply
+    the exam's own thresholds without reading its policy."""
+
+    left_window_min_s: float = 5.0
+    """Hidden or unfocused at least this long is ``left_exam_window`` (issue 16: a glance at a
+    notification or a misclick back is shorter)."""
+    fullscreen_exit_min_s: float = 5.0
+    """Out of fullscreen at least this long is ``fullscreen_exited``."""
+    small_window_min_s: float = 5.0
+    """Below the size floor at least this long is ``window_too_small`` (resizing passes)."""
+    min_window_width: int = 800
+    min_window_height: int = 500
+    """The floor: a window shrunk below it leaves room for something beside the exam."""
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not isinstance(value, int | float) or value < 0:
+                raise ExamPolicyError(f"integrity threshold {name} must be >= 0, not {value!r}")
+
+
+@dataclass(frozen=True)
 class ExamPolicy:
     """``extreme_incident_types`` are the only incidents that end a session automatically;
     every other flag only queues for human review. The default names none: the one case the
@@ -34,6 +57,8 @@ class ExamPolicy:
     liveness_required: bool = True
     """The identity check needs a selfie burst that shows a live person (the default; an exam
     may waive it, e.g. for a supervised test centre)."""
+    integrity: IntegrityThresholds = IntegrityThresholds()
+    """When the exam page's integrity events become incidents."""
 
     def __post_init__(self) -> None:
         extreme = []
@@ -70,6 +95,7 @@ class ExamPolicy:
                 "extreme_incident_types": [t.value for t in self.extreme_incident_types],
                 "alert_min_severity": self.alert_min_severity.value,
                 "liveness_required": self.liveness_required,
+                "integrity": asdict(self.integrity),
             }
         )
 
@@ -96,4 +122,5 @@ class ExamPolicy:
             tuple(data.get("extreme_incident_types", ())),
             data.get("alert_min_severity", Severity.MEDIUM),
             bool(data.get("liveness_required", True)),
+            IntegrityThresholds(**data.get("integrity", {})),
         )

@@ -112,6 +112,36 @@ class SessionEventType(StrEnum):
     ENDED = "ended"
 
 
+class IntegrityEventType(StrEnum):
+    """What the exam page reports on the ``integrity`` topic (browser facts, no content: a
+    paste event says that something was pasted, never what)."""
+
+    PAGE_HIDDEN = "page_hidden"
+    """The exam tab is hidden (another tab, minimised): a span."""
+    WINDOW_BLURRED = "window_blurred"
+    """The exam window lost focus (another window on top): a span."""
+    FULLSCREEN_EXITED = "fullscreen_exited"
+    """The page left fullscreen: a span."""
+    WINDOW_SIZE = "window_size"
+    """The window's inner size (sent when it changes): below the policy's floor is a span."""
+    COPY = "copy"
+    CUT = "cut"
+    PASTE = "paste"
+    PRINT_SCREEN = "print_screen"
+    SECOND_DISPLAY = "second_display"
+    """``screen.isExtended`` is true (browsers that have it)."""
+
+
+class IntegrityPhase(StrEnum):
+    """Where an integrity event sits in its span; ``instant`` for one-off events."""
+
+    START = "start"
+    STILL = "still"
+    """Sent every few seconds while a span lasts, so a span that never ends still opens."""
+    END = "end"
+    INSTANT = "instant"
+
+
 class ProctorActionType(StrEnum):
     """Action types carried on ``proctor.actions`` and stored in ``proctor_actions``."""
 
