@@ -153,3 +153,18 @@ class IntegrityRules:
 
     def _event(self, kind: IncidentState, flag: Flag) -> RuleEvent:
         return RuleEvent(kind, incident_id(self.session_id, flag.type, flag.start_s), flag)
+
+
+def integrity_flags(
+    observations: list[IntegrityObservation],
+    thresholds: IntegrityThresholds = DEFAULT_THRESHOLDS,
+    session_id: str = "",
+) -> list[Flag]:
+    """Every integrity flag of one session (the batch path), by the same incremental rules the
+    integrity worker runs; ``observations`` in the order the page sent them."""
+    rules = IntegrityRules(session_id)
+    closed: list[Flag] = []
+    for obs in observations:
+        closed += [e.flag for e in rules.feed(obs, thresholds) if e.kind == IncidentState.CLOSED]
+    closed += [e.flag for e in rules.finish()]
+    return sorted(closed, key=lambda f: (f.start_s, f.type))

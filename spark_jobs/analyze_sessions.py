@@ -28,7 +28,10 @@ from spark_jobs.detect_chunks import (
     chunk_checkpoint_key,
     detect_partition,
 )
-from spark_jobs.observation_rows import incidents_for_session
+from spark_jobs.observation_rows import (
+    incidents_for_session,
+    integrity_incidents_for_session,
+)
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,32 @@ def keep_reviews(incidents: DataFrame, reviews: DataFrame) -> DataFrame:
     return joined.select(*schemas.INCIDENTS.column_names)
 
 
+def integrity_incidents(
+    spark: SparkSession, settings: Settings, session_ids: Sequence[str]
+) -> DataFrame:
+    """The sessions' integrity incidents, from the exam page's events the lander kept in
+    ``integrity_events``, by the rules and thresholds the stream path applied."""
+    lake.ensure_table(settings, schemas.INTEGRITY_EVENTS)
+    events = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.INTEGRITY_EVENTS.name))
+        .where(_in_sessions(session_ids))
+    )
+    sessions = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
+        .select("session_id", F.col("started_at").alias("session_started_at"), "policy_json")
+    )
+    return (
+        events.join(sessions, "session_id", "left")
+        .groupBy("session_id")
+        .applyInPandas(integrity_incidents_for_session, schemas.INCIDENTS.spark_schema())
+    )
+
+
 def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence[str]) -> int:
-    """Apply the temporal rules to the sessions' detection_events and replace their incidents."""
+    """Apply the temporal rules to the sessions' detection_events and the integrity rules to
+    their integrity_events, and replace their incidents."""
     detections = (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.DETECTION_EVENTS.name))
@@ -188,9 +215,10 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
         .select("session_id", F.col("started_at").alias("session_started_at"))
     )
     detections = detections.join(starts, "session_id", "left")
-    incidents = keep_reviews(
-        incidents_from_detections(detections), _reviews(spark, settings, session_ids)
+    found = incidents_from_detections(detections).unionByName(
+        integrity_incidents(spark, settings, session_ids)
     )
+    incidents = keep_reviews(found, _reviews(spark, settings, session_ids))
     replace_sessions(incidents, settings, schemas.INCIDENTS, session_ids)
     return (
         spark.read.format("delta")

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from models.detection_rows import detector_columns, model_version
+from models.integrity_rules import IntegrityObservation, integrity_flags
 from models.screen_apps import ScreenObservation, analyze_screen_frames
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
+from proctorlake.core.policy import ExamPolicy
 from proctorlake.core.schemas import INCIDENTS
 from proctorlake.core.vocabulary import Track
 
@@ -114,3 +116,42 @@ def incidents_for_session(rows: pd.DataFrame) -> pd.DataFrame:
         flag_to_row(flag, session_id, institution_id, session_date, started_at) for flag in flags
     ]
     return pd.DataFrame(out, columns=INCIDENTS.column_names)
+
+
+def integrity_incidents_for_session(rows: pd.DataFrame) -> pd.DataFrame:
+    """``applyInPandas`` body: one session's ``integrity_events`` rows (with its start and
+    stored policy) in, its integrity incident rows out; the rules see the events in the
+    order they happened, with the thresholds of the session's own exam policy."""
+    if rows.empty:
+        return pd.DataFrame(columns=INCIDENTS.column_names)
+    rows = rows.sort_values(["occurred_at", "session_ts"], kind="stable")
+    session_id = rows["session_id"].iloc[0]
+    policy = ExamPolicy.from_stored_json(_present(rows["policy_json"].iloc[0]))
+    observations = [
+        IntegrityObservation(kind, phase, float(ts), _int(width), _int(height))
+        for kind, phase, ts, width, height in zip(
+            rows["kind"],
+            rows["phase"],
+            rows["session_ts"],
+            rows["width"],
+            rows["height"],
+            strict=True,
+        )
+    ]
+    flags = integrity_flags(observations, policy.integrity, session_id)
+    started = _present(rows["session_started_at"].iloc[0])
+    started_at = None if started is None else pd.Timestamp(started)
+    institution_id, session_date = rows["institution_id"].iloc[0], rows["session_date"].iloc[0]
+    out = [
+        flag_to_row(flag, session_id, institution_id, session_date, started_at) for flag in flags
+    ]
+    return pd.DataFrame(out, columns=INCIDENTS.column_names)
+
+
+def _present(value):
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _int(value) -> int | None:
+    value = _present(value)
+    return None if value is None else int(value)

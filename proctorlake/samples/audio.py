@@ -76,6 +76,17 @@ def room_track(seconds: float, seed: int = 0) -> np.ndarray:
     return fan_noise(seconds, seed) + keyboard_clicks(seconds, seed)
 
 
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    """16-bit mono WAV at 16 kHz (what Chromium's fake microphone plays)."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(RATE)
+        wav.writeframes(pcm.tobytes())
+    return Path(path)
+
+
 def with_speech(track: np.ndarray, voice: np.ndarray, at_s: float, gain: float = 0.6) -> np.ndarray:
     """``track`` with ``voice`` mixed in from ``at_s`` (cut at the track's end)."""
     out = track.copy()

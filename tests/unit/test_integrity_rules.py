@@ -90,3 +90,44 @@ def test_policy_thresholds_round_trip_through_the_stored_json() -> None:
     assert ExamPolicy.from_stored_json('{"alert_min_severity": "high"}').integrity == (
         IntegrityThresholds()
     )
+
+
+def test_the_batch_path_rebuilds_the_same_incidents_from_landed_rows() -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from models.temporal_rules import incident_id
+    from spark_jobs.observation_rows import integrity_incidents_for_session
+
+    start = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
+    events = [
+        ("page_hidden", "start", 10.0),
+        ("page_hidden", "end", 17.0),
+        ("paste", "instant", 20.0),
+    ]
+    rows = pd.DataFrame(
+        {
+            "session_id": "s-1",
+            "institution_id": "inst-a",
+            "kind": [k for k, _, _ in events],
+            "phase": [p for _, p, _ in events],
+            "session_ts": [t for _, _, t in events],
+            "occurred_at": [start + dt.timedelta(seconds=t) for _, _, t in events],
+            "width": None,
+            "height": None,
+            "session_date": "2026-05-04",
+            "session_started_at": start,
+            "policy_json": ExamPolicy(
+                integrity=IntegrityThresholds(left_window_min_s=8.0)
+            ).to_json(),
+        }
+    )
+    assert integrity_incidents_for_session(rows)["incident_type"].tolist() == ["paste_detected"]
+    rows["policy_json"] = None  # the default policy: 5 s
+    out = integrity_incidents_for_session(rows)
+    assert out[["incident_type", "start_s", "end_s", "source"]].values.tolist() == [
+        ["left_exam_window", 10.0, 17.0, "batch"],
+        ["paste_detected", 20.0, 20.0, "batch"],
+    ]
+    assert out["incident_id"].iloc[0] == incident_id("s-1", "left_exam_window", 10.0)
