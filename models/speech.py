@@ -83,6 +83,9 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     return out
 
 
+MODEL_VERSION = "silero-vad-v5-onnx"
+
+
 @dataclass(frozen=True)
 class SpeechBin:
     start_s: float
@@ -112,10 +115,3 @@ def talking_flags(
         flags += [e.flag for e in events if e.kind == IncidentState.CLOSED]
     flags += [e.flag for e in tracker.close()]
     return flags
-
-
-def detect_talking(samples: np.ndarray | None, offset_s: float = 0.0) -> list[Flag]:
-    """``talking`` flags of a microphone track (16 kHz mono float; None: no track, no flags)."""
-    if samples is None or len(samples) < WINDOW:
-        return []
-    return talking_flags(speech_bins(speech_probabilities(samples), offset_s))

@@ -18,15 +18,19 @@ import pandas as pd
 from models.detection_rows import detector_columns, model_version
 from models.integrity_rules import IntegrityObservation, integrity_flags
 from models.screen_apps import ScreenObservation, analyze_screen_frames
+from models.speech import MODEL_VERSION, SpeechBin, talking_flags
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
 from proctorlake.core.policy import ExamPolicy
 from proctorlake.core.schemas import INCIDENTS
 from proctorlake.core.vocabulary import Track
 
-ROWS_FORMAT = "rows-v2"
+ROWS_FORMAT = "rows-v3"
 """Bump when the mapping changes, so chunk checkpoints are redone (v2: detector columns from
-:func:`models.detection_rows.detector_columns`, shared with the stream path)."""
+:func:`models.detection_rows.detector_columns`, shared with the stream path; v3: webcam chunks
+add one ``audio`` row per second of microphone track)."""
+AUDIO_TRACK = "audio"
+"""``track`` of the voice-activity rows (one per second; ``detail`` holds its bins)."""
 
 
 def detector_version(track: str) -> str:
@@ -59,16 +63,44 @@ def observations_to_rows(chunk: dict, observations: Sequence) -> list[dict]:
     ]
 
 
-def observations_from_rows(rows: pd.DataFrame) -> tuple[list, list]:
-    """Rebuild the observations of one session from its detection rows."""
-    webcam, screen = [], []
+def speech_rows(chunk: dict, bins: Sequence[SpeechBin]) -> list[dict]:
+    """``detection_events`` rows of one chunk's voice activity: one per second, ``detail``
+    keeping that second's bins (start, probability) for the session-level rule. Sound past
+    the chunk's video (a browser's audio may run a little longer) is not the chunk's."""
+    end_s = int(chunk["chunk_end_ms"]) / 1000.0
+    seconds: dict[int, list[SpeechBin]] = {}
+    for b in bins:
+        if b.start_s < end_s:
+            seconds.setdefault(int(b.start_s + 1e-6), []).append(b)
+    return [
+        {
+            "session_id": chunk["session_id"],
+            "institution_id": chunk["institution_id"],
+            "track": AUDIO_TRACK,
+            "chunk_start_ms": int(chunk["chunk_start_ms"]),
+            "frame_ts": float(second),
+            "detection_type": "speech",
+            "confidence": max(b.probability for b in group),
+            "detail": json.dumps([[round(b.start_s, 3), round(b.probability, 4)] for b in group]),
+            "model_version": MODEL_VERSION,
+            "session_date": chunk["session_date"],
+        }
+        for second, group in sorted(seconds.items())
+    ]
+
+
+def observations_from_rows(rows: pd.DataFrame) -> tuple[list, list, list[SpeechBin]]:
+    """Rebuild the observations (and voice-activity bins) of one session from its rows."""
+    webcam, screen, speech = [], [], []
     for track, detail in zip(rows["track"], rows["detail"], strict=True):
         payload = json.loads(detail)
         if track == "webcam":
             webcam.append(WebcamObservation.from_dict(payload))
+        elif track == AUDIO_TRACK:
+            speech += [SpeechBin(float(t), float(p)) for t, p in payload]
         else:
             screen.append(ScreenObservation.from_dict(payload))
-    return webcam, screen
+    return webcam, screen, sorted(speech, key=lambda b: b.start_s)
 
 
 def flag_to_row(
@@ -106,8 +138,9 @@ def incidents_for_session(rows: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=INCIDENTS.column_names)
     session_id = rows["session_id"].iloc[0]
-    webcam, screen = observations_from_rows(rows)
+    webcam, screen, speech = observations_from_rows(rows)
     flags = observations_to_flags(webcam, screen, session_id=session_id)
+    flags += talking_flags(speech, session_id=session_id)
     started = rows["session_started_at"].iloc[0] if "session_started_at" in rows else None
     started_at = None if started is None or pd.isna(started) else pd.Timestamp(started)
     institution_id = rows["institution_id"].iloc[0]

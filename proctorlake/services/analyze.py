@@ -5,8 +5,9 @@ the file is cut into the same constant-rate H.264 chunks ingest stores
 (``proctorlake.storage.video.transcode_to_cfr_chunks`` with ingest's frame rates and the configured
 chunk length), sampled with the same ``sample_frames`` (1 per second for the webcam, every
 10 s for the screen), analysed by ``models.webcam`` / ``models.screen_apps`` and turned into
-flags by ``models.temporal_rules``. The microphone track, when there is one, goes through
-``models.speech`` (voice activity) into ``talking`` flags.
+flags by ``models.temporal_rules``. The microphone track, when there is one, is heard chunk
+by chunk as the Spark job hears it (``chunk_speech_bins``) and becomes ``talking`` flags by
+``models.speech``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.screen_apps import SCREEN_SAMPLE_EVERY_S, ScreenObservation, analyze_screen_frames
-from models.speech import SAMPLE_RATE, detect_talking
+from models.speech import SAMPLE_RATE, SpeechBin, speech_bins, speech_probabilities, talking_flags
 from models.temporal_rules import (
     DEFAULT_PARAMS,
-    Flag,
     RuleParams,
     flags_to_json,
     observations_to_flags,
@@ -35,13 +35,24 @@ _ANALYZERS = {"webcam": analyze_webcam_frames, "screen": analyze_screen_frames}
 _EVERY_S = {"webcam": WEBCAM_SAMPLE_EVERY_S, "screen": SCREEN_SAMPLE_EVERY_S}
 
 
+def chunk_speech_bins(path: Path, offset_s: float) -> list[SpeechBin]:
+    """Voice activity of one chunk's microphone track on the session's clock (none without
+    a track); the Spark job calls this on each webcam chunk too."""
+    samples = read_audio(Path(path), SAMPLE_RATE)
+    if samples is None or len(samples) == 0:
+        return []
+    return speech_bins(speech_probabilities(samples), offset_s)
+
+
 def track_observations(
     path: Path,
     track: str,
     scratch: Path,
     progress: Callable[[float], None] | None = None,
+    speech: list[SpeechBin] | None = None,
 ) -> list[WebcamObservation] | list[ScreenObservation]:
-    """Observations of one track's video, chunked and sampled as ingest + Spark do."""
+    """Observations of one track's video, chunked and sampled as ingest + Spark do; given a
+    ``speech`` list, each chunk's voice activity is added to it."""
     out_dir = Path(scratch) / track
     out_dir.mkdir(parents=True, exist_ok=True)
     fps = analysis_fps(track, probe(Path(path)).fps)
@@ -49,6 +60,8 @@ def track_observations(
     analyze = _ANALYZERS[track]
     observations: list = []
     for chunk in chunks:
+        if speech is not None:
+            speech += chunk_speech_bins(chunk.path, chunk.start_s)
         stamps, frames = [], []
         for t, frame in sample_frames(chunk.path, _EVERY_S[track], offset_s=chunk.start_s):
             stamps.append(t)
@@ -67,13 +80,15 @@ def recording_observations(
     webcam_path: Path,
     screen_path: Path | None = None,
     progress: Callable[[float], None] | None = None,
+    speech: list[SpeechBin] | None = None,
 ) -> tuple[list[WebcamObservation], list[ScreenObservation], float]:
-    """Per-frame observations of both tracks and the webcam video's length in seconds."""
+    """Per-frame observations of both tracks and the webcam video's length in seconds (and,
+    given a ``speech`` list, the microphone's voice activity added to it)."""
     info = probe(Path(webcam_path))
     if screen_path is not None:
         probe(Path(screen_path))
     with tempfile.TemporaryDirectory(prefix="proctorlake-analyze-") as scratch:
-        webcam = track_observations(Path(webcam_path), "webcam", Path(scratch), progress)
+        webcam = track_observations(Path(webcam_path), "webcam", Path(scratch), progress, speech)
         screen = (
             track_observations(Path(screen_path), "screen", Path(scratch))
             if screen_path is not None
@@ -88,15 +103,12 @@ def analyze_recording(
     params: RuleParams = DEFAULT_PARAMS,
     progress: Callable[[float], None] | None = None,
 ) -> dict:
-    """``{"flags": [...], "video_seconds": float}`` for one recording (issue 3's contract).
+    """``{"flags": [...], "video_seconds": float}`` for one recording (issue 3's contract);
+    ``talking`` flags come from the microphone track when the file has one.
 
     Raises ``proctorlake.storage.video.VideoError`` for a file that is not a readable video.
     """
-    webcam, screen, seconds = recording_observations(webcam_path, screen_path, progress)
-    flags = observations_to_flags(webcam, screen, params) + talking_flags(webcam_path)
+    speech: list[SpeechBin] = []
+    webcam, screen, seconds = recording_observations(webcam_path, screen_path, progress, speech)
+    flags = observations_to_flags(webcam, screen, params) + talking_flags(speech)
     return flags_to_json(sorted(flags, key=lambda f: (f.start_s, f.type)), seconds)
-
-
-def talking_flags(webcam_path: Path) -> list[Flag]:
-    """``talking`` flags from the recording's microphone track (none without one)."""
-    return detect_talking(read_audio(Path(webcam_path), SAMPLE_RATE))

@@ -15,6 +15,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+AUDIO_RATE = 16000
+"""Microphone tracks are analysed as 16 kHz mono (what the voice activity model takes)."""
+
 
 class VideoError(ValueError):
     """A file that is not a readable video (truncated, empty, wrong format)."""
@@ -207,8 +210,11 @@ def transcode_to_cfr_chunks(
     """Re-encode a recording as constant-rate H.264 MP4 chunks of ``chunk_seconds``.
 
     One decoding pass for the whole file; each chunk has a keyframe every second so analysis
-    can seek to each sampled second without decoding the frames in between.
+    can seek to each sampled second without decoding the frames in between. A microphone
+    track is kept: each chunk carries its seconds of it (AAC), so analysis listens to the same
+    chunk it watches.
     """
+    audio = read_audio(Path(source), AUDIO_RATE)
     per_chunk = fps * chunk_seconds
     chunks: list[TranscodedChunk] = []
     frames = iter_cfr_frames(Path(source), fps)
@@ -230,8 +236,11 @@ def transcode_to_cfr_chunks(
                     return
 
         path = Path(out_dir) / f"{index:05d}.mp4"
-        write_video(path, this_chunk(), fps, gop=fps)
         start = index * chunk_seconds
+        track = None
+        if audio is not None and len(audio) > start * AUDIO_RATE:
+            track = (audio[start * AUDIO_RATE : (start + chunk_seconds) * AUDIO_RATE], AUDIO_RATE)
+        write_video(path, this_chunk(), fps, gop=fps, audio=track)
         chunks.append(TranscodedChunk(index, start, start + count / fps, path, count))
         index += 1
     return chunks
