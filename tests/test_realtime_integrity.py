@@ -1,7 +1,8 @@
 """Integrity events end to end in headless Chromium: the student switches tabs for a while and
 pastes once on the exam page; the proctor (another browser) sees ``left_exam_window`` while the
 student is still away and ``paste_detected`` right after; both land in Delta, and after the
-batch they are in the session's report. The recording carries the microphone track."""
+batch they are in the session's report. The recording carries the microphone track, and the
+batch hears the speech on it (``talking``)."""
 
 from __future__ import annotations
 
@@ -119,3 +120,4 @@ def test_tab_switch_and_paste_reach_the_proctor_live_and_the_report(
     found = {i["incident_type"]: i for i in report["incidents"]}
     assert {"left_exam_window", "paste_detected"} <= set(found)
     assert found["left_exam_window"]["end_s"] - found["left_exam_window"]["start_s"] >= 5.0
+    assert found["talking"]["severity"] == "low"  # the fake microphone reads a text aloud
