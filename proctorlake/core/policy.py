@@ -122,5 +122,12 @@ class ExamPolicy:
             tuple(data.get("extreme_incident_types", ())),
             data.get("alert_min_severity", Severity.MEDIUM),
             bool(data.get("liveness_required", True)),
-            IntegrityThresholds(**data.get("integrity", {})),
+            cls._integrity(data.get("integrity") or {}),
         )
+
+    @staticmethod
+    def _integrity(values: dict) -> IntegrityThresholds:
+        unknown = sorted(set(values) - set(IntegrityThresholds.__dataclass_fields__))
+        if unknown:
+            raise ExamPolicyError(f"unknown integrity thresholds {unknown}")
+        return IntegrityThresholds(**values)

@@ -131,3 +131,14 @@ def test_the_batch_path_rebuilds_the_same_incidents_from_landed_rows() -> None:
         ["paste_detected", 20.0, 20.0, "batch"],
     ]
     assert out["incident_id"].iloc[0] == incident_id("s-1", "left_exam_window", 10.0)
+
+
+def test_a_policy_with_an_unknown_or_negative_threshold_is_refused() -> None:
+    import pytest
+
+    from proctorlake.core.policy import ExamPolicyError
+
+    with pytest.raises(ExamPolicyError, match="unknown"):
+        ExamPolicy.from_json('{"integrity": {"left_window_s": 3}}')
+    with pytest.raises(ExamPolicyError, match=">= 0"):
+        ExamPolicy.from_json('{"integrity": {"left_window_min_s": -1}}')
