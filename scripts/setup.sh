@@ -10,12 +10,14 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # 1. System packages: a JDK + Maven (jars, Kafka, Spark), Debian's chromium (browser tests) and
 #    Debian's Janus media gateway (janus 1.1.2) with janus-tools (janus-pp-rec, post-processing).
+#    espeak-ng (speech for the microphone-track tests).
 need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v janus >/dev/null || need_apt+=(janus)
 command -v janus-pp-rec >/dev/null || need_apt+=(janus-tools)
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 if ((${#need_apt[@]})); then
   say "installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -37,6 +37,7 @@ from spark_jobs.observation_rows import (
     SUPPRESSED_BY,
     SessionAllowances,
     incidents_for_session,
+    integrity_incidents_for_session,
 )
 
 
@@ -267,8 +268,32 @@ def takeover_references(
     return spark.createDataFrame(rows, "session_id string, takeover_reference array<float>")
 
 
+def integrity_incidents(
+    spark: SparkSession, settings: Settings, session_ids: Sequence[str]
+) -> DataFrame:
+    """The sessions' integrity incidents, from the exam page's events the lander kept in
+    ``integrity_events``, by the rules and thresholds the stream path applied."""
+    lake.ensure_table(settings, schemas.INTEGRITY_EVENTS)
+    events = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.INTEGRITY_EVENTS.name))
+        .where(_in_sessions(session_ids))
+    )
+    sessions = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
+        .select("session_id", F.col("started_at").alias("session_started_at"), "policy_json")
+    )
+    return (
+        events.join(sessions, "session_id", "left")
+        .groupBy("session_id")
+        .applyInPandas(integrity_incidents_for_session, schemas.INCIDENTS.spark_schema())
+    )
+
+
 def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence[str]) -> int:
-    """Apply the temporal rules to the sessions' detection_events and replace their incidents."""
+    """Apply the temporal rules to the sessions' detection_events and the integrity rules to
+    their integrity_events, and replace their incidents."""
     detections = (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.DETECTION_EVENTS.name))
@@ -285,7 +310,10 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
     allowances = session_allowances(spark, settings, session_ids)
     all_flags = incidents_from_detections(detections, allowances).persist()
     raised, suppressed = split_suppressed(all_flags)
-    incidents = keep_reviews(raised, _reviews(spark, settings, session_ids))
+    # Integrity incidents come from the page's events, not from detections: accommodations
+    # (detector exemptions, breaks) do not apply to them.
+    found = raised.unionByName(integrity_incidents(spark, settings, session_ids))
+    incidents = keep_reviews(found, _reviews(spark, settings, session_ids))
     replace_sessions(incidents, settings, schemas.INCIDENTS, session_ids)
     replace_sessions(suppressed, settings, schemas.SUPPRESSED_INCIDENTS, session_ids)
     all_flags.unpersist()

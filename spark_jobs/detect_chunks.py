@@ -2,7 +2,8 @@
 
 Runs inside Spark's Python workers (``mapInPandas``): each task opens its chunk from the
 object store by key, samples frames with decord (1/s webcam, 1/10 s screen) and runs the
-shared detectors from ``models`` in batches. Video bytes never travel through the driver.
+shared detectors from ``models`` in batches; a webcam chunk's microphone track goes through
+the voice activity model (``models.speech``). Video bytes never travel through the driver.
 
 Every finished chunk is checkpointed at once (``spark_jobs.chunk_checkpoints``); a chunk that
 already has a checkpoint for its detector version is read back, not decoded again.
@@ -50,8 +51,9 @@ def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
     """Detection rows (``detection_events`` columns) for one chunk row of ``media_chunks``."""
     from models.screen_changes import ScreenChangeGate
     from models.takeover import EmbeddingSchedule
+    from proctorlake.services.analyze import chunk_speech_bins
     from proctorlake.storage.video import sample_frames  # av before decord, inside the worker
-    from spark_jobs.observation_rows import observations_to_rows, run_detectors
+    from spark_jobs.observation_rows import observations_to_rows, run_detectors, speech_rows
 
     track = chunk["track"]
     gate = ScreenChangeGate()
@@ -70,6 +72,8 @@ def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
             stamps, frames = [], []
     if frames:
         rows += observations_to_rows(chunk, run_detectors(track, frames, stamps, schedule, gate))
+    if track == "webcam":  # the microphone is recorded with the webcam
+        rows += speech_rows(chunk, chunk_speech_bins(path, offset))
     return rows
 
 

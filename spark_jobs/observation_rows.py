@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from models.detection_rows import detector_columns, model_version
+from models.integrity_rules import IntegrityObservation, integrity_flags
 from models.screen_apps import ScreenObservation
 from models.screen_changes import ScreenChangeGate, analyze_screen_frames_gated
+from models.speech import MODEL_VERSION, SpeechBin, talking_flags
 from models.takeover import EmbeddingSchedule, TakeoverReference, add_embeddings
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
@@ -27,12 +29,16 @@ from proctorlake.core.accommodations import (
     BreakWindow,
     suppression_reason,
 )
+from proctorlake.core.policy import ExamPolicy
 from proctorlake.core.schemas import INCIDENTS
 from proctorlake.core.vocabulary import Track
 
-ROWS_FORMAT = "rows-v2"
+ROWS_FORMAT = "rows-v3"
 """Bump when the mapping changes, so chunk checkpoints are redone (v2: detector columns from
-:func:`models.detection_rows.detector_columns`, shared with the stream path)."""
+:func:`models.detection_rows.detector_columns`, shared with the stream path; v3: webcam chunks
+add one ``audio`` row per second of microphone track)."""
+AUDIO_TRACK = "audio"
+"""``track`` of the voice-activity rows (one per second; ``detail`` holds its bins)."""
 
 
 def detector_version(track: str) -> str:
@@ -75,16 +81,44 @@ def observations_to_rows(chunk: dict, observations: Sequence) -> list[dict]:
     ]
 
 
-def observations_from_rows(rows: pd.DataFrame) -> tuple[list, list]:
-    """Rebuild the observations of one session from its detection rows."""
-    webcam, screen = [], []
+def speech_rows(chunk: dict, bins: Sequence[SpeechBin]) -> list[dict]:
+    """``detection_events`` rows of one chunk's voice activity: one per second, ``detail``
+    keeping that second's bins (start, probability) for the session-level rule. Sound past
+    the chunk's video (a browser's audio may run a little longer) is not the chunk's."""
+    end_s = int(chunk["chunk_end_ms"]) / 1000.0
+    seconds: dict[int, list[SpeechBin]] = {}
+    for b in bins:
+        if b.start_s < end_s:
+            seconds.setdefault(int(b.start_s + 1e-6), []).append(b)
+    return [
+        {
+            "session_id": chunk["session_id"],
+            "institution_id": chunk["institution_id"],
+            "track": AUDIO_TRACK,
+            "chunk_start_ms": int(chunk["chunk_start_ms"]),
+            "frame_ts": float(second),
+            "detection_type": "speech",
+            "confidence": max(b.probability for b in group),
+            "detail": json.dumps([[round(b.start_s, 3), round(b.probability, 4)] for b in group]),
+            "model_version": MODEL_VERSION,
+            "session_date": chunk["session_date"],
+        }
+        for second, group in sorted(seconds.items())
+    ]
+
+
+def observations_from_rows(rows: pd.DataFrame) -> tuple[list, list, list[SpeechBin]]:
+    """Rebuild the observations (and voice-activity bins) of one session from its rows."""
+    webcam, screen, speech = [], [], []
     for track, detail in zip(rows["track"], rows["detail"], strict=True):
         payload = json.loads(detail)
         if track == "webcam":
             webcam.append(WebcamObservation.from_dict(payload))
+        elif track == AUDIO_TRACK:
+            speech += [SpeechBin(float(t), float(p)) for t, p in payload]
         else:
             screen.append(ScreenObservation.from_dict(payload))
-    return webcam, screen
+    return webcam, screen, sorted(speech, key=lambda b: b.start_s)
 
 
 def flag_to_row(
@@ -146,10 +180,11 @@ def incidents_for_session(
         return pd.DataFrame(columns=INCIDENT_COLUMNS_WITH_SUPPRESSION)
     session_id = rows["session_id"].iloc[0]
     accommodation, breaks = (allowances or {}).get(session_id, (NO_ACCOMMODATION, ()))
-    webcam, screen = observations_from_rows(rows)
+    webcam, screen, speech = observations_from_rows(rows)
     flags = observations_to_flags(
         webcam, screen, session_id=session_id, reference=_takeover_reference(rows)
     )
+    flags += talking_flags(speech, session_id=session_id)
     started = rows["session_started_at"].iloc[0] if "session_started_at" in rows else None
     started_at = None if started is None or pd.isna(started) else pd.Timestamp(started)
     institution_id = rows["institution_id"].iloc[0]
@@ -160,3 +195,42 @@ def incidents_for_session(
         reason = suppression_reason(flag.type, flag.start_s, flag.end_s, accommodation, breaks)
         out.append({**row, SUPPRESSED_BY: None if reason is None else reason.value})
     return pd.DataFrame(out, columns=INCIDENT_COLUMNS_WITH_SUPPRESSION)
+
+
+def integrity_incidents_for_session(rows: pd.DataFrame) -> pd.DataFrame:
+    """``applyInPandas`` body: one session's ``integrity_events`` rows (with its start and
+    stored policy) in, its integrity incident rows out; the rules see the events in the
+    order they happened, with the thresholds of the session's own exam policy."""
+    if rows.empty:
+        return pd.DataFrame(columns=INCIDENTS.column_names)
+    rows = rows.sort_values(["occurred_at", "session_ts"], kind="stable")
+    session_id = rows["session_id"].iloc[0]
+    policy = ExamPolicy.from_stored_json(_present(rows["policy_json"].iloc[0]))
+    observations = [
+        IntegrityObservation(kind, phase, float(ts), _int(width), _int(height))
+        for kind, phase, ts, width, height in zip(
+            rows["kind"],
+            rows["phase"],
+            rows["session_ts"],
+            rows["width"],
+            rows["height"],
+            strict=True,
+        )
+    ]
+    flags = integrity_flags(observations, policy.integrity, session_id)
+    started = _present(rows["session_started_at"].iloc[0])
+    started_at = None if started is None else pd.Timestamp(started)
+    institution_id, session_date = rows["institution_id"].iloc[0], rows["session_date"].iloc[0]
+    out = [
+        flag_to_row(flag, session_id, institution_id, session_date, started_at) for flag in flags
+    ]
+    return pd.DataFrame(out, columns=INCIDENTS.column_names)
+
+
+def _present(value):
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _int(value) -> int | None:
+    value = _present(value)
+    return None if value is None else int(value)

@@ -22,11 +22,13 @@ from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from proctorlake.core.policy import IntegrityThresholds
 from proctorlake.core.topics import (
     DETECTIONS,
     FRAMES_SCREEN,
     FRAMES_WEBCAM,
     INCIDENTS,
+    INTEGRITY,
     PROCTOR_ACTIONS,
     SESSIONS,
     Topic,
@@ -34,6 +36,8 @@ from proctorlake.core.topics import (
 from proctorlake.core.vocabulary import (
     IncidentState,
     IncidentType,
+    IntegrityEventType,
+    IntegrityPhase,
     ProctorActionType,
     SessionEventType,
     Severity,
@@ -198,12 +202,30 @@ class SessionEventMessage(TopicMessage):
     reasons: list[str] | None = None
 
 
+class IntegrityEventMessage(TopicMessage):
+    """One fact the exam page reported (tab hidden, paste, ...), with the session's
+    thresholds from its exam policy so the incident aggregator applies the exam's own."""
+
+    TOPIC: ClassVar[Topic] = INTEGRITY
+
+    event_id: str
+    institution_id: str
+    kind: IntegrityEventType
+    phase: IntegrityPhase
+    occurred_at_ms: int = Field(description="when it happened on the client, ms since the epoch")
+    session_ts: float = Field(description="seconds since the session started (the rules' clock)")
+    width: int | None = Field(None, description="window_size: the window's inner width")
+    height: int | None = Field(None, description="window_size: the window's inner height")
+    thresholds: IntegrityThresholds
+
+
 MESSAGES: tuple[type[TopicMessage], ...] = (
     FrameMessage,
     DetectionMessage,
     IncidentMessage,
     ProctorActionMessage,
     SessionEventMessage,
+    IntegrityEventMessage,
 )
 """Every topic's record type (``FrameMessage`` serves both frames topics)."""
 
@@ -214,6 +236,7 @@ MESSAGE_BY_TOPIC: dict[str, type[TopicMessage]] = {
     INCIDENTS.name: IncidentMessage,
     PROCTOR_ACTIONS.name: ProctorActionMessage,
     SESSIONS.name: SessionEventMessage,
+    INTEGRITY.name: IntegrityEventMessage,
 }
 
 

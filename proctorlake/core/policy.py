@@ -8,9 +8,10 @@ of silently never firing.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from proctorlake.core.vocabulary import (
+    ADVISORY_INCIDENT_TYPES,
     EMITTED_INCIDENT_TYPES,
     IncidentType,
     RecordingMode,
@@ -20,6 +21,29 @@ from proctorlake.core.vocabulary import (
 
 class ExamPolicyError(ValueError):
     """The policy names something the product does not have."""
+
+
+@dataclass(frozen=True)
+class IntegrityThresholds:
+    """When the exam page's integrity events become incidents (``models.integrity_rules``).
+    The API stamps the session's values on each event it publishes, so the workers apply
+    the exam's own thresholds without reading its policy."""
+
+    left_window_min_s: float = 5.0
+    """Hidden or unfocused at least this long is ``left_exam_window`` (issue 16: a glance at a
+    notification or a misclick back is shorter)."""
+    fullscreen_exit_min_s: float = 5.0
+    """Out of fullscreen at least this long is ``fullscreen_exited``."""
+    small_window_min_s: float = 5.0
+    """Below the size floor at least this long is ``window_too_small`` (resizing passes)."""
+    min_window_width: int = 800
+    min_window_height: int = 500
+    """The floor: a window shrunk below it leaves room for something beside the exam."""
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not isinstance(value, int | float) or value < 0:
+                raise ExamPolicyError(f"integrity threshold {name} must be >= 0, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -37,6 +61,8 @@ class ExamPolicy:
     recording: RecordingMode = RecordingMode.SERVER
     """Where the recording is made: the gateway (``server``) or the browser's upload
     (``client``, for networks that block WebRTC)."""
+    integrity: IntegrityThresholds = IntegrityThresholds()
+    """When the exam page's integrity events become incidents."""
 
     def __post_init__(self) -> None:
         extreme = []
@@ -45,6 +71,11 @@ class ExamPolicy:
                 raise ExamPolicyError(
                     f"policy names incident type {name!r}, which nothing emits; "
                     f"choose from {[t.value for t in EMITTED_INCIDENT_TYPES]}"
+                )
+            if name in ADVISORY_INCIDENT_TYPES:
+                raise ExamPolicyError(
+                    f"incident type {name!r} is advisory (for a reviewer to look at) and "
+                    "may not end a session on its own"
                 )
             extreme.append(IncidentType(name))
         if self.alert_min_severity not in list(Severity):
@@ -74,6 +105,7 @@ class ExamPolicy:
                 "alert_min_severity": self.alert_min_severity.value,
                 "liveness_required": self.liveness_required,
                 "recording": self.recording.value,
+                "integrity": asdict(self.integrity),
             }
         )
 
@@ -101,4 +133,12 @@ class ExamPolicy:
             data.get("alert_min_severity", Severity.MEDIUM),
             bool(data.get("liveness_required", True)),
             data.get("recording", RecordingMode.SERVER),
+            cls._integrity(data.get("integrity") or {}),
         )
+
+    @staticmethod
+    def _integrity(values: dict) -> IntegrityThresholds:
+        unknown = sorted(set(values) - set(IntegrityThresholds.__dataclass_fields__))
+        if unknown:
+            raise ExamPolicyError(f"unknown integrity thresholds {unknown}")
+        return IntegrityThresholds(**values)

@@ -236,6 +236,24 @@ STREAM_INCIDENTS = Table(
     "Latest state of each realtime incident (one row per incident id), landed from the topic.",
 )
 
+INTEGRITY_EVENTS = Table(
+    "integrity_events",
+    "bronze",
+    (
+        *_KEYS,
+        _c("event_id", "string", False),
+        _c("kind", "string", False),  # IntegrityEventType: page_hidden, paste, ...
+        _c("phase", "string", False),  # start | still | end | instant
+        _c("occurred_at", "timestamp", False),  # on the client's clock
+        _c("session_ts", "double", False),  # seconds since the session started
+        _c("width", "int"),
+        _c("height", "int"),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "The exam page's integrity events (one row per event), landed from the integrity topic.",
+)
+
 IDENTITY_VERIFICATIONS = Table(
     "identity_verifications",
     "audit",
@@ -488,6 +506,7 @@ ALL_TABLES: tuple[Table, ...] = (
     PROCTOR_ACTIONS,
     STREAM_DETECTIONS,
     STREAM_INCIDENTS,
+    INTEGRITY_EVENTS,
     IDENTITY_VERIFICATIONS,
     ERASURE_LOG,
     ANONYMIZED_SESSIONS,

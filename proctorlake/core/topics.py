@@ -45,6 +45,12 @@ INCIDENTS = Topic(
     can_act_on_exams=True,
 )
 PROCTOR_ACTIONS = Topic("proctor.actions", 3, True, "messages, session ends, reviews")
+INTEGRITY = Topic(
+    "integrity",
+    3,
+    True,
+    "exam page integrity events: tab hidden, focus lost, fullscreen, copy/paste, PrintScreen",
+)
 SESSIONS = Topic("sessions", 3, True, "session lifecycle: created, verified, started, gap, ended")
 
 ALL_TOPICS: tuple[Topic, ...] = (
@@ -54,4 +60,5 @@ ALL_TOPICS: tuple[Topic, ...] = (
     INCIDENTS,
     PROCTOR_ACTIONS,
     SESSIONS,
+    INTEGRITY,
 )

@@ -65,6 +65,14 @@ class IncidentType(StrEnum):
     UNAUTHORIZED_APP = "unauthorized_app"
     DIFFERENT_PERSON = "different_person"
     STREAM_GAP = "stream_gap"
+    TALKING = "talking"
+    LEFT_EXAM_WINDOW = "left_exam_window"
+    FULLSCREEN_EXITED = "fullscreen_exited"
+    PASTE_DETECTED = "paste_detected"
+    COPY_DETECTED = "copy_detected"
+    SCREENSHOT_KEY = "screenshot_key"
+    SECOND_DISPLAY = "second_display"
+    WINDOW_TOO_SMALL = "window_too_small"
 
 
 DETECTED_INCIDENT_TYPES: tuple[IncidentType, ...] = (
@@ -76,11 +84,29 @@ DETECTED_INCIDENT_TYPES: tuple[IncidentType, ...] = (
 )
 """What the shared temporal rules raise from detector output (both paths)."""
 
+INTEGRITY_INCIDENT_TYPES: tuple[IncidentType, ...] = (
+    IncidentType.LEFT_EXAM_WINDOW,
+    IncidentType.FULLSCREEN_EXITED,
+    IncidentType.PASTE_DETECTED,
+    IncidentType.COPY_DETECTED,
+    IncidentType.SCREENSHOT_KEY,
+    IncidentType.SECOND_DISPLAY,
+    IncidentType.WINDOW_TOO_SMALL,
+)
+"""What the incident aggregator raises from the exam page's integrity events."""
+
 EMITTED_INCIDENT_TYPES: tuple[IncidentType, ...] = (
     *DETECTED_INCIDENT_TYPES,
     IncidentType.STREAM_GAP,
+    IncidentType.TALKING,
+    *INTEGRITY_INCIDENT_TYPES,
 )
 """Every incident type something in the product emits: a policy may name only these."""
+
+
+ADVISORY_INCIDENT_TYPES: tuple[IncidentType, ...] = (IncidentType.TALKING,)
+"""Something for a reviewer to look at, never a reason to act: a policy may not name these
+as extreme (speech is not cheating)."""
 
 
 class IncidentState(StrEnum):
@@ -99,6 +125,36 @@ class SessionEventType(StrEnum):
     STARTED = "started"
     GAP = "gap"
     ENDED = "ended"
+
+
+class IntegrityEventType(StrEnum):
+    """What the exam page reports on the ``integrity`` topic (browser facts, no content: a
+    paste event says that something was pasted, never what)."""
+
+    PAGE_HIDDEN = "page_hidden"
+    """The exam tab is hidden (another tab, minimised): a span."""
+    WINDOW_BLURRED = "window_blurred"
+    """The exam window lost focus (another window on top): a span."""
+    FULLSCREEN_EXITED = "fullscreen_exited"
+    """The page left fullscreen: a span."""
+    WINDOW_SIZE = "window_size"
+    """The window's inner size (sent when it changes): below the policy's floor is a span."""
+    COPY = "copy"
+    CUT = "cut"
+    PASTE = "paste"
+    PRINT_SCREEN = "print_screen"
+    SECOND_DISPLAY = "second_display"
+    """``screen.isExtended`` is true (browsers that have it)."""
+
+
+class IntegrityPhase(StrEnum):
+    """Where an integrity event sits in its span; ``instant`` for one-off events."""
+
+    START = "start"
+    STILL = "still"
+    """Sent every few seconds while a span lasts, so a span that never ends still opens."""
+    END = "end"
+    INSTANT = "instant"
 
 
 class ProctorActionType(StrEnum):

@@ -177,14 +177,24 @@ def make_webcam_recording(
     size: tuple[int, int] = (640, 480),
     codec: str = "libx264",
     display_rotation_deg: int = 0,
+    audio: np.ndarray | None = None,
 ) -> RecordingTruth:
     """Render and encode a script (H.264 MP4, or VP8 WebM with codec='libvpx').
 
     ``display_rotation_deg`` records it as a phone does (-90: held upright, sensor frames
-    stored sideways with a display matrix); ``size`` is the picture as displayed.
+    stored sideways with a display matrix); ``size`` is the picture as displayed. ``audio``
+    (mono float at 16 kHz, e.g. from :mod:`proctorlake.samples.audio`) adds a microphone track.
     """
     frames = render_webcam_frames(script, seed, fps, size)
-    write_video(Path(path), frames, fps, codec=codec, display_rotation_deg=display_rotation_deg)
+    track = (audio, 16000) if audio is not None else None
+    write_video(
+        Path(path),
+        frames,
+        fps,
+        codec=codec,
+        display_rotation_deg=display_rotation_deg,
+        audio=track,
+    )
     return RecordingTruth(
         Path(path),
         round(round(script.duration_s * fps) / fps, 3),

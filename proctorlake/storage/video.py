@@ -21,6 +21,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+AUDIO_RATE = 16000
+"""Microphone tracks are analysed as 16 kHz mono (what the voice activity model takes)."""
+
 
 class VideoError(ValueError):
     """A file that is not a readable video (truncated, empty, wrong format)."""
@@ -101,23 +104,29 @@ def write_video(
     codec: str = "libx264",
     gop: int | None = None,
     display_rotation_deg: int = 0,
+    audio: tuple[np.ndarray, int] | None = None,
 ) -> Path:
     """Encode RGB uint8 frames at a constant rate (H.264 MP4, or VP8 WebM with codec 'libvpx').
 
     ``gop`` sets the keyframe interval in frames (None: the encoder's default).
     ``display_rotation_deg`` stores the frames as a phone does: turned back by that angle, with
     a display matrix that turns them upright again (the frames given are what a player shows).
+    ``audio`` is (mono float samples in [-1, 1], sample rate): a microphone track (AAC in MP4,
+    Opus in WebM, as browsers record it) starting with the first frame.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
-        stream = None
+        stream = audio_stream = None
         for image in frames:
             stored = upright(image, -display_rotation_deg)
             if stream is None:
                 stream = container.add_stream(codec, rate=fps)
                 if display_rotation_deg % 360:
                     stream.set_display_rotation(display_rotation_deg)
+                if audio is not None:
+                    audio_codec = "aac" if codec == "libx264" else "libopus"
+                    audio_stream = container.add_stream(audio_codec, rate=48000, layout="mono")
                 stream.width, stream.height = stored.shape[1], stored.shape[0]
                 stream.pix_fmt = "yuv420p"
                 if codec == "libx264":
@@ -139,7 +148,44 @@ def write_video(
             raise VideoError("no frames to write")
         for packet in stream.encode():
             container.mux(packet)
+        if audio_stream is not None and audio is not None:
+            _mux_audio(container, audio_stream, *audio)
     return path
+
+
+def _mux_audio(container, stream, samples: np.ndarray, rate: int) -> None:
+    """Encode mono samples in the encoder's frame size (AAC and Opus refuse longer frames)."""
+    resampler = av.AudioResampler(
+        format=stream.format.name, layout="mono", rate=stream.rate, frame_size=stream.frame_size
+    )
+    pcm = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="flt", layout="mono")
+    frame.sample_rate, frame.pts = rate, 0
+    for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
+        for packet in stream.encode(resampled):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def read_audio(path: Path, rate: int = 16000) -> np.ndarray | None:
+    """The first audio track as mono float32 samples at ``rate`` (None when the file has no
+    audio). Sample 0 is the track's first sample; a browser recording starts its audio and
+    video tracks together, so its seconds are the video's seconds."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return None
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            parts = []
+            for frame in container.decode(stream):
+                frame.pts = None  # browsers' WebM timestamps jitter; the samples are contiguous
+                parts += [r.to_ndarray().reshape(-1) for r in resampler.resample(frame)]
+            parts += [r.to_ndarray().reshape(-1) for r in resampler.resample(None)]
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{Path(path).name}: not a readable recording ({exc})") from exc
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
 
 
 def iter_decoded_frames(
@@ -199,8 +245,11 @@ def transcode_to_cfr_chunks(
     """Re-encode a recording as constant-rate H.264 MP4 chunks of ``chunk_seconds``.
 
     One decoding pass for the whole file; each chunk has a keyframe every second so analysis
-    can seek to each sampled second without decoding the frames in between.
+    can seek to each sampled second without decoding the frames in between. A microphone
+    track is kept: each chunk carries its seconds of it (AAC), so analysis listens to the same
+    chunk it watches.
     """
+    audio = read_audio(Path(source), AUDIO_RATE)
     per_chunk = fps * chunk_seconds
     chunks: list[TranscodedChunk] = []
     frames = iter_cfr_frames(Path(source), fps)
@@ -222,8 +271,11 @@ def transcode_to_cfr_chunks(
                     return
 
         path = Path(out_dir) / f"{index:05d}.mp4"
-        write_video(path, this_chunk(), fps, gop=fps)
         start = index * chunk_seconds
+        track = None
+        if audio is not None and len(audio) > start * AUDIO_RATE:
+            track = (audio[start * AUDIO_RATE : (start + chunk_seconds) * AUDIO_RATE], AUDIO_RATE)
+        write_video(path, this_chunk(), fps, gop=fps, audio=track)
         chunks.append(TranscodedChunk(index, start, start + count / fps, path, count))
         index += 1
     return chunks

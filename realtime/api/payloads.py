@@ -8,15 +8,39 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from proctorlake.core.ids import ID_PATTERN, MAX_ID_LENGTH
-from proctorlake.core.policy import ExamPolicy
-from proctorlake.core.vocabulary import EMITTED_INCIDENT_TYPES, RecordingMode, Severity
+from proctorlake.core.policy import ExamPolicy, IntegrityThresholds
+from proctorlake.core.vocabulary import (
+    ADVISORY_INCIDENT_TYPES,
+    EMITTED_INCIDENT_TYPES,
+    IntegrityEventType,
+    IntegrityPhase,
+    RecordingMode,
+    Severity,
+)
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
 EmittedIncidentType = Literal[tuple(t.value for t in EMITTED_INCIDENT_TYPES)]  # type: ignore[valid-type]
+ActionableIncidentType = Literal[  # type: ignore[valid-type]
+    tuple(t.value for t in EMITTED_INCIDENT_TYPES if t not in ADVISORY_INCIDENT_TYPES)
+]
+_DEFAULT_INTEGRITY = IntegrityThresholds()
+MAX_INTEGRITY_EVENTS = 50
+"""Events per request: the page sends each as it happens, a handful at most when it
+reconnects after a network drop."""
+
+
+class IntegrityThresholdsIn(BaseModel):
+    """When the exam page's events become incidents (defaults: ``IntegrityThresholds``)."""
+
+    left_window_min_s: float = Field(_DEFAULT_INTEGRITY.left_window_min_s, ge=0, le=3600)
+    fullscreen_exit_min_s: float = Field(_DEFAULT_INTEGRITY.fullscreen_exit_min_s, ge=0, le=3600)
+    small_window_min_s: float = Field(_DEFAULT_INTEGRITY.small_window_min_s, ge=0, le=3600)
+    min_window_width: int = Field(_DEFAULT_INTEGRITY.min_window_width, ge=0, le=10000)
+    min_window_height: int = Field(_DEFAULT_INTEGRITY.min_window_height, ge=0, le=10000)
 
 
 class PolicyIn(BaseModel):
-    extreme_incident_types: list[EmittedIncidentType] = Field(
+    extreme_incident_types: list[ActionableIncidentType] = Field(
         default_factory=lambda: [t.value for t in ExamPolicy().extreme_incident_types],
         description="incident types that end the session automatically (by default only "
         "different_person, another person taking over the exam); all others only queue for "
@@ -31,6 +55,7 @@ class PolicyIn(BaseModel):
         description="server: the media gateway records; client: the browser uploads "
         "MediaRecorder segments (for networks that block WebRTC)",
     )
+    integrity: IntegrityThresholdsIn = Field(default_factory=IntegrityThresholdsIn)
 
     def to_policy(self) -> ExamPolicy:
         return ExamPolicy(
@@ -38,6 +63,7 @@ class PolicyIn(BaseModel):
             self.alert_min_severity,
             self.liveness_required,
             self.recording,
+            IntegrityThresholds(**self.integrity.model_dump()),
         )
 
 
@@ -62,6 +88,7 @@ class SessionEndpoints(BaseModel):
     screen_frames: str
     webcam_chunks: str
     screen_chunks: str
+    integrity: str
     events: str
     exam_page: str
 
@@ -100,6 +127,25 @@ class SessionStart(BaseModel):
     started_at_ms: int | None = Field(
         default=None, ge=0, description="client clock at recording start (epoch ms)"
     )
+
+
+class IntegrityEventIn(BaseModel):
+    """One browser fact from the exam page: what happened and when, never any content."""
+
+    kind: IntegrityEventType
+    phase: IntegrityPhase = IntegrityPhase.INSTANT
+    occurred_at_ms: int = Field(ge=0, description="client time, ms since the epoch")
+    width: int | None = Field(None, ge=0, le=100_000, description="window_size only")
+    height: int | None = Field(None, ge=0, le=100_000, description="window_size only")
+
+
+class IntegrityEventsIn(BaseModel):
+    events: list[IntegrityEventIn] = Field(min_length=1, max_length=MAX_INTEGRITY_EVENTS)
+
+
+class IntegrityAccepted(BaseModel):
+    session_id: str
+    published: int = Field(description="events published (0 for tier 'none')")
 
 
 class FrameAccepted(BaseModel):

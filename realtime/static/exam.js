@@ -1,6 +1,6 @@
-// Exam client: webcam + screen capture, 1 fps frames, recording (published to the media
-// gateway, which records it; or, when the exam's policy says "client", MediaRecorder segments
-// uploaded by the page), proctor messages.
+// Exam client: webcam + microphone + screen capture, 1 fps frames, recording (published to the
+// media gateway, which records it; or, when the exam's policy says "client", MediaRecorder
+// segments with the microphone track uploaded by the page), integrity events, proctor messages.
 // The page is opened as /exam#session=<id>&token=<student token>.
 "use strict";
 
@@ -112,6 +112,79 @@ async function flushSegments() {
   }
 }
 
+// Integrity events: facts about the page, never content (a paste says that, not what). Spans
+// (hidden, unfocused, out of fullscreen) send start and end, and "still" every few seconds so
+// the server can flag a student who never comes back; the window's size goes out when it
+// changes and with each heartbeat (the exam policy's floor is applied on the server).
+const integrity = { queue: [], spans: new Set(), sending: false, sent: 0, wasFullscreen: false };
+const HEARTBEAT_MS = 3000;
+
+function report(kind, phase = "instant", extra = {}) {
+  if (state.ended || !state.started) return;
+  integrity.queue.push({ kind, phase, occurred_at_ms: Date.now(), ...extra });
+  sendIntegrity();
+}
+
+function reportSpan(kind, on) {
+  if (on === integrity.spans.has(kind)) return;
+  if (on) integrity.spans.add(kind); else integrity.spans.delete(kind);
+  report(kind, on ? "start" : "end");
+}
+
+function reportSize() {
+  report("window_size", "instant", { width: window.innerWidth, height: window.innerHeight });
+}
+
+async function sendIntegrity() {
+  if (integrity.sending || !integrity.queue.length) return;
+  integrity.sending = true;
+  const events = integrity.queue.splice(0, 50);
+  let retry = false;
+  try {
+    const response = await api(`${base}/integrity`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ events }),
+    });
+    retry = !response.ok && (response.status >= 500 || response.status === 429);
+    if (response.ok) {
+      integrity.sent += events.length;
+      document.getElementById("integrity-sent").textContent = integrity.sent;
+    }
+  } catch (err) {
+    retry = true;  // offline: keep them, in order, for the next try
+  }
+  if (retry) integrity.queue.unshift(...events);
+  integrity.sending = false;
+  if (integrity.queue.length) setTimeout(sendIntegrity, retry ? 2000 : 0);
+}
+
+function watchIntegrity() {
+  document.addEventListener("visibilitychange", () => reportSpan("page_hidden", document.visibilityState === "hidden"));
+  window.addEventListener("blur", () => reportSpan("window_blurred", true));
+  window.addEventListener("focus", () => reportSpan("window_blurred", false));
+  document.addEventListener("fullscreenchange", () => {
+    const inside = document.fullscreenElement !== null;
+    integrity.wasFullscreen = integrity.wasFullscreen || inside;
+    if (integrity.wasFullscreen) reportSpan("fullscreen_exited", !inside);
+  });
+  for (const kind of ["copy", "cut", "paste"]) document.addEventListener(kind, () => report(kind));
+  // The key itself is not delivered on every system; when it is, it comes as a keyup.
+  document.addEventListener("keyup", (e) => { if (e.key === "PrintScreen") report("print_screen"); });
+  if ("isExtended" in screen) {
+    const check = () => { if (screen.isExtended) report("second_display"); };
+    screen.addEventListener("change", check);
+    check();
+  }
+  let resized = null;
+  window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(reportSize, 1000); });
+  reportSize();
+  if (document.visibilityState === "hidden") reportSpan("page_hidden", true);
+  if (!document.hasFocus()) reportSpan("window_blurred", true);
+  setInterval(() => {
+    for (const kind of integrity.spans) report(kind, "still");
+    reportSize();
+  }, HEARTBEAT_MS);
+}
+
 // An EventSource cannot send the token header, and a token in a URL leaks into logs: the
 // stream opens with a single-use ticket, and a dropped stream asks for a new one.
 async function streamTicket(path) {
@@ -187,9 +260,18 @@ async function start() {
   if (!started.ok) { setStatus(`cannot start: ${(await started.json()).detail}`, "error"); return; }
   const info = await started.json();
   state.t0 = Date.parse(info.started_at) || state.t0;  // a reconnecting client keeps its origin
+  state.started = true;
   followEvents();
+  watchIntegrity();
   const webcamVideo = document.getElementById("webcam");
-  state.webcam = await navigator.mediaDevices.getUserMedia({ video: RECORDING_FLOOR, audio: false });
+  // The microphone goes into the recording (the batch path listens for sustained speech); a
+  // device without one still runs the exam on video alone.
+  try {
+    state.webcam = await navigator.mediaDevices.getUserMedia({ video: RECORDING_FLOOR, audio: true });
+  } catch (err) {
+    state.webcam = await navigator.mediaDevices.getUserMedia({ video: RECORDING_FLOOR, audio: false });
+    document.getElementById("counters").append(" (no microphone)");
+  }
   webcamVideo.srcObject = state.webcam;
   // Server recording: the gateway samples webcam and screen as it received them; the page
   // sends no frames of its own.

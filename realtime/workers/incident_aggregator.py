@@ -17,11 +17,13 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, field
 
+from models.integrity_rules import IntegrityObservation, IntegrityRules
 from models.screen_apps import ScreenObservation
 from models.takeover import TakeoverReference
 from models.temporal_rules import Flag, SessionRules, incident_id
 from models.webcam import WebcamObservation
 from proctorlake.core.messages import IncidentMessage
+from proctorlake.core.policy import IntegrityThresholds
 from proctorlake.core.stream_gaps import is_stream_gap
 from proctorlake.core.vocabulary import IncidentState, IncidentType, Severity
 
@@ -42,6 +44,7 @@ class SessionTrack:
     rules: SessionRules
     last_ts: float = -1.0
     published: dict[str, IncidentMessage] = field(default_factory=dict)  # open id -> last sent
+    integrity: IntegrityRules | None = None  # the exam page's events (the integrity worker)
 
 
 class IncidentAggregator:
@@ -96,12 +99,31 @@ class IncidentAggregator:
         rule_events = track.rules.feed_screen(observation)
         return self._publishable_all(meta, track, rule_events, captured_at_ms, now_ms)
 
+    def observe_integrity(
+        self,
+        meta: SessionMeta,
+        observation: IntegrityObservation,
+        thresholds: IntegrityThresholds,
+        occurred_at_ms: int,
+        now_ms: int,
+    ) -> list[IncidentMessage]:
+        """An exam page's integrity event through ``models.integrity_rules`` (the exam's own
+        thresholds, stamped on the event by the API). A replayed event gives the same ids."""
+        track = self._track(meta)
+        if track.integrity is None:
+            track.integrity = IntegrityRules(meta.session_id)
+        rule_events = track.integrity.feed(observation, thresholds)
+        return self._publishable_all(meta, track, rule_events, occurred_at_ms, now_ms)
+
     def finish(self, meta: SessionMeta, captured_at_ms: int, now_ms: int) -> list[IncidentMessage]:
         """The session ended: close its open incidents and forget it."""
         track = self.sessions.pop(meta.session_id, None)
         if track is None:
             return []
-        return self._publishable_all(meta, track, track.rules.finish(), captured_at_ms, now_ms)
+        rule_events = track.rules.finish()
+        if track.integrity is not None:
+            rule_events += track.integrity.finish()
+        return self._publishable_all(meta, track, rule_events, captured_at_ms, now_ms)
 
     def start(self, meta: SessionMeta, reference: TakeoverReference | None) -> None:
         """Begin a session's rules with its verified face as the takeover reference (None:

@@ -1,7 +1,9 @@
-"""Run the stream path's background processes: detectors, lander, gateway recorder and sampler.
+"""Run the stream path's background processes: detectors, lander, integrity rules, gateway
+recorder and sampler.
 
 ``python -m realtime.workers`` starts one webcam detector, one screen detector, the Delta
-lander, the gateway recorder and the gateway sampler (:mod:`realtime.workers.gateway_recorder`,
+lander, the integrity worker (the exam page's browser events), the gateway recorder and the
+gateway sampler (:mod:`realtime.workers.gateway_recorder`,
 :mod:`realtime.workers.gateway_sampler`), each in its own process; ``--detectors N`` /
 ``--screens N`` start more members of those consumer groups (Kafka spreads the partitions
 among them); ``--only KIND`` runs one kind. A lone process (``--only detectors`` with one
@@ -25,11 +27,12 @@ from proctorlake.core.settings import load_settings
 from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, run_worker
 from realtime.workers.gateway_recorder import run_recorder
 from realtime.workers.gateway_sampler import run_sampler
+from realtime.workers.integrity_worker import run_integrity_worker
 from realtime.workers.screen_worker import run_screen_worker
 from realtime.workers.topic_lander import run_lander
 
-KINDS = ("detectors", "screens", "lander", "recorder", "sampler")
-NICENESS = {"detectors": 0, "screens": 10, "lander": 5, "recorder": 0, "sampler": 0}
+KINDS = ("detectors", "screens", "lander", "integrity", "recorder", "sampler")
+NICENESS = {"detectors": 0, "screens": 10, "lander": 5, "integrity": 0, "recorder": 0, "sampler": 0}
 """Added niceness per kind: the latency-critical webcam path gets the CPU first."""
 
 
@@ -45,6 +48,8 @@ def _run_kind(kind: str, stop: threading.Event, detection_width: int) -> None:
         run_recorder(settings, stop)
     elif kind == "sampler":
         run_sampler(settings, stop)
+    elif kind == "integrity":
+        run_integrity_worker(settings, stop)
     else:
         run_lander(settings, stop)
 
@@ -85,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         "detectors": args.detectors,
         "screens": args.screens,
         "lander": 1,
+        "integrity": 1,
         "recorder": 1,
         "sampler": 1,
     }

@@ -1,11 +1,11 @@
 """Topic landing: micro-batches from Kafka into Delta bronze, so analysts see live events.
 
-``detections`` lands in ``stream_detections`` and ``incidents`` in ``stream_incidents``
-(one row per incident with its latest state). Rows are merged on their natural key, then the
-offsets are committed: a batch replayed after a crash rewrites the same rows, never adds
-copies. The ``sessions`` and ``proctor.actions`` topics need no lander: the API writes
-``exam_sessions`` and ``proctor_actions`` itself before it publishes, so the audit row exists
-before the event does.
+``detections`` lands in ``stream_detections``, ``incidents`` in ``stream_incidents`` (one row
+per incident with its latest state) and ``integrity`` in ``integrity_events``. Rows are merged
+on their natural key, then the offsets are committed: a batch replayed after a crash rewrites
+the same rows, never adds copies. The ``sessions`` and ``proctor.actions`` topics need no
+lander: the API writes ``exam_sessions`` and ``proctor_actions`` itself before it publishes, so
+the audit row exists before the event does.
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ from dataclasses import dataclass
 from kafka import OffsetAndMetadata
 
 from proctorlake.core import schemas
-from proctorlake.core.messages import DetectionMessage, IncidentMessage, MessageFormatError
+from proctorlake.core.messages import (
+    DetectionMessage,
+    IncidentMessage,
+    IntegrityEventMessage,
+    MessageFormatError,
+)
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import DETECTIONS, INCIDENTS
+from proctorlake.core.topics import DETECTIONS, INCIDENTS, INTEGRITY
 from proctorlake.governance import erased_sessions, keystore, sealed_topics
 from proctorlake.storage import kafka_io
 from realtime.resilient import run_until_stopped
@@ -57,6 +62,16 @@ def incident_row(message: IncidentMessage) -> dict:
     return row
 
 
+def integrity_row(message: IntegrityEventMessage) -> dict:
+    """The ``integrity_events`` row of one exam-page event (its thresholds are not kept: the
+    session's policy is in ``exam_sessions``)."""
+    occurred = _utc(message.occurred_at_ms)
+    row = message.model_dump(mode="json", include=set(schemas.INTEGRITY_EVENTS.column_names))
+    row["occurred_at"] = occurred
+    row["session_date"] = (occurred - dt.timedelta(seconds=message.session_ts)).date().isoformat()
+    return row
+
+
 @dataclass(frozen=True)
 class Landing:
     table: schemas.Table
@@ -74,6 +89,7 @@ LANDINGS: dict[str, Landing] = {
     INCIDENTS.name: Landing(
         schemas.STREAM_INCIDENTS, incident_row, ("incident_id",), ("review_status",)
     ),
+    INTEGRITY.name: Landing(schemas.INTEGRITY_EVENTS, integrity_row, ("event_id",)),
 }
 
 
@@ -81,7 +97,7 @@ class TopicLander:
     def __init__(self, settings: Settings, group_id: str = GROUP_ID) -> None:
         self.settings = settings
         self.consumer = kafka_io.make_group_consumer(
-            settings, group_id, [DETECTIONS, INCIDENTS], max_poll_records=2000
+            settings, group_id, [DETECTIONS, INCIDENTS, INTEGRITY], max_poll_records=2000
         )
         self.rows_landed = 0
 

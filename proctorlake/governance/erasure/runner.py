@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core.schemas import ACCOMMODATIONS
@@ -81,8 +82,10 @@ def _sessions_of_student(settings: Settings, student_id: str) -> dict[str, str]:
     table = delta_tables.open_delta(settings, "exam_sessions")
     if table is None:
         return {}
+    # cast: merged files hold string_view (see delta_tables._session_filter)
     rows = table.to_pyarrow_dataset().to_table(
-        columns=["session_id", "institution_id"], filter=pc.field("student_id") == student_id
+        columns=["session_id", "institution_id"],
+        filter=pc.field("student_id").cast(pa.string()) == student_id,
     )
     return dict(
         zip(rows["session_id"].to_pylist(), rows["institution_id"].to_pylist(), strict=True)

@@ -19,11 +19,14 @@ from realtime.api.client_clock import capture_time_ms, start_time_ms
 from realtime.api.deps import Claims, Services, require_staff, session_for
 from realtime.api.errors import ApiProblem
 from realtime.api.frame_intake import MAX_FRAME_BYTES, FrameRejected
+from realtime.api.integrity_intake import publish_integrity_events
 from realtime.api.live_feed import relay_events, sse_message
 from realtime.api.payloads import (
     ChunkStored,
     FrameAccepted,
     GatewayRoomInfo,
+    IntegrityAccepted,
+    IntegrityEventsIn,
     SessionCreate,
     SessionCreated,
     SessionEndpoints,
@@ -64,6 +67,7 @@ def _endpoints(session_id: str) -> SessionEndpoints:
         webcam_frames=f"{base}/frames/webcam",
         screen_frames=f"{base}/frames/screen",
         webcam_chunks=f"{base}/chunks/webcam",
+        integrity=f"{base}/integrity",
         screen_chunks=f"{base}/chunks/screen",
         events=f"{base}/events",
         exam_page="/exam",
@@ -175,6 +179,28 @@ async def post_frame(
         gap_from = captured - receipt.gap_before_ms
         await run_in_threadpool(services.registry.record_gap, session, gap_from, captured)
     return FrameAccepted(**receipt.__dict__)
+
+
+@router.post(
+    "/{session_id}/integrity",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IntegrityAccepted,
+)
+def post_integrity_events(
+    session_id: str, body: IntegrityEventsIn, claims: Claims, services: Services
+) -> IntegrityAccepted:
+    """The exam page's integrity events (tab hidden, focus lost, fullscreen left, copy, paste,
+    PrintScreen, a second display, the window's size), published to the ``integrity`` topic.
+    Only the session's own exam client reports them."""
+    if claims.role != "student":
+        raise Forbidden("only the session's exam client reports integrity events")
+    session = session_for(services, claims, session_id)
+    services.registry.require_open(session_id)
+    published = publish_integrity_events(
+        services.settings, services.producer, session, body.events, int(time.time() * 1000)
+    )
+    services.registry.touch(session_id)
+    return IntegrityAccepted(session_id=session_id, published=published)
 
 
 @router.post(
