@@ -384,11 +384,14 @@ def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> Brok
         for folder in (paths.data_dir, paths.config_dir, paths.logs_dir, paths.pid_file.parent):
             folder.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(nodes[0].paths.lock_file):
+        down = [node for node in nodes if _running_pid(node.paths) is None]
+        jvms = {node.node_id: _prepare(settings, node) for node in down}
+        # Each format is a JVM start of several seconds: the nodes are formatted side by side.
+        _format_storage(settings, [(node, jvms[node.node_id]) for node in down])
         launched: list[tuple[KafkaNode, int, int]] = []
-        for node in nodes:
-            if _running_pid(node.paths) is None:
-                log_offset = _file_size(node.paths.server_log)
-                launched.append((node, _launch(settings, node), log_offset))
+        for node in down:
+            log_offset = _file_size(node.paths.server_log)
+            launched.append((node, _spawn(node, jvms[node.node_id]), log_offset))
         # A quorum forms only once most voters run: every node is launched before any wait.
         if launched:
             _wait_healthy(settings, launched, timeout_s)
@@ -462,7 +465,8 @@ def _partition_counts(admin: KafkaAdminClient) -> dict[str, int]:
     return {item["name"]: len(item["partitions"]) for item in admin.describe_topics(names)}
 
 
-def _launch(settings: Settings, node: KafkaNode) -> int:
+def _prepare(settings: Settings, node: KafkaNode) -> list[str]:
+    """Write the node's configuration; the JVM command line to run its tools with."""
     paths = node.paths
     _refuse_busy_port(node.port)
     _refuse_busy_port(node.controller_port)
@@ -481,13 +485,18 @@ def _launch(settings: Settings, node: KafkaNode) -> int:
         "-cp",
         classpath,
     ]
-    if not (paths.data_dir / "meta.properties").exists():
-        _format_storage(jvm, paths, settings)
-    elif scram_enabled(settings) and _scram_user(paths) != settings.kafka_sasl_username:
+    formatted = (paths.data_dir / "meta.properties").exists()
+    if formatted and scram_enabled(settings) and _scram_user(paths) != settings.kafka_sasl_username:
         raise BrokerError(
             f"the broker storage in {paths.data_dir} was formatted without SCRAM credentials "
             f"for {settings.kafka_sasl_username!r}; start from a fresh PROCTORLAKE_HOME"
         )
+    return jvm
+
+
+def _spawn(node: KafkaNode, jvm: list[str]) -> int:
+    """Start the node's JVM, detached, and record its PID."""
+    paths = node.paths
     with paths.console_log.open("ab") as console:
         process = subprocess.Popen(
             [*jvm, BROKER_MAIN_CLASS, str(paths.server_properties)],
@@ -538,7 +547,14 @@ def _cluster_id(settings: Settings) -> str:
     return new_cluster_id()
 
 
-def _format_storage(jvm: list[str], paths: BrokerPaths, settings: Settings) -> None:
+def _format_storage(settings: Settings, nodes: list[tuple[KafkaNode, list[str]]]) -> None:
+    """Format every node of ``nodes`` not formatted yet, all at once, with one cluster id."""
+    unformatted = [
+        (node, jvm) for node, jvm in nodes if not (node.paths.data_dir / "meta.properties").exists()
+    ]
+    if not unformatted:
+        return
+    cluster_id = _cluster_id(settings)
     scram = []
     if scram_enabled(settings):
         user, password = settings.kafka_sasl_username, settings.kafka_sasl_password
@@ -546,24 +562,44 @@ def _format_storage(jvm: list[str], paths: BrokerPaths, settings: Settings) -> N
             "--add-scram",
             f"{settings.kafka_sasl_mechanism}=[name={user},password={password}]",
         ]
-    command = [
-        *jvm,
-        STORAGE_TOOL_CLASS,
-        "format",
-        "--config",
-        str(paths.server_properties),
-        f"--cluster-id={_cluster_id(settings)}",
-        "--ignore-formatted",
-        *scram,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).replace(str(settings.kafka_sasl_password), "***")
-        raise BrokerError(
-            f"formatting Kafka storage in {paths.data_dir} failed:\n{output.strip()[-2000:]}"
+    running = [
+        (
+            node,
+            subprocess.Popen(
+                [
+                    *jvm,
+                    STORAGE_TOOL_CLASS,
+                    "format",
+                    "--config",
+                    str(node.paths.server_properties),
+                    f"--cluster-id={cluster_id}",
+                    "--ignore-formatted",
+                    *scram,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
         )
-    if scram:
-        _scram_user_file(paths).write_text(f"{settings.kafka_sasl_username}\n")
+        for node, jvm in unformatted
+    ]
+    failures = []
+    for node, process in running:
+        try:
+            output, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        if process.returncode != 0:
+            output = output.replace(str(settings.kafka_sasl_password), "***")
+            failures.append(
+                f"formatting Kafka storage in {node.paths.data_dir} failed:\n"
+                f"{output.strip()[-2000:]}"
+            )
+        elif scram:
+            _scram_user_file(node.paths).write_text(f"{settings.kafka_sasl_username}\n")
+    if failures:
+        raise BrokerError("\n".join(failures))
 
 
 def _wait_healthy(
