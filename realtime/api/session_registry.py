@@ -163,6 +163,8 @@ class SessionRegistry:
         processes share) and yield its row as Delta has it now, not as this cache had it."""
         if not is_valid_id(session_id or ""):
             raise UnknownSession(session_id)
+        if erased_sessions.is_erased(self.settings, session_id):
+            raise SessionErased(f"session {session_id} was erased")  # no lock file for it again
         stripe = self._transition_locks[hash(session_id) % TRANSITION_STRIPES]
         with stripe, exclusive_lock(transition_lock_path(self.settings, session_id)):
             yield self.refresh(session_id)
