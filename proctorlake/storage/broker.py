@@ -81,7 +81,7 @@ JVM_OPTIONS = (
 )
 NODE_ID = 1
 """The node id of a single-node cluster (and the first node of any)."""
-CLUSTER_SESSION_TIMEOUT_MS = 4000
+CLUSTER_SESSION_TIMEOUT_MS = 6000
 """How long a silent node keeps its leaderships in a multi-node cluster (Kafka's default is 9 s)."""
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
@@ -395,8 +395,22 @@ def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> Brok
         # A quorum forms only once most voters run: every node is launched before any wait.
         if launched:
             _wait_healthy(settings, launched, timeout_s)
-        ensure_topics(settings)
+        _ensure_topics_settled(settings, timeout_s)
     return broker_status(settings)
+
+
+def _ensure_topics_settled(settings: Settings, timeout_s: float) -> None:
+    """``ensure_topics``, asked again while a young cluster still settles: its metadata may
+    name a controller that a client cannot reach yet (UnknownBrokerIdError, seen at start)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ensure_topics(settings)
+            return
+        except KafkaError:
+            if settings.kafka_nodes == 1 or time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
 
 
 def stop_broker(settings: Settings, timeout_s: float = STOP_TIMEOUT_S) -> bool:
