@@ -207,7 +207,11 @@ def run(
     from realtime.api.auth import issue_token
 
     frames = _jpegs(seconds)
-    start_broker(settings)
+    try:
+        start_broker(settings)
+    except BaseException:
+        stop_broker(settings)  # the nodes it did start
+        raise
     logs = open(home / "services.log", "ab")  # noqa: SIM115
     api = subprocess.Popen(
         [sys.executable, "-m", "realtime.api.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
