@@ -117,7 +117,7 @@ def _alerts_per_session(seconds: int) -> int:
     return count
 
 
-def _wait_http(url: str, timeout_s: float = 90) -> None:
+def _wait_http(url: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -239,8 +239,8 @@ def run(
     try:
         _wait_http(f"{base}/healthz")
         # As before an exam starts: every worker has loaded its models and joined its group.
-        wait_for_group(settings, DETECTOR_GROUP, detectors, timeout_s=120)
-        wait_for_group(settings, LANDER_GROUP, 1, timeout_s=120)
+        wait_for_group(settings, DETECTOR_GROUP, detectors, timeout_s=300)
+        wait_for_group(settings, LANDER_GROUP, 1, timeout_s=300)
         admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
         with httpx.Client(base_url=base, timeout=60) as client:
             created = [
