@@ -25,10 +25,12 @@ else:
         st.Page(
             VIEWS / "overview.py", title="Overview", icon=":material/monitoring:", default=True
         ),
+        st.Page(VIEWS / "review_queue.py", title="Review queue", icon=":material/low_priority:"),
         st.Page(
             VIEWS / "session_review.py", title="Session review", icon=":material/video_library:"
         ),
         st.Page(VIEWS / "detector_quality.py", title="Detector quality", icon=":material/target:"),
+        st.Page(VIEWS / "accommodations.py", title="Accommodations", icon=":material/accessible:"),
         st.Page(
             VIEWS / "erasure_requests.py",
             title="Erasure requests",

@@ -154,6 +154,27 @@ def sessions_for_review(
     return _df(connection, sql, {"limit": int(limit), "offset": int(offset)})
 
 
+QUEUE_MAX_INCIDENTS = 20_000
+"""Unreviewed incidents the review queue reads at most (the backlog reviewers keep small); the
+page says when there are more."""
+
+
+def pending_incidents(
+    connection: duckdb.DuckDBPyConnection, limit: int = QUEUE_MAX_INCIDENTS
+) -> pd.DataFrame:
+    """Unreviewed incidents with their session's student and exam: the review queue's input,
+    the most recent sessions first when there are more than ``limit``."""
+    sql = """
+    select i.session_id, i.incident_type, i.severity, i.confidence, i.start_s, i.end_s,
+           i.resolution, s.student_id, s.student_name, s.exam_id, s.session_date
+    from incidents i join exam_sessions s using (session_id)
+    where i.resolution is null
+    order by s.session_date desc, i.session_id, i.start_s
+    limit $limit
+    """
+    return _df(connection, sql, {"limit": int(limit)})
+
+
 def session_detail(connection: duckdb.DuckDBPyConnection, session_id: str) -> dict | None:
     rows = _df(
         connection, "select * from exam_sessions where session_id = $s", {"s": session_id}
@@ -163,6 +184,16 @@ def session_detail(connection: duckdb.DuckDBPyConnection, session_id: str) -> di
 
 def session_incidents(connection: duckdb.DuckDBPyConnection, session_id: str) -> pd.DataFrame:
     sql = "select * from incidents where session_id = $s order by start_s, incident_type"
+    return _df(connection, sql, {"s": session_id})
+
+
+def session_suppressed(connection: duckdb.DuckDBPyConnection, session_id: str) -> pd.DataFrame:
+    """Flags the student's accommodations suppressed, by type and reason: counted, not raised."""
+    sql = """
+    select incident_type, reason, count(*) as flags, sum(end_s - start_s) as seconds
+    from suppressed_incidents where session_id = $s
+    group by all order by incident_type, reason
+    """
     return _df(connection, sql, {"s": session_id})
 
 

@@ -16,8 +16,9 @@ from models.webcam import WebcamObservation
 
 WEBCAM_DETECTION = "webcam_frame"
 SCREEN_DETECTION = "screen_frame"
-SCREEN_MODEL_VERSION = "rapidocr-titlebar-v1"
-"""``models.screen_apps`` declares no version yet; bump this when its matcher changes."""
+SCREEN_MODEL_VERSION = "rapidocr-titlebar-v2"
+"""``models.screen_apps`` declares no version yet; bump this when its matcher changes (v2: an
+unchanged screen reuses the last read, ``read_at_s`` says which, ``models.screen_changes``)."""
 
 
 def model_version(track: str) -> str:

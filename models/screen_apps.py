@@ -52,6 +52,14 @@ class ScreenObservation:
     titles: tuple[str, ...]
     banned_titles: tuple[str, ...]
     confidence: float
+    read_at_s: float | None = None
+    """When the titles were last read by OCR: this frame's own time, or an earlier frame's
+    when the screen had not changed since (``models.screen_changes``); None means this frame."""
+
+    @property
+    def reused(self) -> bool:
+        """Whether the titles are an earlier frame's read, not this frame's."""
+        return self.read_at_s is not None and self.read_at_s != self.frame_ts
 
     def to_dict(self) -> dict:
         return {
@@ -59,6 +67,7 @@ class ScreenObservation:
             "titles": list(self.titles),
             "banned_titles": list(self.banned_titles),
             "confidence": self.confidence,
+            "read_at_s": self.frame_ts if self.read_at_s is None else self.read_at_s,
         }
 
     def redacted(self) -> ScreenObservation:
@@ -66,7 +75,7 @@ class ScreenObservation:
         data: a document name, an e-mail address): banned titles become the banned
         application's name. This is what is stored and sent; the rules need no more."""
         apps = tuple(sorted({banned_in_title(t) or "?" for t in self.banned_titles}))
-        return ScreenObservation(self.frame_ts, (), apps, self.confidence)
+        return ScreenObservation(self.frame_ts, (), apps, self.confidence, self.read_at_s)
 
     @classmethod
     def from_dict(cls, row: dict) -> ScreenObservation:
@@ -75,6 +84,7 @@ class ScreenObservation:
             tuple(row["titles"]),
             tuple(row["banned_titles"]),
             float(row["confidence"]),
+            float(row.get("read_at_s", row["frame_ts"])),
         )
 
 

@@ -8,11 +8,14 @@ PY=${PYTHON:-python3.11}
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
-# 1. System packages: a JDK + Maven (jars, Kafka, Spark) and Debian's chromium (browser tests).
+# 1. System packages: a JDK + Maven (jars, Kafka, Spark), Debian's chromium (browser tests) and
+#    Debian's Janus media gateway (janus 1.1.2) with janus-tools (janus-pp-rec, post-processing).
 need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v chromium >/dev/null || need_apt+=(chromium)
+command -v janus >/dev/null || need_apt+=(janus)
+command -v janus-pp-rec >/dev/null || need_apt+=(janus-tools)
 if ((${#need_apt[@]})); then
   say "installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -43,4 +46,12 @@ fi
 # 3. JVM jars from Maven Central into .jars/ (Delta, Spark-Kafka, hadoop-aws, Kafka broker).
 say "resolving JVM jars"
 .venv/bin/python -m proctorlake.storage.jars >/dev/null
-say "ready: $ROOT/.venv, $ROOT/.jars"
+# 4. axe-core from the npm registry (the accessibility test injects it into the pages).
+AXE_VERSION=4.14.1
+if [[ ! -f .tools/axe/node_modules/axe-core/axe.min.js ]] \
+  || [[ $(node -p "require('./.tools/axe/node_modules/axe-core/package.json').version" 2>/dev/null) != "$AXE_VERSION" ]]; then
+  command -v npm >/dev/null || { say "installing npm"; apt-get install -y -qq npm >/dev/null; }
+  say "installing axe-core $AXE_VERSION into .tools/axe"
+  npm install --silent --no-audit --no-fund --prefix .tools/axe "axe-core@$AXE_VERSION" >/dev/null
+fi
+say "ready: $ROOT/.venv, $ROOT/.jars, $ROOT/.tools"

@@ -6,17 +6,21 @@ session) -> load (Delta, replacing the sessions' previous rows so re-runs never 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, Row, SparkSession
+import pandas as pd
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.services import accommodations
 from proctorlake.storage import lake
 from proctorlake.storage.delta_predicates import column_in
 from proctorlake.storage.object_store import open_object_store
@@ -28,7 +32,11 @@ from spark_jobs.detect_chunks import (
     chunk_checkpoint_key,
     detect_partition,
 )
-from spark_jobs.observation_rows import incidents_for_session
+from spark_jobs.observation_rows import (
+    SUPPRESSED_BY,
+    SessionAllowances,
+    incidents_for_session,
+)
 
 
 @dataclass(frozen=True)
@@ -59,15 +67,22 @@ def detect(job: DetectJob, chunks: DataFrame) -> DataFrame:
 
 def one_task_per_chunk(spark: SparkSession, chunks: list[Row]) -> DataFrame:
     """The chunk rows spread one per partition, longest first, so no task waits on a
-    neighbour's chunk and the longest work starts earliest."""
+    neighbour's chunk and the longest work starts earliest.
+
+    ``spark.range`` with one partition per chunk carries the task numbers and the chunk rows
+    join it by broadcast (which keeps the range's partitions): no RDD, so this runs the same
+    over Spark Connect. A local table alone would be cut into as many partitions as there
+    are cores, several chunks per task."""
     ordered = sorted(
         chunks,
         key=lambda c: (c["track"] != "screen", c["chunk_start_ms"] - c["chunk_end_ms"]),
     )
     schema = schemas.MEDIA_CHUNKS.spark_schema()
-    values = [tuple(c[name] for name in schema.fieldNames()) for c in ordered]
-    rdd = spark.sparkContext.parallelize(values, len(values))
-    return spark.createDataFrame(rdd, schema)
+    indexed = T.StructType([T.StructField("id", T.LongType(), False), *schema.fields])
+    values = [(i, *(c[name] for name in schema.fieldNames())) for i, c in enumerate(ordered)]
+    rows = spark.createDataFrame(values, indexed)
+    tasks = spark.range(0, len(values), 1, len(values))
+    return tasks.join(F.broadcast(rows), "id").select(*schema.fieldNames())
 
 
 def chunk_failure(exc: BaseException) -> str | None:
@@ -76,11 +91,64 @@ def chunk_failure(exc: BaseException) -> str | None:
     return match.group(0) if match else None
 
 
-def incidents_from_detections(detections: DataFrame) -> DataFrame:
-    """Session-level temporal rules, one group per session (pure: DataFrame in, out)."""
-    return detections.groupBy("session_id").applyInPandas(
-        incidents_for_session, schemas.INCIDENTS.spark_schema()
+def incidents_from_detections(
+    detections: DataFrame, allowances: SessionAllowances | None = None
+) -> DataFrame:
+    """Session-level temporal rules, one group per session (pure: DataFrame in, out); each
+    incident row also says whether the student's accommodation suppresses it."""
+    from pyspark.sql import types as T
+
+    schema = schemas.INCIDENTS.spark_schema().add(SUPPRESSED_BY, T.StringType(), True)
+    shipped = dict(allowances or {})
+
+    def body(rows: pd.DataFrame) -> pd.DataFrame:
+        return incidents_for_session(rows, shipped)
+
+    return detections.groupBy("session_id").applyInPandas(body, schema)
+
+
+def session_allowances(
+    spark: SparkSession, settings: Settings, session_ids: Sequence[str]
+) -> SessionAllowances:
+    """Each session's accommodation and breaks (timeline: the session's start, as the batch
+    incidents' seconds are), read on the driver: a handful of rows per session."""
+    sessions = (
+        spark.read.format("delta")
+        .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
+        .where(_in_sessions(session_ids))
+        .select(
+            "session_id",
+            "institution_id",
+            "exam_id",
+            "student_id",
+            # epoch seconds: a collected timestamp would come back in the driver's local zone
+            F.col("started_at").cast("double").alias("started_epoch_s"),
+        )
+        .collect()
     )
+    allowances = {}
+    for session in sessions:
+        accommodation = accommodations.current_accommodation(
+            settings, session["institution_id"], session["exam_id"], session["student_id"]
+        )
+        rows = accommodations.breaks_of(settings, session["session_id"])
+        started = session["started_epoch_s"]
+        origin = dt.datetime.fromtimestamp(started, dt.UTC) if started is not None else None
+        breaks = accommodations.break_timeline(rows, origin, accommodation)
+        allowances[session["session_id"]] = (accommodation, tuple(breaks))
+    return allowances
+
+
+def split_suppressed(incidents: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(raised incidents, suppressed rows): a suppressed flag is counted, never raised."""
+    raised = incidents.where(F.col(SUPPRESSED_BY).isNull()).select(*schemas.INCIDENTS.column_names)
+    suppressed = (
+        incidents.where(F.col(SUPPRESSED_BY).isNotNull())
+        .withColumn("reason", F.col(SUPPRESSED_BY))
+        .withColumn("source", F.lit("batch"))
+        .select(*schemas.SUPPRESSED_INCIDENTS.column_names)
+    )
+    return raised, suppressed
 
 
 def replace_sessions(
@@ -104,6 +172,7 @@ class DetectionRun:
     detected_chunks: int
     rows: int
     run_id: str
+    screen_frames_reused: int = 0  # screen samples unchanged since the last OCR read
 
 
 def run_detection(
@@ -137,13 +206,23 @@ def run_detection(
         if message is None:
             raise
         raise ChunkFailed(message) from None
-    written = (
+    written, screen_reused = (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.DETECTION_EVENTS.name))
         .where(_in_sessions(session_ids))
-        .count()
+        .agg(F.count(F.lit(1)), F.count(F.when(reused_screen_read(), True)))
+        .first()
     )
-    return DetectionRun(len(chunks), reused, len(chunks) - reused, written, run_id)
+    return DetectionRun(
+        len(chunks), reused, len(chunks) - reused, written, run_id, int(screen_reused or 0)
+    )
+
+
+def reused_screen_read() -> Column:
+    """A screen row whose titles are an earlier frame's OCR read (the screen had not
+    changed; ``models.screen_changes``)."""
+    read_at = F.get_json_object("detail", "$.read_at_s").cast("double")
+    return (F.col("track") == "screen") & (read_at != F.col("frame_ts"))
 
 
 REVIEW_COLUMNS = ("reviewed_by", "resolution", "reviewed_at")
@@ -188,10 +267,13 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
         .select("session_id", F.col("started_at").alias("session_started_at"))
     )
     detections = detections.join(starts, "session_id", "left")
-    incidents = keep_reviews(
-        incidents_from_detections(detections), _reviews(spark, settings, session_ids)
-    )
+    allowances = session_allowances(spark, settings, session_ids)
+    all_flags = incidents_from_detections(detections, allowances).persist()
+    raised, suppressed = split_suppressed(all_flags)
+    incidents = keep_reviews(raised, _reviews(spark, settings, session_ids))
     replace_sessions(incidents, settings, schemas.INCIDENTS, session_ids)
+    replace_sessions(suppressed, settings, schemas.SUPPRESSED_INCIDENTS, session_ids)
+    all_flags.unpersist()
     return (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.INCIDENTS.name))
@@ -216,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     import time
 
     from proctorlake.core.settings import load_settings
-    from proctorlake.storage.spark_session import get_spark
+    from proctorlake.storage.spark_session import get_spark, stop_spark
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--session", action="append", required=True, dest="sessions")
@@ -237,12 +319,13 @@ def main(argv: list[str] | None = None) -> None:
         "reused_chunks": detection.reused_chunks,
         "detected_chunks": detection.detected_chunks,
         "detection_rows": detection.rows,
+        "screen_frames_reused": detection.screen_frames_reused,
         "incidents": incidents,
         "detection_s": round(detected_s, 3),
         "total_s": round(time.monotonic() - started, 3),
     }
     print(json.dumps(result))
-    spark.stop()
+    stop_spark(spark)
 
 
 if __name__ == "__main__":

@@ -48,10 +48,12 @@ def _chunk_path(store, key: str, tmp: Path) -> Path:
 
 def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
     """Detection rows (``detection_events`` columns) for one chunk row of ``media_chunks``."""
+    from models.screen_changes import ScreenChangeGate
     from proctorlake.storage.video import sample_frames  # av before decord, inside the worker
     from spark_jobs.observation_rows import observations_to_rows, run_detectors
 
     track = chunk["track"]
+    gate = ScreenChangeGate()
     path = _chunk_path(store, chunk["analysis_key"], tmp)
     offset = chunk["chunk_start_ms"] / 1000.0
     rows: list[dict] = []
@@ -60,10 +62,10 @@ def detection_rows_for_chunk(chunk: dict, store, tmp: Path) -> list[dict]:
         stamps.append(t)
         frames.append(frame)
         if len(frames) == FRAME_BATCH:
-            rows += observations_to_rows(chunk, run_detectors(track, frames, stamps))
+            rows += observations_to_rows(chunk, run_detectors(track, frames, stamps, gate))
             stamps, frames = [], []
     if frames:
-        rows += observations_to_rows(chunk, run_detectors(track, frames, stamps))
+        rows += observations_to_rows(chunk, run_detectors(track, frames, stamps, gate))
     return rows
 
 

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from models.detection_rows import detector_columns, model_version
-from models.screen_apps import ScreenObservation, analyze_screen_frames
+from models.screen_apps import ScreenObservation
+from models.screen_changes import ScreenChangeGate, analyze_screen_frames_gated
 from models.temporal_rules import Flag, incident_id, observations_to_flags
 from models.webcam import WebcamObservation, analyze_webcam_frames
+from proctorlake.core.accommodations import (
+    NO_ACCOMMODATION,
+    Accommodation,
+    BreakWindow,
+    suppression_reason,
+)
 from proctorlake.core.schemas import INCIDENTS
 from proctorlake.core.vocabulary import Track
 
@@ -32,12 +39,19 @@ def detector_version(track: str) -> str:
     return f"{track}-{model_version(track)}-{ROWS_FORMAT}"
 
 
-def run_detectors(track: str, frames: Sequence[np.ndarray], stamps: Sequence[float]) -> list:
-    """The shared per-frame detectors for one track (a batch of frames)."""
+def run_detectors(
+    track: str,
+    frames: Sequence[np.ndarray],
+    stamps: Sequence[float],
+    gate: ScreenChangeGate | None = None,
+) -> list:
+    """The shared per-frame detectors for one track (a batch of frames). Screen frames go
+    through ``gate`` (one per recording chunk, so consecutive batches share it): an
+    unchanged screen reuses the last OCR read."""
     if track == Track.WEBCAM:
         return analyze_webcam_frames(frames, stamps)
     if track == Track.SCREEN:
-        return analyze_screen_frames(frames, stamps)
+        return analyze_screen_frames_gated(frames, stamps, gate or ScreenChangeGate())
     raise ValueError(f"unknown track {track!r}")
 
 
@@ -99,18 +113,34 @@ def flag_to_row(
     }
 
 
-def incidents_for_session(rows: pd.DataFrame) -> pd.DataFrame:
-    """``applyInPandas`` body: one session's detection rows in, its incident rows out."""
+SUPPRESSED_BY = "suppressed_by"
+"""The extra column of :func:`incidents_for_session`: why an accommodation suppressed the
+flag (``SuppressionReason``), null for a flag that is raised."""
+
+INCIDENT_COLUMNS_WITH_SUPPRESSION = (*INCIDENTS.column_names, SUPPRESSED_BY)
+
+SessionAllowances = Mapping[str, tuple[Accommodation, Sequence[BreakWindow]]]
+"""session_id -> (its student's accommodation for the exam, its breaks on the batch timeline)."""
+
+
+def incidents_for_session(
+    rows: pd.DataFrame, allowances: SessionAllowances | None = None
+) -> pd.DataFrame:
+    """``applyInPandas`` body: one session's detection rows in, its incident rows out, each
+    with ``suppressed_by`` set when the student's accommodation suppresses it."""
     if rows.empty:
-        return pd.DataFrame(columns=INCIDENTS.column_names)
+        return pd.DataFrame(columns=INCIDENT_COLUMNS_WITH_SUPPRESSION)
     session_id = rows["session_id"].iloc[0]
+    accommodation, breaks = (allowances or {}).get(session_id, (NO_ACCOMMODATION, ()))
     webcam, screen = observations_from_rows(rows)
     flags = observations_to_flags(webcam, screen, session_id=session_id)
     started = rows["session_started_at"].iloc[0] if "session_started_at" in rows else None
     started_at = None if started is None or pd.isna(started) else pd.Timestamp(started)
     institution_id = rows["institution_id"].iloc[0]
     session_date = rows["session_date"].iloc[0]
-    out = [
-        flag_to_row(flag, session_id, institution_id, session_date, started_at) for flag in flags
-    ]
-    return pd.DataFrame(out, columns=INCIDENTS.column_names)
+    out = []
+    for flag in flags:
+        row = flag_to_row(flag, session_id, institution_id, session_date, started_at)
+        reason = suppression_reason(flag.type, flag.start_s, flag.end_s, accommodation, breaks)
+        out.append({**row, SUPPRESSED_BY: None if reason is None else reason.value})
+    return pd.DataFrame(out, columns=INCIDENT_COLUMNS_WITH_SUPPRESSION)

@@ -16,13 +16,13 @@ from deltalake import write_deltalake
 
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings
+from proctorlake.core.vocabulary import SEVERITY_WEIGHT
 from proctorlake.storage import lake
 
-SEVERITY_WEIGHT = {"high": 30.0, "medium": 15.0, "low": 5.0}
-"""Risk points per incident at confidence 1; a proctor-confirmed incident counts double and a
-dismissed one not at all. Hand-set (no labelled outcomes yet): three confident high-severity
-incidents reach the 0-100 cap."""
 CONFIRMED_FACTOR = 2.0
+"""Risk points per incident are ``SEVERITY_WEIGHT`` at confidence 1; a proctor-confirmed
+incident counts double and a dismissed one not at all. Hand-set (no labelled outcomes yet):
+three confident high-severity incidents reach the 0-100 cap."""
 FLAG_THRESHOLD = 50.0
 """A session at or above this risk score counts as flagged in institution_daily."""
 

@@ -7,6 +7,7 @@ pytest_plugins = [
     "tests.fixtures.spark",
     "tests.fixtures.erasure",
     "tests.fixtures.realtime",
+    "tests.fixtures.gateway",
     "tests.fixtures.lakehouse",
     "tests.fixtures.chromium",
     "tests.fixtures.dashboard_server",

@@ -92,6 +92,7 @@ def test_session_review_shows_timeline_video_frames_actions_identity(lakehouse):
         "Status": "ended",
         "Incidents": "3",
         "Pending": "1",
+        "Suppressed": "0",
     }
     assert app.caption[0].value == "Ana Lima · s-ana@students.example · exam on 2026-01-12"
     identity, actions = (frame.value for frame in app.dataframe)

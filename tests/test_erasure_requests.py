@@ -95,17 +95,17 @@ def test_one_session_then_the_rest_then_a_signed_noop(settings, lakehouse, tmp_p
     assert not verify_certificate_file(settings, tmp_path / "junk.json").valid
 
 
-_KILL_AFTER_FIRST_TABLE = textwrap.dedent(
+_KILL_AFTER_EXAM_SESSIONS = textwrap.dedent(
     """
     import os, signal, sys
     from proctorlake.governance.erasure import erase
     from proctorlake.core.settings import load_settings
 
-    def die_after_first_table(step, _result):
-        if step.startswith("delta:"):
+    def die_after_exam_sessions(step, _result):
+        if step == "delta:exam_sessions":
             os.kill(os.getpid(), signal.SIGKILL)
 
-    erase(load_settings(), sys.argv[1], on_step_done=die_after_first_table)
+    erase(load_settings(), sys.argv[1], on_step_done=die_after_exam_sessions)
     """
 )
 
@@ -114,7 +114,7 @@ _KILL_AFTER_FIRST_TABLE = textwrap.dedent(
 def test_killed_midway_then_rerun_completes(settings, lakehouse, tmp_path) -> None:
     alice, others = lakehouse[0], lakehouse[1:]
     script = tmp_path / "erase_and_die.py"
-    script.write_text(_KILL_AFTER_FIRST_TABLE)
+    script.write_text(_KILL_AFTER_EXAM_SESSIONS)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     run = subprocess.run([sys.executable, str(script), alice.student_id], env=env, timeout=300)
     assert run.returncode == -9  # really killed, mid-way
@@ -123,7 +123,7 @@ def test_killed_midway_then_rerun_completes(settings, lakehouse, tmp_path) -> No
     assert not plan.done and "delta:exam_sessions" in plan.progress
     assert "objects" not in plan.progress
     sessions = lake.read_table(settings, "exam_sessions").column("session_id").to_pylist()
-    assert not set(alice.session_ids) & set(sessions)  # the first table is already erased
+    assert not set(alice.session_ids) & set(sessions)  # that table is already erased
     assert (settings.home / "objects" / "sessions" / "sess-a1").exists()  # objects not yet
 
     certificate = erase(settings, alice.student_id)

@@ -1,5 +1,6 @@
-"""End to end in headless Chromium: the exam page streams a real-face camera, the proctor page
-sees the second person, messages the student and ends the session."""
+"""End to end in headless Chromium, with the client-side recording fallback (``recording:
+client``): the exam page streams a real-face camera, the proctor page sees the second person,
+messages the student and ends the session."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ CAMERA = WebcamScript((Segment("present", 12.0), Segment("second_person", 28.0))
 def test_exam_and_proctor_pages_in_chromium(realtime_api, realtime_workers, tmp_path):
     api = realtime_api
     video = write_y4m(tmp_path / "camera.y4m", render_webcam_frames(CAMERA, seed=5, fps=5), 5)
-    session = api.create_session(student_id="stu-browser")
+    # The browser's own recording and frames (the fallback for networks that block WebRTC);
+    # the gateway path is tests/test_media_gateway.py.
+    session = api.create_session(student_id="stu-browser", policy={"recording": "client"})
     sid = session["session_id"]
     proctor_token = api.staff_token("inst-a", subject="proctor-browser")
     browser = Chromium(tmp_path / "profile", video, tmp_path / "chromium.log")

@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 
+from models.screen_changes import screen_thumbnail, unchanged
 from models.temporal_rules import incident_id
 from proctorlake.samples.screen import ScreenSegment, render_screen
 from proctorlake.storage import lake
-from realtime.workers.screen_worker import screen_thumbnail, unchanged
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 from tests.fixtures.waiting import wait_until
 

@@ -82,7 +82,8 @@ def detection_events(
         raise Failure(description=str(exc), allow_retries=False) from exc
     context.log.info(
         f"{run.chunks} chunks ({run.reused_chunks} from checkpoints, {run.detected_chunks} "
-        f"analysed) into {run.rows} detection rows"
+        f"analysed) into {run.rows} detection rows; {run.screen_frames_reused} screen frames "
+        "unchanged since their last OCR read"
     )
     return MaterializeResult(
         metadata={
@@ -90,6 +91,7 @@ def detection_events(
             "reused_chunks": run.reused_chunks,
             "detected_chunks": run.detected_chunks,
             "rows": run.rows,
+            "screen_frames_reused": run.screen_frames_reused,
         }
     )
 

@@ -62,16 +62,32 @@ detail = queries.session_detail(connection, session_id)
 incidents = queries.session_incidents(connection, session_id)
 chunks = queries.session_chunks(connection, session_id)
 
-facts = st.columns(5)
+suppressed = queries.session_suppressed(connection, session_id)
+
+facts = st.columns(6)
 facts[0].metric("Student", detail["student_id"])
 facts[1].metric("Exam", detail["exam_id"])
 facts[2].metric("Status", detail["status"] or "–")
 facts[3].metric("Incidents", len(incidents))
 facts[4].metric("Pending", int(incidents["resolution"].isna().sum()))
+facts[5].metric(
+    "Suppressed",
+    int(suppressed["flags"].sum()) if not suppressed.empty else 0,
+    help="Flags the student's accommodations suppressed: counted, never raised.",
+)
 who = " · ".join(str(v) for v in (detail.get("student_name"), detail.get("student_email")) if v)
 st.caption(
     f"{who} · exam on {detail['session_date']}" if who else f"Exam on {detail['session_date']}"
 )
+
+if not suppressed.empty:
+    st.caption(
+        "Suppressed by accommodations: "
+        + ", ".join(
+            f"{r.incident_type} ×{r.flags} ({r.reason}, {video_clock(r.seconds)})"
+            for r in suppressed.itertuples()
+        )
+    )
 
 st.subheader("Identity record")
 identity = queries.session_identity(connection, session_id)

@@ -16,11 +16,6 @@ from pathlib import Path
 
 from proctorlake.core.settings import Settings
 
-REALTIME_PACE_S = 0.2
-"""Seconds between the demo client's frames: 5x faster than a real exam, so the demo is short
-(capture times still advance one second per frame)."""
-
-
 LIVE_SESSION_S = 90.0
 """The streamed session stays short whatever the window size: it shows the live path."""
 
@@ -126,12 +121,15 @@ def render_and_ingest(
 def stream_through_realtime(
     settings: Settings, options: DemoOptions, say: Callable[[str], None]
 ) -> tuple[str, list[dict]]:
-    """One exam session as the browser would run it: frames to the API (Kafka, detector
-    workers, live alerts), the WebM recording uploaded, the session ended. Returns the
-    session id and the incidents the proctors' live feed showed."""
-    from proctorlake.app.exam_client import ExamClient, ProctorLiveFollower, encode_jpeg
-    from proctorlake.samples.webcam import demo_exam_script, make_webcam_recording
-    from proctorlake.storage.video import iter_decoded_frames
+    """One exam session as a student's browser runs it: headless Chromium opens the exam page
+    with a scripted camera and publishes through the media gateway, which records it (chunks
+    in the object layout) and samples one frame a second for the detector workers (live
+    alerts); the session ends after ``LIVE_SESSION_S``. Returns the session id and the
+    incidents the proctors' live feed showed."""
+    from proctorlake.app.exam_browser import ExamBrowser
+    from proctorlake.app.exam_client import ExamClient, ProctorLiveFollower
+    from proctorlake.samples.webcam import demo_exam_script, render_webcam_frames, write_y4m
+    from proctorlake.storage.gateway import raw_recording_dir
     from realtime.api.auth import issue_token
 
     api = f"http://{settings.api_host}:{settings.api_port}"
@@ -140,35 +138,38 @@ def stream_through_realtime(
     feed = ProctorLiveFollower(api, staff).start()
     session = client.create_session(options.exam_id, "student-live", options.institution_id)
     session_id = session["session_id"]
-    say(f"session {session_id} created through the API; streaming 1 frame per video second")
+    seen = 0
+
+    def show_alerts() -> None:
+        nonlocal seen
+        for event in feed.events[seen:]:
+            say(
+                f"    live alert: {event['incident_type']} ({event['severity']}, "
+                f"{event['state']}) at {event.get('start_s', '?')} s"
+            )
+        seen = len(feed.events)
+
     with tempfile.TemporaryDirectory(prefix="proctorlake-demo-live-") as tmp:
-        recording = Path(tmp) / "live.webm"
-        make_webcam_recording(
-            recording, demo_exam_script(LIVE_SESSION_S, seed=100), seed=100, codec="libvpx"
+        script = demo_exam_script(LIVE_SESSION_S, seed=100)
+        camera = write_y4m(
+            Path(tmp) / "camera.y4m", render_webcam_frames(script, seed=100, fps=5), 5
         )
-        t0 = int(time.time() * 1000)
-        next_second = 0.0
-        seen = 0
-        for t, frame in iter_decoded_frames(recording):
-            if t + 1e-6 < next_second:
-                continue
-            client.send_frame(session, encode_jpeg(frame), t0 + round(t * 1000))
-            next_second += 1.0
-            time.sleep(REALTIME_PACE_S)
-            for event in feed.events[seen:]:
-                say(
-                    f"    live alert: {event['incident_type']} ({event['severity']}, "
-                    f"{event['state']}) at {event.get('start_s', '?')} s"
-                )
-            seen = len(feed.events)
-        duration_ms = round(LIVE_SESSION_S * 1000)
-        client.upload_segment(session, recording.read_bytes(), 0, duration_ms)
-    client.end_session(session)
+        url = f"{api}/exam#session={session_id}&token={session['token']}"
+        say(f"session {session_id}: headless Chromium publishes it through the media gateway")
+        with ExamBrowser(url, camera, settings.run_dir / "demo-browser.log"):
+            deadline = time.monotonic() + LIVE_SESSION_S
+            while time.monotonic() < deadline:
+                time.sleep(1)
+                show_alerts()
+            client.end_session(session)
+            raw = raw_recording_dir(settings, session_id)
+            waited = time.monotonic() + 60
+            while list(raw.glob("*.mjr")) and time.monotonic() < waited:
+                time.sleep(0.5)  # the gateway recorder stores the last chunk
     time.sleep(3)  # let the workers close the session's open incidents
     feed.stop()
     client.close()
-    for event in feed.events[seen:]:
-        say(f"    live alert: {event['incident_type']} ({event['severity']}, {event['state']})")
+    show_alerts()
     return session_id, list(feed.events)
 
 
@@ -241,6 +242,12 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
         from proctorlake.app.cli import main as cli_main
 
         cli_main(["up"])
+        if not settings.spark_remote:
+            from proctorlake.storage.spark_session import connect_url
+
+            # The analysis attaches to the warm Spark Connect server `up` started, as the
+            # Dagster UI's runs do.
+            os.environ["PROCTORLAKE_SPARK_REMOTE"] = connect_url(settings)
     lake.ensure_all_tables(settings)
     live_events: list[dict] = []
     session_ids: list[str] = []

@@ -1,4 +1,9 @@
-"""Background services the local mode starts (API, detector workers, Dagster, Streamlit).
+"""Background services the local mode starts (media gateway, Spark Connect, API, detector
+workers, Dagster, Streamlit).
+
+The Spark Connect server (Spark's own, ``spark-submit`` of its server class) starts first
+unless ``PROCTORLAKE_SPARK_REMOTE`` already names one (a cluster's): Dagster is started with
+``PROCTORLAKE_SPARK_REMOTE`` pointing at it, so its runs attach as clients to a warm JVM.
 
 Each service is a detached process with a PID file and a log under ``PROCTORLAKE_HOME/run``.
 Starting twice is harmless; a stale PID file (process gone or PID reused) is replaced, and
@@ -11,17 +16,25 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from proctorlake.app.pid_files import recorded_process, write_pid_file
 from proctorlake.core.settings import REPO_ROOT, Settings
+from proctorlake.storage import gateway
+from proctorlake.storage.spark_session import (
+    connect_server_argv,
+    connect_server_env,
+    connect_url,
+)
 
 StopOutcome = Literal["stopped", "not running", "stale pid file removed"]
 
@@ -37,6 +50,12 @@ class ServiceSpec:
     url: str | None
     health_path: str | None
     env: tuple[tuple[str, str], ...] = ()
+    tcp_port: int | None = None  # ready when this port on 127.0.0.1 accepts a connection
+    # The program replaces itself (spark-submit's scripts exec java, same PID, new command
+    # line): its PID file is written again once it is ready, naming the final program.
+    execs: bool = False
+    # Writes what the process reads (a generated configuration) just before each start.
+    prepare: Callable[[Settings], object] | None = None
 
     @property
     def health_url(self) -> str | None:
@@ -66,7 +85,30 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
     api = f"http://{settings.api_host}:{settings.api_port}"
     dagster = f"http://127.0.0.1:{settings.dagster_port}"
     dashboard = f"http://127.0.0.1:{settings.dashboard_port}"
+    dagster_env = (("DAGSTER_HOME", str(dagster_home(settings))),)
     specs = [
+        ServiceSpec(
+            "gateway",
+            gateway.janus_argv(settings),
+            gateway.gateway_url(settings),
+            "/info",
+            prepare=gateway.write_config,
+        ),
+    ]
+    if not settings.spark_remote:
+        specs.append(
+            ServiceSpec(
+                "spark",
+                tuple(connect_server_argv(settings)),
+                connect_url(settings),
+                None,
+                tuple(connect_server_env(settings).items()),
+                tcp_port=settings.spark_connect_port,
+                execs=True,
+            )
+        )
+        dagster_env += (("PROCTORLAKE_SPARK_REMOTE", connect_url(settings)),)
+    specs += [
         ServiceSpec("api", (python, "-m", "realtime.api.serve"), api, "/healthz"),
         ServiceSpec("workers", (python, "-m", "realtime.workers.launcher"), None, None),
         ServiceSpec(
@@ -84,7 +126,7 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
             ),
             dagster,
             "/server_info",
-            (("DAGSTER_HOME", str(dagster_home(settings))),),
+            dagster_env,
         ),
         ServiceSpec(
             "dashboard",
@@ -128,6 +170,8 @@ def start(settings: Settings, spec: ServiceSpec, timeout_s: float = 120.0) -> Se
     if current.running:
         return current
     settings.run_dir.mkdir(parents=True, exist_ok=True)
+    if spec.prepare is not None:
+        spec.prepare(settings)
     env = os.environ.copy() | dict(spec.env) | {"PROCTORLAKE_HOME": str(settings.home)}
     log = _log_file(settings, spec.name)
     with open(log, "ab") as out:
@@ -143,7 +187,27 @@ def start(settings: Settings, spec: ServiceSpec, timeout_s: float = 120.0) -> Se
     write_pid_file(_pid_file(settings, spec.name), process.pid)
     if spec.health_url:
         _wait_http(spec, process, log, timeout_s)
+    if spec.tcp_port:
+        _wait_tcp(spec, process, log, timeout_s)
+    if spec.execs:
+        write_pid_file(_pid_file(settings, spec.name), process.pid)
     return status(settings, spec)
+
+
+def _wait_tcp(spec: ServiceSpec, process: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServiceError(f"{spec.name} exited with {process.returncode}; see {log}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", spec.tcp_port), timeout=2),
+        ):
+            return
+        time.sleep(0.5)
+    raise ServiceError(
+        f"{spec.name} did not listen on port {spec.tcp_port} in {timeout_s:.0f} s; see {log}"
+    )
 
 
 def _wait_http(spec: ServiceSpec, process: subprocess.Popen, log: Path, timeout_s: float) -> None:

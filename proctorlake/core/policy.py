@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from proctorlake.core.vocabulary import EMITTED_INCIDENT_TYPES, IncidentType, Severity
+from proctorlake.core.vocabulary import (
+    EMITTED_INCIDENT_TYPES,
+    IncidentType,
+    RecordingMode,
+    Severity,
+)
 
 
 class ExamPolicyError(ValueError):
@@ -29,6 +34,9 @@ class ExamPolicy:
     liveness_required: bool = True
     """The identity check needs a selfie burst that shows a live person (the default; an exam
     may waive it, e.g. for a supervised test centre)."""
+    recording: RecordingMode = RecordingMode.SERVER
+    """Where the recording is made: the gateway (``server``) or the browser's upload
+    (``client``, for networks that block WebRTC)."""
 
     def __post_init__(self) -> None:
         extreme = []
@@ -46,6 +54,11 @@ class ExamPolicy:
             )
         object.__setattr__(self, "extreme_incident_types", tuple(extreme))
         object.__setattr__(self, "alert_min_severity", Severity(self.alert_min_severity))
+        if self.recording not in list(RecordingMode):
+            raise ExamPolicyError(
+                f"recording {self.recording!r} is not one of {[m.value for m in RecordingMode]}"
+            )
+        object.__setattr__(self, "recording", RecordingMode(self.recording))
 
     def alerts(self, severity: str) -> bool:
         """Whether an incident of ``severity`` alerts a live proctor."""
@@ -60,6 +73,7 @@ class ExamPolicy:
                 "extreme_incident_types": [t.value for t in self.extreme_incident_types],
                 "alert_min_severity": self.alert_min_severity.value,
                 "liveness_required": self.liveness_required,
+                "recording": self.recording.value,
             }
         )
 
@@ -86,4 +100,5 @@ class ExamPolicy:
             tuple(data.get("extreme_incident_types", ())),
             data.get("alert_min_severity", Severity.MEDIUM),
             bool(data.get("liveness_required", True)),
+            data.get("recording", RecordingMode.SERVER),
         )

@@ -3,7 +3,8 @@
 Each table is declared once with neutral type names and rendered on demand as a Spark
 ``StructType`` (for delta-spark writers) or a ``pyarrow.Schema`` (for delta-rs / DuckDB).
 Every table carries ``session_id`` and ``institution_id`` so erasure and access checks stay
-simple; only ``exam_sessions`` maps a session to a student.
+simple; only ``exam_sessions`` maps a session to a student. One exception: ``accommodations``
+is per student and exam, not per session (a keyed student hash, erased by it).
 """
 
 from __future__ import annotations
@@ -410,6 +411,73 @@ INSTITUTION_DAILY = Table(
     "session column, like anonymized_sessions).",
 )
 
+ACCOMMODATIONS = Table(
+    "accommodations",
+    "bronze",
+    (
+        _c("change_id", "string", False),
+        _c("institution_id", "string", False),
+        _c("exam_id", "string", False),
+        _c("student_id_hash", "string", False),  # keyed hash (erasure's), never the raw id
+        _c("accommodation_json", "string", False),  # proctorlake.core.accommodations
+        _c("set_by", "string", False),  # the admin who set it
+        _c("set_at", "timestamp", False),
+    ),
+    (),
+    "Every change to a student's accommodations for an exam (the latest applies): the "
+    "audit trail and the record at once. Per student, not per session, so it has no "
+    "session_id; erasure deletes a student's rows by the keyed hash.",
+    personal_columns=("student_id_hash", "accommodation_json"),
+)
+
+SESSION_BREAKS = Table(
+    "session_breaks",
+    "bronze",
+    (
+        *_KEYS,
+        _c("break_no", "int", False),  # 1, 2, ... within the session
+        _c("started_at", "timestamp", False),
+        _c("ended_at", "timestamp"),  # null while the break is open
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Breaks a student took from the exam page (within the accommodation's allowance).",
+)
+
+SUPPRESSED_INCIDENTS = Table(
+    "suppressed_incidents",
+    "gold",
+    (
+        *_INCIDENT_CORE,
+        _c("reason", "string", False),  # exempt | threshold | break
+        _c("source", "string", False),  # batch | stream
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Flags an accommodation suppressed: counted here, never raised in incidents.",
+)
+
+CHECKIN_EVENTS = Table(
+    "checkin_events",
+    "bronze",
+    (
+        *_KEYS,
+        _c("event_id", "string", False),
+        _c(
+            "step", "string", False
+        ),  # camera | microphone | screen | bandwidth | consent | identity
+        _c("outcome", "string", False),  # passed | failed | human_review | accepted | declined
+        _c("attempt", "int", False),
+        _c("detail", "string"),  # e.g. "display surface window", "820 kbit/s"
+        _c("tier", "string"),  # the tier shown with the privacy notice (consent)
+        _c("notice_version", "string"),
+        _c("at", "timestamp", False),
+        _c("session_date", "string", False),
+    ),
+    ("session_date",),
+    "Every check-in step's outcome before recording starts, the recorded consent included.",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     EXAM_SESSIONS,
     MEDIA_CHUNKS,
@@ -426,6 +494,10 @@ ALL_TABLES: tuple[Table, ...] = (
     RETENTION_LOG,
     SESSION_REPORTS,
     INSTITUTION_DAILY,
+    ACCOMMODATIONS,
+    SESSION_BREAKS,
+    SUPPRESSED_INCIDENTS,
+    CHECKIN_EVENTS,
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in ALL_TABLES}

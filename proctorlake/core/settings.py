@@ -45,6 +45,10 @@ class Settings:
     signing_key_path: Path
     # JSON file of LTI 1.3 platform registrations (see proctorlake/services/lti.py); None = no LMS.
     lti_platforms_path: Path | None = None
+    # A Spark Connect server to attach to ("sc://host:port"); empty = Spark in this process.
+    spark_remote: str = ""
+    # The port of the local Connect server `proctorlake up` starts.
+    spark_connect_port: int = 15002
     # Torch device override ("cuda", "cuda:1", "cpu"); empty = a GPU when present, else CPU.
     torch_device: str = ""
     # JSON file of dashboard admins: {user: {"password_hash": ..., "institution_id": ...}}.
@@ -72,6 +76,12 @@ class Settings:
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
+    # Media gateway (Janus, see proctorlake/storage/gateway.py): HTTP API port, the first of
+    # 1,000 RTP ports, and the interfaces ICE gathers on ("lo" keeps the local mode on loopback).
+    # Not 8088: a Debian host with systemd runs the packaged janus.service there.
+    gateway_port: int = 8090
+    gateway_rtp_port_low: int = 20000
+    gateway_ice_interfaces: str = "lo"
 
     @property
     def lake_root(self) -> str:
@@ -145,6 +155,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retention_days=int(_env("RETENTION_DAYS", str(2 * 365))),
         signing_key_path=Path(_env("SIGNING_KEY", str(home / "keys" / "signing_ed25519.pem"))),
         lti_platforms_path=Path(lti) if (lti := _env("LTI_PLATFORMS", "")) else None,
+        spark_remote=_env("SPARK_REMOTE", ""),
+        spark_connect_port=int(_env("SPARK_CONNECT_PORT", "15002")),
         torch_device=_env("TORCH_DEVICE", ""),
         admin_users_path=Path(_env("ADMIN_USERS", str(home / "admin_users.json"))),
         retention_policy_path=Path(_env("RETENTION_POLICY", str(home / "retention_policy.json"))),
@@ -166,4 +178,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_ssl_cafile=Path(cafile) if (cafile := _env("KAFKA_SSL_CAFILE", "")) else None,
         kafka_ssl_certfile=Path(cert) if (cert := _env("KAFKA_SSL_CERTFILE", "")) else None,
         kafka_ssl_keyfile=Path(key) if (key := _env("KAFKA_SSL_KEYFILE", "")) else None,
+        gateway_port=int(_env("GATEWAY_PORT", "8090")),
+        gateway_rtp_port_low=int(_env("GATEWAY_RTP_PORT_LOW", "20000")),
+        gateway_ice_interfaces=_env("GATEWAY_ICE_INTERFACES", "lo"),
     )

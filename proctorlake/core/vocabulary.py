@@ -28,9 +28,22 @@ class Severity(StrEnum):
             return -1
 
 
+SEVERITY_WEIGHT: dict[str, float] = {"high": 30.0, "medium": 15.0, "low": 5.0}
+"""Points per incident of each severity (times its confidence): the session report's risk
+score and the review queue's score both weigh incidents by these."""
+
+
 class Track(StrEnum):
     WEBCAM = "webcam"
     SCREEN = "screen"
+
+
+class RecordingMode(StrEnum):
+    """Who records an exam: the media gateway (default; the student's browser never holds the
+    evidence) or the browser's MediaRecorder upload (fallback for networks that block WebRTC)."""
+
+    SERVER = "server"
+    CLIENT = "client"
 
 
 class Tier(StrEnum):
@@ -92,6 +105,14 @@ class ProctorActionType(StrEnum):
     MESSAGE = "message"
     END_SESSION = "end_session"
     REVIEW = "review"
+
+
+class SuppressionReason(StrEnum):
+    """Why a flag was counted instead of raised (``proctorlake.core.accommodations``)."""
+
+    EXEMPT = "exempt"
+    THRESHOLD = "threshold"
+    BREAK = "break"
 
 
 class AutomaticAction(StrEnum):

@@ -10,7 +10,7 @@ contract says; glances and dropouts are hard negatives and never events.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -205,3 +205,18 @@ def demo_exam_script(duration_s: float = 90.0, seed: int = 0) -> WebcamScript:
         Segment("present", duration_s - 73.5),
     )
     return WebcamScript(segments, "astronaut", "grace_hopper", background_seed=seed)
+
+
+def write_y4m(path: Path, frames: Iterable[np.ndarray], fps: int) -> Path:
+    """RGB frames as a raw 4:2:0 y4m file: what Chromium's fake camera plays
+    (``--use-file-for-fake-video-capture``), so a browser publishes a scripted exam."""
+    import cv2
+
+    with open(path, "wb") as out:
+        for index, rgb in enumerate(frames):
+            if index == 0:
+                height, width = rgb.shape[:2]
+                out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path

@@ -10,11 +10,13 @@ flags by ``models.temporal_rules``.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from models.screen_apps import SCREEN_SAMPLE_EVERY_S, ScreenObservation, analyze_screen_frames
+from models.screen_apps import SCREEN_SAMPLE_EVERY_S, ScreenObservation
+from models.screen_changes import ScreenChangeGate, analyze_screen_frames_gated
 from models.temporal_rules import (
     DEFAULT_PARAMS,
     RuleParams,
@@ -28,7 +30,6 @@ from proctorlake.storage.video import probe, sample_frames, transcode_to_cfr_chu
 
 BATCH_FRAMES = 16
 
-_ANALYZERS = {"webcam": analyze_webcam_frames, "screen": analyze_screen_frames}
 _EVERY_S = {"webcam": WEBCAM_SAMPLE_EVERY_S, "screen": SCREEN_SAMPLE_EVERY_S}
 
 
@@ -43,7 +44,11 @@ def track_observations(
     out_dir.mkdir(parents=True, exist_ok=True)
     fps = analysis_fps(track, probe(Path(path)).fps)
     chunks = transcode_to_cfr_chunks(Path(path), out_dir, fps, load_settings().chunk_seconds)
-    analyze = _ANALYZERS[track]
+    if track == "screen":
+        gate = ScreenChangeGate()  # one per recording: an unchanged screen is read once
+        analyze = functools.partial(analyze_screen_frames_gated, gate=gate)
+    else:
+        analyze = analyze_webcam_frames
     observations: list = []
     for chunk in chunks:
         stamps, frames = [], []

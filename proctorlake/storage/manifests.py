@@ -89,3 +89,16 @@ def _update_s3(store: S3ObjectStore, session_id: str, change: ManifestChange) ->
                 raise
         time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # spread the retries out
     raise ManifestWriteConflict(f"manifest of {session_id}: {S3_ATTEMPTS} lost races in a row")
+
+
+def number_chunks(chunks: list[dict]) -> None:
+    """Index each track's segments in time order and note gaps for auditors (``chunks`` is
+    sorted by track and start). The upload path and the gateway recorder both ask this."""
+    count: dict[str, int] = {}
+    previous_end: dict[str, int] = {}
+    for chunk in chunks:
+        track = chunk["track"]
+        chunk["chunk_index"] = count.get(track, 0)
+        chunk["gap_before_ms"] = max(0, chunk["chunk_start_ms"] - previous_end.get(track, 0))
+        count[track] = chunk["chunk_index"] + 1
+        previous_end[track] = chunk["chunk_end_ms"]

@@ -49,6 +49,12 @@ def chunk_key(session_id: str, track: str, chunk_start_ms: int, ext: str) -> str
     return f"{object_keys_for_session(session_id)}{track}/{chunk_start_ms:012d}.{ext}"
 
 
+LIVE_THUMBNAIL_EVERY_S = 4.0
+"""The live thumbnail is rewritten at most this often: the proctor page refreshes thumbnails
+every 5 s, a fresher one would never be seen. Both writers (the API's frame intake, the
+gateway sampler) ask this."""
+
+
 def live_thumbnail_key(session_id: str) -> str:
     """The session's latest webcam frame for the proctor page: in the store, not on one API
     host's disk, so every API process serves it (erasure removes it with the session)."""

@@ -20,6 +20,8 @@ from proctorlake.core.settings import Settings
 from realtime.api.body_cap import BodyCap, body_cap_for
 from realtime.api.problems import install_problem_handlers
 from realtime.api.routers import (
+    accommodations,
+    checkin,
     erasure,
     holds,
     identity,
@@ -56,9 +58,14 @@ def create_app(settings: Settings) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodyCap, cap_for=body_cap_for(settings.max_segment_bytes))
     routers = (sessions, proctoring, identity, lti, erasure, holds, reports, stream_tickets)
+    routers += (accommodations, checkin)
     for module in (*routers, vocabulary):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/checkin", include_in_schema=False)
+    def checkin_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "checkin.html", media_type="text/html")
 
     @app.get("/exam", include_in_schema=False)
     def exam_page() -> FileResponse:

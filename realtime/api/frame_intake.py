@@ -19,15 +19,17 @@ from proctorlake.core.settings import Settings
 from proctorlake.core.stream_gaps import is_stream_gap
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM, Topic
 from proctorlake.governance import erased_sessions, sealed_topics
-from proctorlake.storage.object_store import ObjectStore, live_thumbnail_key
+from proctorlake.storage.object_store import (
+    LIVE_THUMBNAIL_EVERY_S,
+    ObjectStore,
+    live_thumbnail_key,
+)
 from realtime.api.errors import ApiProblem
 from realtime.api.session_registry import ExamSession
 
 TRACK_TOPICS: dict[str, Topic] = {"webcam": FRAMES_WEBCAM, "screen": FRAMES_SCREEN}
 MAX_FRAME_BYTES = {"webcam": 512 * 1024, "screen": 3 * 1024 * 1024}
 MAX_FRAME_PIXELS = {"webcam": 1920 * 1080, "screen": 3840 * 2160}
-THUMBNAIL_EVERY_S = 4.0
-"""The proctor page refreshes thumbnails every 5 s; a fresher one would never be seen."""
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -126,11 +128,11 @@ class FrameIntake:
         return None
 
     def _keep_thumbnail(self, session_id: str, jpeg: bytes) -> None:
-        """Store the latest webcam frame (at most every ``THUMBNAIL_EVERY_S``) in the object
+        """Store the latest webcam frame (at most every ``LIVE_THUMBNAIL_EVERY_S``) in the object
         store, where every API process can serve it."""
         now = time.monotonic()
         with self._lock:
-            if now - self._thumbnail_written.get(session_id, -1e9) < THUMBNAIL_EVERY_S:
+            if now - self._thumbnail_written.get(session_id, -1e9) < LIVE_THUMBNAIL_EVERY_S:
                 return
             self._thumbnail_written[session_id] = now
         with erased_sessions.admitted_session(self.settings, session_id):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from proctorlake.core.ids import ID_PATTERN, MAX_ID_LENGTH
 from proctorlake.core.policy import ExamPolicy
-from proctorlake.core.vocabulary import EMITTED_INCIDENT_TYPES, Severity
+from proctorlake.core.vocabulary import EMITTED_INCIDENT_TYPES, RecordingMode, Severity
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
 EmittedIncidentType = Literal[tuple(t.value for t in EMITTED_INCIDENT_TYPES)]  # type: ignore[valid-type]
@@ -25,10 +25,18 @@ class PolicyIn(BaseModel):
     liveness_required: bool = Field(
         default=True, description="the identity check needs a live selfie burst"
     )
+    recording: RecordingMode = Field(
+        default=RecordingMode.SERVER,
+        description="server: the media gateway records; client: the browser uploads "
+        "MediaRecorder segments (for networks that block WebRTC)",
+    )
 
     def to_policy(self) -> ExamPolicy:
         return ExamPolicy(
-            tuple(self.extreme_incident_types), self.alert_min_severity, self.liveness_required
+            tuple(self.extreme_incident_types),
+            self.alert_min_severity,
+            self.liveness_required,
+            self.recording,
         )
 
 
@@ -76,6 +84,15 @@ class SessionInfo(BaseModel):
     created_at: dt.datetime
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
+    recording: RecordingMode = RecordingMode.SERVER
+
+
+class GatewayRoomInfo(BaseModel):
+    """Where the exam page publishes its media (the session's VideoRoom on the gateway)."""
+
+    url: str
+    room: str
+    pin: str
 
 
 class SessionStart(BaseModel):

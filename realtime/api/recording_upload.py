@@ -14,7 +14,7 @@ import datetime as dt
 
 from proctorlake.core.settings import Settings
 from proctorlake.governance import erased_sessions
-from proctorlake.storage.manifests import update_manifest
+from proctorlake.storage.manifests import number_chunks, update_manifest
 from proctorlake.storage.object_store import ObjectStore, chunk_key
 from proctorlake.storage.video import VideoError
 from proctorlake.storage.video_timeline import (
@@ -120,7 +120,7 @@ class RecordingUploads:
             added = dict(entry)
             manifest["chunks"].append(added)
             manifest["chunks"].sort(key=lambda c: (c["track"], c["chunk_start_ms"]))
-            _number_chunks(manifest["chunks"])
+            number_chunks(manifest["chunks"])
             manifest["updated_at"] = dt.datetime.now(dt.UTC).isoformat()
             outcome.update(entry=added, new=True)
             return manifest
@@ -138,15 +138,3 @@ class RecordingUploads:
             "source": "realtime",
             "chunks": [],
         }
-
-
-def _number_chunks(chunks: list[dict]) -> None:
-    """Index each track's segments in time order and note gaps for auditors."""
-    count: dict[str, int] = {}
-    previous_end: dict[str, int] = {}
-    for chunk in chunks:
-        track = chunk["track"]
-        chunk["chunk_index"] = count.get(track, 0)
-        chunk["gap_before_ms"] = max(0, chunk["chunk_start_ms"] - previous_end.get(track, 0))
-        count[track] = chunk["chunk_index"] + 1
-        previous_end[track] = chunk["chunk_end_ms"]

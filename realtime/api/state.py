@@ -17,6 +17,7 @@ from realtime.api.live_feed import LiveFeed, TopicFollower
 from realtime.api.proctor_actions import AUTO_PROCTOR_ID, ProctorActions
 from realtime.api.recording_upload import RecordingUploads
 from realtime.api.request_limits import RequestLimits
+from realtime.api.session_allowances import SessionAllowances
 from realtime.api.session_janitor import SessionJanitor
 from realtime.api.session_registry import SessionRegistry
 
@@ -33,6 +34,7 @@ class RealtimeServices:
     actions: ProctorActions
     feed: LiveFeed
     incident_policy: IncidentPolicy
+    allowances: SessionAllowances
     store: ObjectStore
     limits: RequestLimits
     lti_launches: LaunchVerifier
@@ -45,6 +47,7 @@ class RealtimeServices:
         producer = kafka_io.make_producer(settings)
         registry = SessionRegistry(settings, producer)
         store = open_object_store(settings)
+        allowances = SessionAllowances(settings)
         services = cls(
             settings=settings,
             producer=producer,
@@ -58,7 +61,8 @@ class RealtimeServices:
             ),
             actions=ProctorActions(settings, producer, registry),
             feed=LiveFeed(),
-            incident_policy=IncidentPolicy(registry),
+            incident_policy=IncidentPolicy(registry, allowances),
+            allowances=allowances,
             store=store,
             limits=RequestLimits(settings),
             lti_launches=LaunchVerifier(settings),
@@ -68,6 +72,7 @@ class RealtimeServices:
             services.intake.forget,
             services.feed.forget,
             services.limits.forget_session,
+            allowances.forget,
         ]
         return services
 

@@ -1,4 +1,6 @@
-// Exam client: webcam + screen capture, 1 fps frames, recording segments, proctor messages.
+// Exam client: webcam + screen capture, 1 fps frames, recording (published to the media
+// gateway, which records it; or, when the exam's policy says "client", MediaRecorder segments
+// uploaded by the page), proctor messages.
 // The page is opened as /exam#session=<id>&token=<student token>.
 "use strict";
 
@@ -7,7 +9,7 @@ const sessionId = params.get("session");
 const token = params.get("token");
 const base = `/sessions/${sessionId}`;
 const auth = { Authorization: `Bearer ${token}` };
-const state = { ended: false, framesSent: 0, segmentsStored: 0, t0: Date.now(), pending: [] };
+const state = { ended: false, framesSent: 0, segmentsStored: 0, chains: 0, t0: Date.now(), pending: [] };
 
 function setStatus(text, kind) {
   const el = document.getElementById("status");
@@ -32,6 +34,7 @@ function showEnded(reason) {
     if (stream) stream.getTracks().forEach((t) => t.stop());
   }
   if (state.events) state.events.close();
+  if (state.link) state.link.close();  // the gateway closes the session's last recording
 }
 
 function showMessage(text) {
@@ -140,6 +143,41 @@ async function followEvents() {
   // The status event on reconnect tells the page if the session ended meanwhile.
 }
 
+// Publish webcam (+ screen) to the gateway; on a lost gateway, publish again until it is back.
+// Each publish is a new publisher at the gateway: a new segment chain begins.
+async function publishToServer() {
+  const tracks = [...state.webcam.getVideoTracks(), ...(state.screen ? state.screen.getVideoTracks() : [])];
+  const stream = new MediaStream(tracks);
+  while (!state.ended) {
+    try {
+      const response = await api(`${base}/gateway`, { method: "POST" });
+      if (response.status === 409 || response.status === 401) return;
+      if (response.ok) {
+        const access = await response.json();
+        const chains = document.getElementById("gateway-chains");
+        const link = await publishToGateway(access, "student", stream);
+        state.link = link;
+        const published = new Promise((resolve) => { link.onLost = resolve; });
+        link.pc.addEventListener("connectionstatechange", () => {
+          const pcState = link.pc.connectionState;
+          if (pcState === "connected") {
+            setStatus("recording (server)", "ok");
+            chains.dataset.connectedAt = Date.now();  // when this chain began, for auditors
+          }
+          if (pcState === "failed") link.lost(new Error("media connection failed"));
+        });
+        chains.textContent = ++state.chains;
+        await published;
+        link.close();
+        setStatus("reconnecting to the recording server…", "warn");
+      }
+    } catch (err) {
+      setStatus(`reconnecting to the recording server… (${err.message})`, "warn");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
 async function start() {
   if (!sessionId || !token) { setStatus("missing session or token in the link", "error"); return; }
   const started = await api(`${base}/start`, {
@@ -153,18 +191,23 @@ async function start() {
   const webcamVideo = document.getElementById("webcam");
   state.webcam = await navigator.mediaDevices.getUserMedia({ video: RECORDING_FLOOR, audio: false });
   webcamVideo.srcObject = state.webcam;
-  setInterval(() => sendFrame("webcam", webcamVideo, 640), 1000);
-  recordSegments(state.webcam, 10);
+  // Server recording: the gateway samples webcam and screen as it received them; the page
+  // sends no frames of its own.
+  if (info.recording === "client") {
+    setInterval(() => sendFrame("webcam", webcamVideo, 640), 1000);
+    recordSegments(state.webcam, 10);
+  }
   try {
     state.screen = await navigator.mediaDevices.getDisplayMedia({ video: RECORDING_FLOOR });
     const screenVideo = document.createElement("video");
     screenVideo.muted = true;
     screenVideo.srcObject = state.screen;
     await screenVideo.play();
-    setInterval(() => sendFrame("screen", screenVideo, 1280), 10000);
+    if (info.recording === "client") setInterval(() => sendFrame("screen", screenVideo, 1280), 10000);
   } catch (err) {
     document.getElementById("counters").append(" (screen sharing unavailable)");
   }
+  if (info.recording !== "client") publishToServer();
 }
 
 document.getElementById("overlay-ok").onclick = () => { document.getElementById("overlay").hidden = true; };
@@ -177,6 +220,11 @@ document.getElementById("hand-in").onclick = async () => {
     await stopped;
     await state.flushed;
     state.ended = false;
+  }
+  if (state.link) {
+    state.ended = true;
+    state.link.close();
+    document.getElementById("gateway-chains").dataset.closedAt = Date.now();
   }
   await api(`${base}/end`, { method: "POST" });
   showEnded("You handed in. Thank you.");

@@ -5,7 +5,7 @@
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
 const auth = { Authorization: `Bearer ${token}` };
 let rank = {};  // severity -> rank, from GET /vocabulary: the server owns the one ordering
-const state = { sessions: [], selected: null, live: null };
+const state = { sessions: [], selected: null, live: null, watching: null };
 
 function setStatus(text, kind) {
   const el = document.getElementById("status");
@@ -84,8 +84,32 @@ function renderPanel() {
 }
 
 function select(sessionId) {
+  if (state.selected !== sessionId) stopWatching();
   state.selected = sessionId;
   renderPanel();
+}
+
+// One click: the session's live webcam (and screen) as the gateway receives them.
+async function watchLive() {
+  stopWatching();
+  const note = document.getElementById("panel-note");
+  try {
+    const access = await api(`/proctoring/sessions/${state.selected}/gateway`);
+    state.watching = await watchFromGateway(access);
+    const video = document.getElementById("live");
+    video.srcObject = state.watching.stream;
+    video.hidden = false;
+  } catch (err) {
+    note.textContent = `live video unavailable: ${err.message}`;
+  }
+}
+
+function stopWatching() {
+  if (state.watching) state.watching.link.close();
+  state.watching = null;
+  const video = document.getElementById("live");
+  video.srcObject = null;
+  video.hidden = true;
 }
 
 async function refresh() {
@@ -148,6 +172,7 @@ document.getElementById("chat").onsubmit = async (e) => {
   input.value = "";
 };
 document.getElementById("end-session").onclick = () => act({ type: "end_session" });
+document.getElementById("watch-live").onclick = watchLive;
 
 async function act(body) {
   const note = document.getElementById("panel-note");

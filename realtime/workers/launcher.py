@@ -1,12 +1,14 @@
-"""Run the stream path's background processes: webcam and screen detectors and the lander.
+"""Run the stream path's background processes: detectors, lander, gateway recorder and sampler.
 
-``python -m realtime.workers`` starts one webcam detector, one screen detector and the Delta
-lander, each in its own process; ``--detectors N`` / ``--screens N`` start more members of
-those consumer groups (Kafka spreads the partitions among them); ``--only KIND`` runs one
-kind. A lone process (``--only detectors`` with one detector) runs in this process itself,
-so a test can kill exactly it. The screen OCR and the lander run at a lower CPU priority
-than the webcam detectors, whose alerts have a two-second budget. SIGTERM or Ctrl-C stops
-everything after the batch in hand is committed; a child whose parent died stops too.
+``python -m realtime.workers`` starts one webcam detector, one screen detector, the Delta
+lander, the gateway recorder and the gateway sampler (:mod:`realtime.workers.gateway_recorder`,
+:mod:`realtime.workers.gateway_sampler`), each in its own process; ``--detectors N`` /
+``--screens N`` start more members of those consumer groups (Kafka spreads the partitions
+among them); ``--only KIND`` runs one kind. A lone process (``--only detectors`` with one
+detector) runs in this process itself, so a test can kill exactly it. The screen OCR and the
+lander run at a lower CPU priority than the webcam detectors (whose alerts have a two-second
+budget) and the gateway's recorder and sampler. SIGTERM or Ctrl-C stops everything after the
+batch in hand is committed; a child whose parent died stops too.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import threading
 
 from proctorlake.core.settings import load_settings
 from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, run_worker
+from realtime.workers.gateway_recorder import run_recorder
+from realtime.workers.gateway_sampler import run_sampler
 from realtime.workers.screen_worker import run_screen_worker
 from realtime.workers.topic_lander import run_lander
 
-KINDS = ("detectors", "screens", "lander")
-NICENESS = {"detectors": 0, "screens": 10, "lander": 5}
+KINDS = ("detectors", "screens", "lander", "recorder", "sampler")
+NICENESS = {"detectors": 0, "screens": 10, "lander": 5, "recorder": 0, "sampler": 0}
 """Added niceness per kind: the latency-critical webcam path gets the CPU first."""
 
 
@@ -37,6 +41,10 @@ def _run_kind(kind: str, stop: threading.Event, detection_width: int) -> None:
         run_worker(settings, stop, detection_width)
     elif kind == "screens":
         run_screen_worker(settings, stop)
+    elif kind == "recorder":
+        run_recorder(settings, stop)
+    elif kind == "sampler":
+        run_sampler(settings, stop)
     else:
         run_lander(settings, stop)
 
@@ -73,7 +81,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    counts = {"detectors": args.detectors, "screens": args.screens, "lander": 1}
+    counts = {
+        "detectors": args.detectors,
+        "screens": args.screens,
+        "lander": 1,
+        "recorder": 1,
+        "sampler": 1,
+    }
     plan = [kind for kind in KINDS if args.only in (None, kind) for _ in range(counts[kind])]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

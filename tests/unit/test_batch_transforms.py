@@ -13,8 +13,9 @@ from models.faces import FaceBox
 from models.temporal_rules import incident_id
 from models.webcam import THUMBNAIL_SIZE, WebcamObservation
 from proctorlake.core import schemas
+from proctorlake.core.accommodations import Accommodation
 from proctorlake.services.reviews import ReviewError, review_action_id, validate_review
-from spark_jobs.observation_rows import incidents_for_session
+from spark_jobs.observation_rows import SUPPRESSED_BY, incidents_for_session
 from spark_jobs.session_reports import risk_score, summarize_session, verification_outcome
 
 UTC = dt.UTC
@@ -116,8 +117,9 @@ def _two_faces(ts: float) -> WebcamObservation:
 
 def test_a_sessions_detection_rows_become_its_incident_rows_in_the_gold_schema():
     out = incidents_for_session(_detection_rows("s-1", [_two_faces(t) for t in range(20, 25)], AT))
-    assert list(out.columns) == schemas.INCIDENTS.column_names
+    assert list(out.columns) == [*schemas.INCIDENTS.column_names, SUPPRESSED_BY]
     (row,) = out.to_dict("records")
+    assert row[SUPPRESSED_BY] is None
     assert row["incident_id"] == incident_id("s-1", "multiple_faces", 20.0)
     assert (row["start_s"], row["end_s"], row["source"]) == (20.0, 25.0, "batch")
     assert row["started_at"] == AT + dt.timedelta(seconds=20)
@@ -128,7 +130,20 @@ def test_a_session_without_a_start_time_or_rows_still_gives_well_formed_output()
     out = incidents_for_session(_detection_rows("s-1", [_two_faces(t) for t in range(3)]))
     assert out["started_at"].tolist() == [None]
     empty = incidents_for_session(pd.DataFrame())
-    assert empty.empty and list(empty.columns) == schemas.INCIDENTS.column_names
+    assert empty.empty and list(empty.columns) == [*schemas.INCIDENTS.column_names, SUPPRESSED_BY]
+
+
+def test_a_flag_the_students_accommodation_suppresses_says_why():
+    rows = _detection_rows("s-1", [_two_faces(t) for t in range(20, 25)], AT)
+    exempt = {"s-1": (Accommodation(("multiple_faces",)), ())}
+    (row,) = incidents_for_session(rows, exempt).to_dict("records")
+    assert row[SUPPRESSED_BY] == "exempt"
+    longer = {"s-1": (Accommodation(min_duration_s={"multiple_faces": 6}), ())}
+    (row,) = incidents_for_session(rows, longer).to_dict("records")
+    assert row[SUPPRESSED_BY] == "threshold"
+    other_session = {"s-2": (Accommodation(("multiple_faces",)), ())}
+    (row,) = incidents_for_session(rows, other_session).to_dict("records")
+    assert row[SUPPRESSED_BY] is None
 
 
 # --- the review service's own checks --------------------------------------------------------

@@ -3,6 +3,8 @@
 - ``PROCTORLAKE_HOME/{cache,tmp}/<kind>/<session_id>/``: thumbnails, manifest locks, the
   scratch folders of ingest and transcoding (a crash leaves them there, never in the system
   temp folder);
+- the media gateway's raw recordings (``PROCTORLAKE_HOME/gateway/recordings/<session_id>/``:
+  ``.mjr`` files not yet stored as chunks, the room's metadata);
 - the stream workers' checkpoints (``run/aggregator/*.pickle``): the session's entry is taken
   out of each file under the file's lock.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import shutil
 
 from proctorlake.core.settings import Settings
+from proctorlake.storage.gateway import raw_recording_dir
 from proctorlake.storage.session_checkpoints import drop_session_from_checkpoints
 
 CACHE_ROOTS = ("cache", "tmp")
@@ -32,6 +35,11 @@ def erase_session_caches(settings: Settings, session_id: str) -> dict:
                 else:
                     target.unlink()
                 removed += 1
+    raw = raw_recording_dir(settings, session_id)
+    if raw.is_dir():
+        files += sum(1 for p in raw.rglob("*") if p.is_file())
+        shutil.rmtree(raw)
+        removed += 1
     return {
         "cache_folders_removed": removed,
         "cache_files_removed": files,

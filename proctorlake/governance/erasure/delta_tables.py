@@ -87,12 +87,12 @@ def open_delta(settings: Settings, name: str) -> DeltaTable | None:
         return None
 
 
-def _has_session_column(dt: DeltaTable) -> bool:
-    return any(f.name == "session_id" for f in dt.schema().fields)
+def _has_session_column(dt: DeltaTable, column: str = "session_id") -> bool:
+    return any(f.name == column for f in dt.schema().fields)
 
 
-def _session_filter(session_ids: list[str]) -> pc.Expression:
-    return pc.field("session_id").isin(pa.array(session_ids, pa.string()))
+def _session_filter(session_ids: list[str], column: str = "session_id") -> pc.Expression:
+    return pc.field(column).isin(pa.array(session_ids, pa.string()))
 
 
 def count_session_rows(settings: Settings, name: str, session_ids: list[str]) -> int:
@@ -117,22 +117,25 @@ def _live_paths(dt: DeltaTable) -> set[str]:
     return {unquote(p) for p in actions.column("path").to_pylist()}
 
 
-def _live_paths_in_range(dt: DeltaTable, ids: pa.Array) -> list[str]:
-    """Live files whose session_id statistics do not rule out the erased sessions."""
+def _live_paths_in_range(dt: DeltaTable, ids: pa.Array, column: str = "session_id") -> list[str]:
+    """Live files whose statistics on ``column`` do not rule out the erased values."""
     rows = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
     wanted = ids.to_pylist()
+    low, high = f"min.{column}", f"max.{column}"
     return [
         unquote(row["path"])
         for row in rows
-        if row.get("min.session_id") is None
-        or row.get("max.session_id") is None
-        or any(row["min.session_id"] <= s <= row["max.session_id"] for s in wanted)
+        if row.get(low) is None
+        or row.get(high) is None
+        or any(row[low] <= s <= row[high] for s in wanted)
     ]
 
 
-def _holds_sessions(files: TableFiles, relative: str, ids: pa.Array) -> bool:
-    column = files.read_column(relative, "session_id")
-    return column is not None and pc.any(pc.is_in(column, value_set=ids)).as_py() is True
+def _holds_sessions(
+    files: TableFiles, relative: str, ids: pa.Array, column: str = "session_id"
+) -> bool:
+    values = files.read_column(relative, column)
+    return values is not None and pc.any(pc.is_in(values, value_set=ids)).as_py() is True
 
 
 def _uses_deletion_vectors(dt: DeltaTable) -> bool:
@@ -148,7 +151,11 @@ def _purge_deletion_vectors(settings: Settings, name: str) -> None:
 
 
 def _purge_dead_files(
-    files: TableFiles, live_before: set[str], live_after: set[str], ids: pa.Array
+    files: TableFiles,
+    live_before: set[str],
+    live_after: set[str],
+    ids: pa.Array,
+    column: str = "session_id",
 ) -> tuple[int, int]:
     """Delete non-current data files that held the sessions; returns (purged, unreadable kept)."""
     purged = kept = 0
@@ -159,7 +166,7 @@ def _purge_dead_files(
             continue
         if relative not in live_before:
             try:
-                if not _holds_sessions(files, relative, ids):
+                if not _holds_sessions(files, relative, ids, column):
                     continue
             except Exception:
                 # A file no reader can parse: an in-flight write while young, debris when old.
@@ -191,32 +198,40 @@ def _seal_history(settings: Settings, name: str, files: TableFiles) -> int:
 
 def erase_sessions_from_table(settings: Settings, name: str, session_ids: list[str]) -> dict:
     """Run the five steps above on one table; idempotent, so a resumed request re-runs it."""
+    return erase_rows_from_table(settings, name, "session_id", session_ids)
+
+
+def erase_rows_from_table(settings: Settings, name: str, column: str, values: list[str]) -> dict:
+    """The five steps for the rows whose ``column`` is one of ``values`` (session ids, or the
+    keyed student hash of a per-student table such as ``accommodations``)."""
     dt = open_delta(settings, name)
-    if dt is None or not _has_session_column(dt):
+    if dt is None or not _has_session_column(dt, column):
         return {"rows_deleted": 0, "files_purged": 0, "table_present": dt is not None}
     files = table_files(settings, name)
-    ids = pa.array(sorted(set(session_ids)), pa.string())
+    ids = pa.array(sorted(set(values)), pa.string())
     live_before = _live_paths(dt)
     deleted = 0
-    if dt.to_pyarrow_dataset().count_rows(filter=_session_filter(session_ids)):
-        predicate = column_in("session_id", ids.to_pylist())
+    if dt.to_pyarrow_dataset().count_rows(filter=_session_filter(values, column)):
+        predicate = column_in(column, ids.to_pylist())
         deleted = int(dt.delete(predicate)["num_deleted_rows"])
         dt = open_delta(settings, name)
     if _uses_deletion_vectors(dt) and any(
-        _holds_sessions(files, p, ids) for p in _live_paths_in_range(dt, ids)
+        _holds_sessions(files, p, ids, column) for p in _live_paths_in_range(dt, ids, column)
     ):
         _purge_deletion_vectors(settings, name)
         dt = open_delta(settings, name)
     live_after = _live_paths(dt)
-    purged, unreadable_kept = _purge_dead_files(files, live_before, live_after, ids)
+    purged, unreadable_kept = _purge_dead_files(files, live_before, live_after, ids, column)
     first_version = _seal_history(settings, name, files)
     noncurrent = files.purge_noncurrent_versions()
     dt = open_delta(settings, name)
-    remaining = dt.to_pyarrow_dataset().count_rows(filter=_session_filter(session_ids))
-    physically_left = [p for p in _live_paths_in_range(dt, ids) if _holds_sessions(files, p, ids)]
+    remaining = dt.to_pyarrow_dataset().count_rows(filter=_session_filter(values, column))
+    physically_left = [
+        p for p in _live_paths_in_range(dt, ids, column) if _holds_sessions(files, p, ids, column)
+    ]
     if remaining or physically_left:
         raise ErasureIncomplete(
-            f"{name}: {remaining} rows and {len(physically_left)} files still hold erased sessions"
+            f"{name}: {remaining} rows and {len(physically_left)} files still hold erased rows"
         )
     return {
         "rows_deleted": deleted,

@@ -11,7 +11,8 @@ delete stays deleted. Steps then run in a fixed order, each recorded when done:
 2. ``broker_keys``: destroy the sessions' record keys: the broker copies become unreadable
    and no producer can seal new records for these sessions, which also stops the realtime
    path from writing them again while the rest runs;
-3. ``delta:<table>`` for every table, bronze, then silver, gold and audit;
+3. ``delta:<table>`` for every table, bronze, then silver, gold and audit; then, when the
+   whole student is erased, ``accommodations`` (per student, keyed by the keyed hash);
 4. ``objects``: recordings, manifests, identity photos, all versions;
 5. ``caches``: thumbnails, scratch folders, the stream workers' checkpointed state;
 6. ``certificate``: signed, written to ``erasure_log`` and returned.
@@ -30,6 +31,7 @@ from contextlib import AbstractContextManager
 
 import pyarrow.compute as pc
 
+from proctorlake.core.schemas import ACCOMMODATIONS
 from proctorlake.core.settings import Settings
 from proctorlake.governance.erased_sessions import seal_off
 from proctorlake.governance.erasure import anonymize, broker_keys, caches, delta_tables, objects
@@ -108,11 +110,12 @@ def _erased_in_log(settings: Settings, hashed: str) -> bool:
     return table.to_pyarrow_dataset().count_rows(filter=pc.field("student_id_hash") == hashed) > 0
 
 
-def _steps(tables: list[TablePlan]) -> list[str]:
+def _steps(tables: list[TablePlan], scope: str) -> list[str]:
     return [
         "anonymize",
         "broker_keys",
         *(f"delta:{t.name}" for t in tables),
+        *(["accommodations"] if scope == "student" else []),
         "objects",
         "caches",
         "certificate",
@@ -137,7 +140,7 @@ def _new_plan(
         requested_at=_now(),
         tables=tables,
         aggregates=anonymize.anonymous_rows(settings, ids),
-        steps=_steps(tables),
+        steps=_steps(tables, "session" if session_id else "student"),
     )
 
 
@@ -219,6 +222,11 @@ def _run_step(settings: Settings, plan: ErasurePlan, step: str) -> dict:
         return broker_keys.destroy_session_keys(settings, ids)
     if step.startswith("delta:"):
         return delta_tables.erase_sessions_from_table(settings, step.removeprefix("delta:"), ids)
+    if step == "accommodations":
+        # per student, not per session: kept by a session-scope erasure (later sittings)
+        return delta_tables.erase_rows_from_table(
+            settings, ACCOMMODATIONS.name, "student_id_hash", [plan.student_id_hash]
+        )
     if step == "objects":
         totals: dict[str, int] = {}
         for session_id in ids:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from proctorlake.core import schemas
 from proctorlake.core.vocabulary import Severity
 from proctorlake.services import reviews
+from proctorlake.services.gateway_recording import room_access
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import ObjectNotFound, live_thumbnail_key
 from realtime.api.auth import TokenClaims
@@ -26,6 +27,7 @@ from realtime.api.live_feed import relay_events, review_item, sse_message
 from realtime.api.payloads import (
     ActionIn,
     ActionRecorded,
+    GatewayRoomInfo,
     Incident,
     LiveSession,
     Review,
@@ -62,9 +64,12 @@ def _load_history(services: RealtimeServices, session_id: str) -> None:
 
 
 def _timeline(services: RealtimeServices, session_id: str) -> list[dict]:
-    """The session's incidents: live ones from the feed, older ones read back from Delta."""
+    """The session's raised incidents: live ones from the feed, older ones read back from
+    Delta. One its student's accommodation suppresses (checked again now: a break or an
+    admin's change may have come after it arrived) is counted, not listed."""
     _load_history(services, session_id)
-    return services.feed.incidents_of(session_id)
+    views = (services.incident_policy.view(i) for i in services.feed.incidents_of(session_id))
+    return [v for v in views if v["suppressed_by"] is None]
 
 
 def _reviews(services: RealtimeServices, session_id: str) -> list[Review]:
@@ -181,6 +186,14 @@ def session_incidents(session_id: str, claims: Claims, services: Services) -> li
     require_staff(claims)
     session = session_for(services, claims, session_id)
     return [_incident(i) for i in _timeline(services, session.session_id)]
+
+
+@router.get("/sessions/{session_id}/gateway", response_model=GatewayRoomInfo)
+def live_gateway_room(session_id: str, claims: Claims, services: Services) -> GatewayRoomInfo:
+    """Where the proctor page watches the session's live webcam and screen (the gateway)."""
+    require_staff(claims)
+    session = session_for(services, claims, session_id)
+    return GatewayRoomInfo(**room_access(services.settings, session.session_id))
 
 
 @router.get(

@@ -12,14 +12,18 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from proctorlake.core.vocabulary import ProctorActionType
+from proctorlake.services.gateway_recording import GatewayRoom, open_room
+from proctorlake.storage.gateway import GatewayError
 from realtime.api.auth import issue_token, verify_token
 from realtime.api.client_clock import capture_time_ms, start_time_ms
 from realtime.api.deps import Claims, Services, require_staff, session_for
+from realtime.api.errors import ApiProblem
 from realtime.api.frame_intake import MAX_FRAME_BYTES, FrameRejected
 from realtime.api.live_feed import relay_events, sse_message
 from realtime.api.payloads import (
     ChunkStored,
     FrameAccepted,
+    GatewayRoomInfo,
     SessionCreate,
     SessionCreated,
     SessionEndpoints,
@@ -48,6 +52,7 @@ def _info(session: ExamSession) -> SessionInfo:
         created_at=session.created_at,
         started_at=session.started_at,
         ended_at=session.ended_at,
+        recording=session.policy.recording,
     )
 
 
@@ -115,6 +120,22 @@ def start_session(
     started_ms = start_time_ms(body.started_at_ms, session, int(time.time() * 1000))
     started = dt.datetime.fromtimestamp(started_ms / 1000, dt.UTC)
     return _info(services.registry.start(session.session_id, started))
+
+
+@router.post("/{session_id}/gateway", response_model=GatewayRoomInfo)
+def open_gateway_room(session_id: str, claims: Claims, services: Services) -> GatewayRoomInfo:
+    """The room the exam page publishes into (made, or made again after a gateway restart);
+    the gateway records it. Only for a started, open session."""
+    session = session_for(services, claims, session_id)
+    if session.started_at_ms is None or not session.is_open:
+        raise FrameRejected(409, "the session is not in progress")
+    room = GatewayRoom(
+        session.session_id, session.institution_id, session.exam_id, session.started_at_ms
+    )
+    try:
+        return GatewayRoomInfo(**open_room(services.settings, room))
+    except (GatewayError, OSError) as exc:  # down or restarting: the page retries
+        raise ApiProblem(f"the media gateway is unavailable: {exc}", 503) from exc
 
 
 @router.post("/{session_id}/end", response_model=SessionInfo)

@@ -1,0 +1,258 @@
+"""The media plane under load: N exam pages publishing through the gateway for S seconds.
+
+``python bench/media_plane.py --sessions N --seconds S`` starts a private broker, the API, the
+media gateway (Janus), the webcam detectors, the lander, the gateway recorder and sampler in a
+temp PROCTORLAKE_HOME, then one headless Chromium with N exam pages (each a fake camera: one
+person, a second person from second 12 for 28 s, looped), all recorded by the server. The
+publishers are the browser's tabs; their CPU is not counted. Printed last, one JSON object:
+
+- ``recorded_seconds_min`` / ``_median``: per session, the webcam decoded back (PyAV) from the
+  chunks stored in the object layout;
+- ``frames_sampled_per_session_s``: webcam frames the sampler published to ``frames.webcam``
+  per session and second of publishing;
+- ``gateway_cpu_s_per_session_s`` (Janus + recorder with its ``janus-pp-rec`` children +
+  sampler, from /proc) and ``sessions_per_core`` = 1 / that;
+- ``alert_p99_ms``: the proctors' SSE ``multiple_faces`` alert minus the capture time of the
+  sampled frame that opened it (the WebRTC transit before the sampler is not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import av
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.realtime_latency import (  # noqa: E402
+    _cpu_s,
+    _free_port,
+    _load,
+    _process_tree_cpu_s,
+    _stream_ticket,
+    _wait_http,
+)
+from proctorlake.core.settings import load_settings  # noqa: E402
+from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # noqa: E402
+from tests.fixtures.gateway import CHROMIUM_WEBRTC_ARGS  # noqa: E402
+from tests.fixtures.realtime import Chromium, write_y4m  # noqa: E402
+
+CAMERA = WebcamScript((Segment("present", 12.0), Segment("second_person", 28.0)))
+CHAINS = "document.getElementById('gateway-chains')"
+
+
+def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: threading.Event):
+    """The proctors' live feed: each ``multiple_faces`` opening's latency from the capture
+    time of the sampled frame that opened it."""
+    with (
+        httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
+        client.stream("GET", url, params=params) as response,
+    ):
+        kind = None
+        for line in response.iter_lines():
+            if stop.is_set():
+                return
+            if line.startswith("event:"):
+                kind = line[6:].strip()
+                if kind == "ready":
+                    ready.set()
+            elif line.startswith("data:") and kind == "incident":
+                event = json.loads(line[5:])
+                captured = event.get("trigger_captured_at_ms")
+                opened = event["incident_type"] == "multiple_faces" and event["state"] == "opened"
+                if opened and captured:
+                    key = (event["session_id"], event["incident_id"])
+                    alerts.setdefault(key, (time.time() * 1000 - captured, captured))
+
+
+def _decoded_seconds(path) -> float:
+    """How long the chunk plays: first frame to the end of its last (one frame interval)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = [float(f.time) for f in container.decode(stream)]
+    if not times:
+        return 0.0
+    interval = (max(times) - min(times)) / (len(times) - 1) if len(times) > 1 else 0.0
+    return max(times) - min(times) + interval
+
+
+def _frames_in_topic(settings, sessions: set[str]) -> dict[str, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    from proctorlake.core.topics import FRAMES_WEBCAM
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    parts = [TopicPartition(FRAMES_WEBCAM.name, p) for p in range(FRAMES_WEBCAM.partitions)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    ends = consumer.end_offsets(parts)
+    counts = dict.fromkeys(sessions, 0)
+    while any(consumer.position(tp) < ends[tp] for tp in parts):
+        for batch in consumer.poll(timeout_ms=500).values():
+            for record in batch:
+                key = record.key.decode()
+                if key in counts and record.value:
+                    counts[key] += 1
+    consumer.close()
+    return counts
+
+
+def run(sessions: int, seconds: int) -> dict:
+    home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-media-"))
+    env = dict(os.environ)
+    kafka_port = _free_port()
+    env.update(
+        PROCTORLAKE_HOME=str(home),
+        PROCTORLAKE_KAFKA_PORT=str(kafka_port),
+        PROCTORLAKE_KAFKA_CONTROLLER_PORT=str(_free_port()),
+        PROCTORLAKE_KAFKA_BOOTSTRAP=f"127.0.0.1:{kafka_port}",
+        PROCTORLAKE_API_PORT=str(_free_port()),
+        PROCTORLAKE_GATEWAY_PORT=str(_free_port()),
+        PROCTORLAKE_CHUNK_SECONDS="30",
+    )
+    os.environ.update(env)
+    settings = load_settings()
+    from proctorlake.app import launchers
+    from proctorlake.storage.broker import start_broker, stop_broker
+    from proctorlake.storage.object_store import manifest_key, open_object_store
+    from realtime.api.auth import issue_token
+
+    video = write_y4m(home / "camera.y4m", render_webcam_frames(CAMERA, seed=5, fps=5), 5)
+    start_broker(settings)
+    (gateway_spec,) = [s for s in launchers.service_specs(settings) if s.name == "gateway"]
+    janus_pid = launchers.start(settings, gateway_spec).pid
+    logs = open(home / "services.log", "ab")  # noqa: SIM115
+
+    def launch(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=REPO, env=env, stdout=logs, stderr=logs
+        )
+
+    api = launch("-m", "realtime.api.serve")
+    workers = [
+        launch("-m", "realtime.workers.launcher", "--only", kind)
+        for kind in ("detectors", "lander")
+    ]
+    recorder = launch("-m", "realtime.workers.launcher", "--only", "recorder")
+    sampler = launch("-m", "realtime.workers.launcher", "--only", "sampler")
+    base = f"http://127.0.0.1:{settings.api_port}"
+    stop = threading.Event()
+    browser = None
+    try:
+        _wait_http(f"{base}/healthz", timeout_s=300)
+        admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
+        with httpx.Client(base_url=base, timeout=60) as client:
+            created = [
+                client.post(
+                    "/sessions",
+                    json={"exam_id": "bench", "student_id": f"stu-{i}", "institution_id": "inst-b"},
+                    headers=admin,
+                ).json()
+                for i in range(sessions)
+            ]
+        alerts: dict[tuple[str, str], tuple[float, int]] = {}
+        ready = threading.Event()
+        listener = threading.Thread(
+            target=_listen,
+            args=(
+                f"{base}/proctoring/live",
+                {"ticket": _stream_ticket(base, admin), "severity": "medium"},
+                alerts,
+                ready,
+                stop,
+            ),
+            daemon=True,
+        )
+        listener.start()
+        ready.wait(30)
+        browser = Chromium(home / "profile", video, home / "chromium.log", CHROMIUM_WEBRTC_ARGS)
+        pages = [
+            browser.open(f"{base}/exam#session={s['session_id']}&token={s['token']}")
+            for s in created
+        ]
+        for page in pages:
+            page.wait_for(f"{CHAINS}.dataset.connectedAt !== undefined", 120)
+        gateway_pids = [janus_pid, recorder.pid, sampler.pid]
+        cpu_before = sum(_process_tree_cpu_s(p) for p in gateway_pids)
+        started = time.time()
+        time.sleep(seconds)  # the measured window: publishing for S seconds
+        for page in pages:
+            page.evaluate("document.getElementById('hand-in').click()")
+        spans = [
+            (int(p.evaluate(f"{CHAINS}.dataset.connectedAt")), int(time.time() * 1000))
+            for p in pages
+        ]
+        browser.close()
+        browser = None
+        # Every session's last recording closes when its page leaves; wait for the chunks.
+        raw_root = home / "gateway" / "recordings"
+        deadline = time.monotonic() + 300
+        while list(raw_root.glob("*/*.mjr")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        cpu_s = sum(_process_tree_cpu_s(p) for p in gateway_pids) - cpu_before
+        elapsed = time.time() - started
+        store = open_object_store(settings)
+        recorded = []
+        for session in created:
+            manifest = json.loads(store.get_bytes(manifest_key(session["session_id"])))
+            total = 0.0
+            for chunk in manifest["chunks"]:
+                if chunk["track"] == "webcam":
+                    local = store.download(chunk["original_key"], home / "chunk.webm")
+                    total += _decoded_seconds(local)
+            recorded.append(round(total, 2))
+        frames = _frames_in_topic(settings, {s["session_id"] for s in created})
+        published_s = [(end - begin) / 1000 for begin, end in spans]
+        latencies = sorted(lat for lat, _ in alerts.values())
+        per_session_s = cpu_s / (sessions * elapsed)
+        return {
+            "sessions": sessions,
+            "seconds": seconds,
+            "published_seconds_min": round(min(published_s), 2),
+            "recorded_seconds_min": min(recorded),
+            "recorded_seconds_median": statistics.median(recorded),
+            "frames_sampled_per_session_s": round(
+                statistics.mean(frames.values()) / statistics.mean(published_s), 3
+            ),
+            "gateway_cpu_s_per_session_s": round(per_session_s, 4),
+            "sessions_per_core": round(1 / per_session_s, 1) if per_session_s else None,
+            "alerts_received": len(latencies),
+            "alert_p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            if latencies
+            else None,
+            "load_avg_after": _load(),
+            "janus_cpu_s": round(_cpu_s(janus_pid), 2),
+        }
+    finally:
+        stop.set()
+        if browser is not None:
+            browser.close()
+        for process in [api, *workers, recorder, sampler]:
+            process.terminate()
+        for process in [api, *workers, recorder, sampler]:
+            process.wait(timeout=30)
+        launchers.stop(settings, gateway_spec)
+        stop_broker(settings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args()
+    print(json.dumps(run(args.sessions, args.seconds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""Server-side recording: the gateway's raw ``.mjr`` files become the chunks the batch path ingests.
+
+Janus (VideoRoom, ``record = true``) writes one ``.mjr`` per received stream into
+``PROCTORLAKE_HOME/gateway/recordings/{session_id}/``. :func:`collect_session` turns them into
+the object layout the MediaRecorder upload already fills, so Dagster picks them up unchanged:
+
+- a recording is rotated (VideoRoom ``enable_recording`` off, then on) two seconds before it is
+  ``chunk_seconds`` old, so no chunk is longer than one analysis chunk;
+- a closed ``.mjr`` (rotated, its publisher left, or the gateway died: no Janus holds it open,
+  :func:`~proctorlake.storage.gateway.files_held_open`) is post-processed by ``janus-pp-rec``
+  into WebM, stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the
+  manifest with the publisher id as its ``chain``, and its raw file is deleted;
+- a publisher that reconnects (new PeerConnection, new publisher id) starts a new chain; the
+  silence before it is the chunk's ``gap_before_ms`` (:func:`number_chunks`, the upload's rule).
+
+Times: ``chunk_start_ms`` counts from the session's start, like uploaded segments; the
+``.mjr`` header gives the wall-clock time of its first packet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+
+from proctorlake.core.ids import check_id
+from proctorlake.core.settings import Settings
+from proctorlake.governance import erased_sessions
+from proctorlake.storage import gateway
+from proctorlake.storage.manifests import number_chunks, update_manifest
+from proctorlake.storage.object_store import chunk_key, open_object_store
+from proctorlake.storage.private_files import write_private_file
+from proctorlake.storage.scratch import session_scratch
+from proctorlake.storage.video import VideoError, probe
+
+PP_REC = "/usr/bin/janus-pp-rec"
+ROOM_FILE = "room.json"
+UNREADABLE_SUFFIX = ".unreadable"
+"""A raw recording janus-pp-rec or the decoder refused is renamed to this and left alone."""
+ROOM_EXISTS = 427  # VideoRoom's JANUS_VIDEOROOM_ERROR_ROOM_EXISTS
+NO_SUCH_ROOM = 426
+ROTATE_EARLY_S = 2.0
+"""A recording is rotated this much before a chunk's length: a slow pass (a busy machine:
+a rotation is eight HTTP requests to Janus) still closes it before it passes the upload's
+bound of one chunk plus one second."""
+WEBCAM_MINDEX = 0
+"""The exam page adds the webcam first: its m-line (index 0) is the webcam, any other video
+m-line is the screen."""
+
+
+class GatewayRecordingError(RuntimeError):
+    """A raw recording could not be post-processed; the message names the file."""
+
+
+@dataclass(frozen=True)
+class GatewayRoom:
+    """What the recorder needs to know of a session; written beside its raw recordings."""
+
+    session_id: str
+    institution_id: str
+    exam_id: str
+    started_at_ms: int
+
+
+def room_secret(settings: Settings, session_id: str) -> str:
+    """The room's secret (needed to toggle recording or destroy it), never given to a page."""
+    key = gateway.admin_key(settings).encode()
+    return hmac.new(key, session_id.encode(), hashlib.sha256).hexdigest()
+
+
+def room_pin(settings: Settings, session_id: str) -> str:
+    """The room's PIN: joining (to publish or to watch) needs it; the API gives it only to
+    the session's student and to staff who may see the session."""
+    key = gateway.admin_key(settings).encode()
+    return hmac.new(key, b"pin:" + session_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def room_access(settings: Settings, session_id: str) -> dict[str, str]:
+    """What a page needs to join the session's room: the gateway's URL, the room, its PIN."""
+    return {
+        "url": gateway.gateway_url(settings),
+        "room": session_id,
+        "pin": room_pin(settings, session_id),
+    }
+
+
+def room_request(settings: Settings, body: dict[str, object]) -> dict:
+    """One VideoRoom request on a short-lived gateway session; returns the plugin's data."""
+    url = gateway.gateway_url(settings)
+    session = gateway.janus_request(url, {"janus": "create"})["data"]["id"]
+    try:
+        handle = gateway.janus_request(
+            f"{url}/{session}", {"janus": "attach", "plugin": gateway.VIDEOROOM}
+        )["data"]["id"]
+        reply = gateway.janus_request(
+            f"{url}/{session}/{handle}", {"janus": "message", "body": body}
+        )
+    finally:
+        gateway.janus_request(f"{url}/{session}", {"janus": "destroy"})
+    return reply["plugindata"]["data"]
+
+
+def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
+    """Make sure the session's room exists and records (after a gateway restart too); returns
+    what the exam page needs to publish (:func:`room_access`)."""
+    folder = gateway.raw_recording_dir(settings, room.session_id)
+    meta = folder / ROOM_FILE
+    if not meta.exists():
+        write_private_file(meta, json.dumps(asdict(room)).encode())
+    data = room_request(
+        settings,
+        {
+            "request": "create",
+            "room": room.session_id,
+            "admin_key": gateway.admin_key(settings),
+            "secret": room_secret(settings, room.session_id),
+            "pin": room_pin(settings, room.session_id),
+            "publishers": 1,
+            "is_private": True,
+            "record": True,
+            "rec_dir": str(folder),
+            "videocodec": "vp8",
+            "audiocodec": "opus",
+            # A keyframe request every second: a rotated recording starts at once.
+            "fir_freq": 1,
+        },
+    )
+    if data.get("error_code") not in (None, ROOM_EXISTS):
+        raise gateway.GatewayError(str(data.get("error")))
+    return room_access(settings, room.session_id)
+
+
+def close_room(settings: Settings, session_id: str) -> None:
+    """Destroy the session's room (the exam ended): Janus closes its recordings."""
+    data = room_request(
+        settings,
+        {"request": "destroy", "room": session_id, "secret": room_secret(settings, session_id)},
+    )
+    if data.get("error_code") not in (None, NO_SUCH_ROOM):
+        raise gateway.GatewayError(str(data.get("error")))
+
+
+def rotate(settings: Settings, session_id: str) -> None:
+    """Close the room's recordings and open new ones (Janus names each file by its time)."""
+    for record in (False, True):
+        data = room_request(
+            settings,
+            {
+                "request": "enable_recording",
+                "room": session_id,
+                "secret": room_secret(settings, session_id),
+                "record": record,
+            },
+        )
+        if "error_code" in data:
+            raise gateway.GatewayError(str(data.get("error")))
+
+
+@dataclass(frozen=True)
+class RawRecording:
+    """One ``.mjr``: which publisher (chain), which stream of it, when its first packet came."""
+
+    path: Path
+    chain: str
+    kind: str  # video, audio or data
+    mindex: int
+
+
+def raw_recordings(folder: Path, session_id: str) -> list[RawRecording]:
+    """The session's ``.mjr`` files as VideoRoom names them
+    (``videoroom-{room}-user-{publisher}-{time_us}-{kind}-{mindex}.mjr``)."""
+    pattern = re.compile(
+        rf"^videoroom-{re.escape(session_id)}-user-(?P<chain>.+)-(?P<t>\d+)"
+        r"-(?P<kind>video|audio|data)-(?P<mindex>\d+)\.mjr$"
+    )
+    found = []
+    for path in sorted(folder.glob("*.mjr")):
+        if match := pattern.match(path.name):
+            found.append(RawRecording(path, match["chain"], match["kind"], int(match["mindex"])))
+    return found
+
+
+def first_packet_us(path: Path) -> int | None:
+    """Wall-clock time (µs) of the recording's first packet, from the ``.mjr`` header
+    (``MJR00002``, a big-endian length, JSON); None before any packet came."""
+    with open(path, "rb") as raw:
+        head = raw.read(10)
+        if len(head) < 10 or not head.startswith(b"MJR0000"):
+            return None
+        header = json.loads(raw.read(int.from_bytes(head[8:10], "big")))
+    return int(header.get("u") or header["s"])
+
+
+def video_track(recording: RawRecording) -> str:
+    """Which track a raw video recording is (by its m-line, see ``WEBCAM_MINDEX``)."""
+    return "webcam" if recording.mindex == WEBCAM_MINDEX else "screen"
+
+
+def collect_session(settings: Settings, session_id: str, now_s: float | None = None) -> list[dict]:
+    """Rotate the session's recordings that reached a chunk's length and store every closed
+    one; returns the manifest entries stored by this call."""
+    check_id("session_id", session_id)
+    folder = gateway.raw_recording_dir(settings, session_id)
+    if erased_sessions.is_erased(settings, session_id):
+        _discard_erased(settings, session_id, folder)
+        return []
+    try:
+        room = GatewayRoom(**json.loads((folder / ROOM_FILE).read_text()))
+    except FileNotFoundError:
+        return []
+    now_s = time.time() if now_s is None else now_s
+    recordings = [r for r in raw_recordings(folder, session_id) if r.kind == "video"]
+    held = gateway.files_held_open(folder)
+    closed, open_ = [], []
+    for recording in recordings:
+        (open_ if recording.path.resolve() in held else closed).append(recording)
+    due = False
+    for recording in open_:
+        started = first_packet_us(recording.path)
+        age_s = now_s - started / 1e6 if started is not None else 0.0
+        due = due or age_s >= settings.chunk_seconds - ROTATE_EARLY_S
+    if due:
+        rotate(settings, session_id)
+        closed += open_
+    stored = []
+    for recording in closed:
+        try:
+            entry = _store(settings, room, recording, video_track(recording))
+        except GatewayRecordingError:
+            # Kept beside the others (erasure and retention remove the folder) for a person
+            # to look at; the session's other recordings go on being stored.
+            recording.path.rename(recording.path.with_suffix(UNREADABLE_SUFFIX))
+            raise
+        if entry:
+            stored.append(entry)
+        recording.path.unlink(missing_ok=True)
+    return stored
+
+
+def decodable_copy(source: Path, target: Path) -> float | None:
+    """Copy the WebM's decodable frames, timestamps shifted to start at its first keyframe;
+    returns where that keyframe was (seconds after the recording's first packet), None when
+    nothing is decodable.
+
+    A rotated recording starts mid-stream (Janus writes every packet from the rotation on),
+    and a frame that lost a packet on the way cannot be decoded, nor can what follows it until
+    the next keyframe (the room asks for one every second): those are left out, so every
+    chunk decodes from end to end, and the gap they leave shows in the frame timestamps."""
+    with av.open(str(source)) as src, av.open(str(target), "w", format="webm") as out:
+        video = src.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        decoder = av.CodecContext.create(video.codec_context.name, "r")
+        first_pts = keyframe_pts = None
+        broken = True  # until a keyframe decodes
+        for packet in src.demux(video):
+            if packet.pts is None or packet.size == 0:
+                continue
+            first_pts = packet.pts if first_pts is None else first_pts
+            if broken and not packet.is_keyframe:
+                continue
+            try:
+                decoder.decode(packet)
+            except av.error.FFmpegError:
+                broken = True
+                continue
+            broken = False
+            keyframe_pts = packet.pts if keyframe_pts is None else keyframe_pts
+            packet.pts -= keyframe_pts
+            packet.dts = packet.pts
+            packet.stream = stream
+            out.mux(packet)
+        if keyframe_pts is None:
+            return None
+        return float((keyframe_pts - first_pts) * video.time_base)
+
+
+def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
+    """An erased session's room is destroyed (nothing more is recorded) and whatever Janus
+    wrote since the erasure is deleted unread."""
+    with contextlib.suppress(gateway.GatewayError, OSError):
+        close_room(settings, session_id)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _store(
+    settings: Settings, room: GatewayRoom, recording: RawRecording, track: str
+) -> dict | None:
+    started_us = first_packet_us(recording.path)
+    if started_us is None:
+        return None  # the recorder opened but no packet ever came
+    with session_scratch(settings, "gateway", room.session_id) as tmp:
+        raw_webm, webm = tmp / "raw.webm", tmp / "chunk.webm"
+        done = subprocess.run(
+            [PP_REC, str(recording.path), str(raw_webm)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if done.returncode != 0 or not raw_webm.exists():
+            raise GatewayRecordingError(
+                f"janus-pp-rec failed on {recording.path.name}: {done.stderr.strip()[-500:]}"
+            )
+        try:
+            skipped_s = decodable_copy(raw_webm, webm)
+            info = probe(webm) if skipped_s is not None else None
+        except (VideoError, av.error.FFmpegError) as exc:
+            raise GatewayRecordingError(f"{recording.path.name} is unreadable: {exc}") from exc
+        if info is None:
+            return None  # no keyframe ever came: nothing decodable was recorded
+        start_ms = max(0, started_us // 1000 + round(skipped_s * 1000) - room.started_at_ms)
+        end_ms = start_ms + max(1, round(info.duration_s * 1000))
+        key = chunk_key(room.session_id, track, start_ms, "webm")
+        entry = {
+            "track": track,
+            "chunk_start_ms": start_ms,
+            "chunk_end_ms": end_ms,
+            "original_key": key,
+            "analysis_key": None,
+            "bytes": webm.stat().st_size,
+            "sha256": hashlib.sha256(webm.read_bytes()).hexdigest(),
+            "source": "gateway",
+            "chain": recording.chain,
+        }
+        store = open_object_store(settings)
+
+        def add_entry(manifest: dict | None) -> dict:
+            manifest = manifest or {
+                "session_id": room.session_id,
+                "institution_id": room.institution_id,
+                "exam_id": room.exam_id,
+                "source": "realtime",
+                "chunks": [],
+            }
+            if not any(c["original_key"] == key for c in manifest["chunks"]):
+                store.put_file(key, webm)
+                manifest["chunks"].append(dict(entry))
+                manifest["chunks"].sort(key=lambda c: (c["track"], c["chunk_start_ms"]))
+                number_chunks(manifest["chunks"])
+                manifest["updated_at"] = dt.datetime.now(dt.UTC).isoformat()
+            return manifest
+
+        with erased_sessions.admitted_session(settings, room.session_id):
+            update_manifest(settings, room.session_id, add_entry)
+    return entry
+
+
+def collect_all(settings: Settings) -> list[dict]:
+    """One pass of the recorder over every session the gateway holds recordings of."""
+    root = gateway.gateway_paths(settings).recordings_dir
+    stored = []
+    for folder in sorted(root.glob("*/")) if root.exists() else []:
+        stored += collect_session(settings, folder.name)
+    return stored

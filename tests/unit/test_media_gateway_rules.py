@@ -1,0 +1,128 @@
+"""The media gateway's pure parts: its generated configuration, the recording policy, VP8
+reassembly of forwarded RTP, and how a raw recording's name maps to a chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proctorlake.core.policy import ExamPolicy, ExamPolicyError
+from proctorlake.core.settings import load_settings
+from proctorlake.core.vocabulary import RecordingMode
+from proctorlake.services.gateway_recording import raw_recordings
+from proctorlake.services.gateway_sampling import Vp8Assembler, is_vp8_keyframe, vp8_payload
+from proctorlake.storage import gateway
+
+
+def _rtp(payload: bytes, marker: bool, seq: int) -> bytes:
+    header = bytes([0x80, (0x80 if marker else 0) | 96]) + seq.to_bytes(2, "big")
+    return header + (1234).to_bytes(4, "big") + (42).to_bytes(4, "big") + payload
+
+
+def test_generated_config_keeps_the_gateway_on_loopback(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"PROCTORLAKE_HOME": str(tmp_path), "PROCTORLAKE_GATEWAY_PORT": "18090"}
+    )
+    paths = gateway.write_config(settings)
+    main = paths.main_config.read_text()
+    assert 'ice_enforce_list = "lo"' in main and 'rtp_port_range = "20000-20999"' in main
+    http = (paths.config_dir / "janus.transport.http.jcfg").read_text()
+    assert 'ip = "127.0.0.1"' in http and "port = 18090" in http and "admin_http = false" in http
+    videoroom = (paths.config_dir / "janus.plugin.videoroom.jcfg").read_text()
+    assert gateway.admin_key(settings) in videoroom and "lock_rtp_forward = true" in videoroom
+    assert paths.admin_key_file.stat().st_mode & 0o777 == 0o600
+    assert gateway.janus_argv(settings)[:3] == ("/usr/bin/janus", "-C", str(paths.main_config))
+
+
+def test_recording_policy_defaults_to_server_and_refuses_unknown_modes() -> None:
+    assert ExamPolicy().recording is RecordingMode.SERVER
+    assert ExamPolicy.from_json('{"recording": "client"}').recording is RecordingMode.CLIENT
+    assert ExamPolicy.from_stored_json(ExamPolicy().to_json()).recording is RecordingMode.SERVER
+    with pytest.raises(ExamPolicyError, match="recording"):
+        ExamPolicy.from_json('{"recording": "browser"}')
+
+
+def test_vp8_frames_are_reassembled_from_rtp_packets() -> None:
+    # Descriptor with X (picture id, 15 bits): 0x90 0x80 <2 bytes>; S=1 on the first packet.
+    first = _rtp(b"\x90\x80\x81\x02" + b"key-", marker=False, seq=1)
+    middle = _rtp(b"\x80\x80\x81\x02" + b"frame", marker=True, seq=2)
+    assert vp8_payload(first) == (b"key-", True, False)
+    assembler = Vp8Assembler()
+    assert assembler.push(first) is None
+    assert assembler.push(middle) == b"key-frame"
+    # A frame whose first packet was lost is dropped, not decoded half.
+    assert assembler.push(_rtp(b"\x00tail", marker=True, seq=4)) is None
+    assert vp8_payload(b"\x00" * 8) is None
+    # The frame tag's P bit: 0 for a keyframe (RFC 6386).
+    assert is_vp8_keyframe(b"\x10\x02\x00\x9d\x01\x2a") and not is_vp8_keyframe(b"\x31\x02")
+
+
+def test_raw_recordings_name_their_chain_and_stream(tmp_path: Path) -> None:
+    names = [
+        "videoroom-s-1-a-user-2f1c-9ab-1796053091301465-video-0.mjr",
+        "videoroom-s-1-a-user-2f1c-9ab-1796053091301465-video-1.mjr",
+        "videoroom-s-1-a-user-77-1796053100825457-audio-2.mjr",
+        "videoroom-other-user-1-1796053100825457-video-0.mjr",
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    found = [(r.chain, r.kind, r.mindex) for r in raw_recordings(tmp_path, "s-1-a")]
+    assert found == [("2f1c-9ab", "video", 0), ("2f1c-9ab", "video", 1), ("77", "audio", 2)]
+
+
+def test_erasure_and_retention_remove_the_gateways_raw_recordings(tmp_path: Path) -> None:
+    from proctorlake.governance.erasure.caches import erase_session_caches
+
+    settings = load_settings({"PROCTORLAKE_HOME": str(tmp_path)})
+    mine = gateway.raw_recording_dir(settings, "s-erased")
+    theirs = gateway.raw_recording_dir(settings, "s-kept")
+    for folder in (mine, theirs):
+        folder.mkdir(parents=True)
+        (folder / "videoroom-x-user-1-1-video-0.mjr").write_bytes(b"MJR00002")
+        (folder / "room.json").write_text("{}")
+    counts = erase_session_caches(settings, "s-erased")
+    assert not mine.exists() and len(list(theirs.iterdir())) == 2
+    assert counts["cache_files_removed"] == 2
+
+
+def _vp8_webm(path: Path, frames: int = 20, gop: int = 5) -> Path:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=5)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.gop_size = gop
+        for i in range(frames):
+            image = np.full((48, 64, 3), (i * 12) % 250, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_a_recording_that_starts_mid_stream_is_kept_from_its_first_keyframe(
+    tmp_path: Path,
+) -> None:
+    import av
+
+    from proctorlake.services.gateway_recording import decodable_copy
+    from proctorlake.storage.video import probe
+
+    whole = _vp8_webm(tmp_path / "whole.webm")
+    # What a rotation gives: the recording begins with the two delta frames after a keyframe.
+    mid = tmp_path / "mid.webm"
+    with av.open(str(whole)) as src, av.open(str(mid), "w", format="webm") as out:
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for index, packet in enumerate(src.demux(src.streams.video[0])):
+            if packet.size and index >= 3:
+                packet.stream = stream
+                out.mux(packet)
+    with pytest.raises(Exception):  # noqa: B017 (the decoder's own error)
+        probe(mid)
+    skipped_s = decodable_copy(mid, tmp_path / "clean.webm")
+    assert skipped_s == pytest.approx(0.4, abs=0.01)  # frames 3 and 4 at 5 fps, keyframe at 5
+    info = probe(tmp_path / "clean.webm")
+    assert info.frame_count == 15 and info.duration_s == pytest.approx(3.0, abs=0.21)
