@@ -1,6 +1,7 @@
 """Event-to-alert latency of the realtime path, measured at the proctor's SSE client.
 
-``python bench/realtime_latency.py --sessions N --seconds S`` starts a private broker, the
+``python bench/realtime_latency.py --sessions N --seconds S`` starts a private broker
+(``--kafka-nodes 3``: a three-node cluster, three replicas, ``min.insync.replicas=2``), the
 API and the detector workers in a temp PROCTORLAKE_HOME, creates N sessions and sends each
 one real-face webcam frame per second for S seconds: one person, and from second 5 a second
 person for 8 s in every 15 s, so each session raises a ``multiple_faces`` alert per cycle
@@ -116,7 +117,7 @@ def _alerts_per_session(seconds: int) -> int:
     return count
 
 
-def _wait_http(url: str, timeout_s: float = 90) -> None:
+def _wait_http(url: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -163,15 +164,41 @@ def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: 
                     )
 
 
-def run(sessions: int, seconds: int, detectors: int, detection_width: int | None) -> dict:
+def _free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free loopback ports (a cluster's nodes)."""
+    for _ in range(50):
+        base = _free_port()
+        probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+        try:
+            for offset, probe in enumerate(probes):
+                probe.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def run(
+    sessions: int,
+    seconds: int,
+    detectors: int,
+    detection_width: int | None,
+    kafka_nodes: int = 1,
+) -> dict:
     home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-"))
     env = dict(os.environ)
-    kafka_port = _free_port()
+    kafka_port = _free_port_block(2 * kafka_nodes)
     env.update(
         PROCTORLAKE_HOME=str(home),
+        PROCTORLAKE_KAFKA_NODES=str(kafka_nodes),
         PROCTORLAKE_KAFKA_PORT=str(kafka_port),
-        PROCTORLAKE_KAFKA_CONTROLLER_PORT=str(_free_port()),
-        PROCTORLAKE_KAFKA_BOOTSTRAP=f"127.0.0.1:{kafka_port}",
+        PROCTORLAKE_KAFKA_CONTROLLER_PORT=str(kafka_port + kafka_nodes),
+        PROCTORLAKE_KAFKA_BOOTSTRAP=",".join(
+            f"127.0.0.1:{kafka_port + i}" for i in range(kafka_nodes)
+        ),
         PROCTORLAKE_API_PORT=str(_free_port()),
     )
     os.environ.update(env)
@@ -180,7 +207,11 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
     from realtime.api.auth import issue_token
 
     frames = _jpegs(seconds)
-    start_broker(settings)
+    try:
+        start_broker(settings)
+    except BaseException:
+        stop_broker(settings)  # the nodes it did start
+        raise
     logs = open(home / "services.log", "ab")  # noqa: SIM115
     api = subprocess.Popen(
         [sys.executable, "-m", "realtime.api.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
@@ -202,14 +233,14 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
         stderr=logs,
     )
     workers = (detectors_process, lander)
-    broker_pid = broker_status(settings).pid
+    broker_pids = [node.pid for node in broker_status(settings).nodes]
     base = f"http://127.0.0.1:{settings.api_port}"
     stop = threading.Event()
     try:
         _wait_http(f"{base}/healthz")
         # As before an exam starts: every worker has loaded its models and joined its group.
-        wait_for_group(settings, DETECTOR_GROUP, detectors, timeout_s=120)
-        wait_for_group(settings, LANDER_GROUP, 1, timeout_s=120)
+        wait_for_group(settings, DETECTOR_GROUP, detectors, timeout_s=300)
+        wait_for_group(settings, LANDER_GROUP, 1, timeout_s=300)
         admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
         with httpx.Client(base_url=base, timeout=60) as client:
             created = [
@@ -257,7 +288,7 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
             "api": lambda: _process_tree_cpu_s(api.pid),
             "detectors": lambda: _process_tree_cpu_s(detectors_process.pid),
             "lander": lambda: _process_tree_cpu_s(lander.pid),
-            "broker": lambda: _cpu_s(broker_pid),
+            "broker": lambda: sum(_cpu_s(pid) for pid in broker_pids),
             "bench_clients": lambda: time.process_time(),
         }
         cpu_before = {name: read() for name, read in parts.items()}
@@ -308,6 +339,7 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
             "sessions": sessions,
             "seconds": seconds,
             "detector_processes": detectors,
+            "kafka_nodes": kafka_nodes,
             "detection_width": detection_width or "default",
             "second_person_from_s": SECOND_PERSON_FROM_S,
             "cycle_s": CYCLE_S,
@@ -348,10 +380,15 @@ def main() -> None:
     parser.add_argument(
         "--detection-width", type=int, default=None, help="HOG width (default: the workers')"
     )
+    parser.add_argument(
+        "--kafka-nodes", type=int, default=1, help="local KRaft nodes (3: replicated topics)"
+    )
     args = parser.parse_args()
     if _alerts_per_session(args.seconds) < 1:
         parser.error(f"--seconds must be at least {SECOND_PERSON_FROM_S + OPENS_AFTER_S:.0f}")
-    result = run(args.sessions, args.seconds, args.detectors, args.detection_width)
+    result = run(
+        args.sessions, args.seconds, args.detectors, args.detection_width, args.kafka_nodes
+    )
     print(json.dumps(result))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -58,9 +59,11 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
     say("resolving JVM jars (Maven Central) ...")
     resolve_jars(settings)
-    say("starting Kafka (KRaft, single node) ...")
+    nodes = settings.kafka_nodes
+    say(f"starting Kafka (KRaft, {nodes} node{'s' if nodes > 1 else ''}) ...")
     status = broker.start_broker(settings)
-    say(f"  kafka     {status.bootstrap} pid={status.pid}")
+    for node in status.nodes:
+        say(f"  kafka-{node.node_id}   {node.address} pid={node.pid}")
     lake.ensure_all_tables(settings)
     for spec in launchers.service_specs(settings):
         if args.only and spec.name not in args.only:
@@ -93,7 +96,10 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from proctorlake.storage import broker
 
     kafka = broker.broker_status(settings)
-    rows = [("kafka", kafka.running, kafka.pid, kafka.bootstrap)]
+    if kafka.nodes and len(kafka.nodes) > 1:
+        rows = [(f"kafka-{n.node_id}", n.running, n.pid, n.address) for n in kafka.nodes]
+    else:
+        rows = [("kafka", kafka.running, kafka.pid, kafka.bootstrap)]
     for spec in launchers.service_specs(settings):
         state = launchers.status(settings, spec)
         rows.append((spec.name, state.running, state.pid, state.url))
@@ -302,9 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="start the local broker, API, workers, Dagster and dashboard")
     p.add_argument("--only", nargs="*", help="start only these services (kafka always)")
-    sub.add_parser("down", help="stop everything `up` started")
+    nodes_help = "local KRaft nodes (PROCTORLAKE_KAFKA_NODES; give down and status the same)"
+    p.add_argument("--kafka-nodes", type=int, help=nodes_help)
+    p = sub.add_parser("down", help="stop everything `up` started")
+    p.add_argument("--kafka-nodes", type=int, help=nodes_help)
     p = sub.add_parser("status", help="show the local services")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--kafka-nodes", type=int, help=nodes_help)
     p = sub.add_parser("jars", help="resolve the JVM jars from Maven Central")
     p.add_argument("--json", action="store_true")
 
@@ -373,6 +383,9 @@ COMMANDS["storage"] = run_storage_command
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "kafka_nodes", None) is not None:
+        # The services `up` starts inherit the environment, so they see the same cluster.
+        os.environ["PROCTORLAKE_KAFKA_NODES"] = str(args.kafka_nodes)
     settings = load_settings()
     try:
         return COMMANDS[args.cmd](args, settings)

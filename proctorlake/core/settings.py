@@ -30,6 +30,9 @@ class Settings:
     kafka_bootstrap: str
     kafka_port: int
     kafka_controller_port: int
+    # Local KRaft nodes `proctorlake up` runs: node i listens on kafka_port + i (clients) and
+    # kafka_controller_port + i (the quorum), i = 0 .. kafka_nodes - 1.
+    kafka_nodes: int
     spark_master: str
     spark_shuffle_partitions: int
     api_host: str
@@ -125,6 +128,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     home = Path(_env("HOME", str(Path.cwd() / ".proctorlake"))).resolve()
     kafka_port = int(_env("KAFKA_PORT", "9092"))
+    kafka_nodes = int(_env("KAFKA_NODES", "1"))
+    if kafka_nodes < 1:
+        raise ValueError(f"PROCTORLAKE_KAFKA_NODES must be 1 or more, not {kafka_nodes}")
+    local_bootstrap = ",".join(f"127.0.0.1:{kafka_port + i}" for i in range(kafka_nodes))
     return Settings(
         home=home,
         storage_backend=_env("STORAGE", "local"),
@@ -133,9 +140,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_region=_env("S3_REGION", "us-east-1"),
         s3_access_key=environ.get(PREFIX + "S3_ACCESS_KEY"),
         s3_secret_key=environ.get(PREFIX + "S3_SECRET_KEY"),
-        kafka_bootstrap=_env("KAFKA_BOOTSTRAP", f"127.0.0.1:{kafka_port}"),
+        kafka_bootstrap=_env("KAFKA_BOOTSTRAP", local_bootstrap),
         kafka_port=kafka_port,
-        kafka_controller_port=int(_env("KAFKA_CONTROLLER_PORT", str(kafka_port + 1))),
+        kafka_controller_port=int(_env("KAFKA_CONTROLLER_PORT", str(kafka_port + kafka_nodes))),
+        kafka_nodes=kafka_nodes,
         spark_master=_env("SPARK_MASTER", "local[2]"),
         spark_shuffle_partitions=int(_env("SPARK_SHUFFLE_PARTITIONS", "4")),
         api_host=_env("API_HOST", "127.0.0.1"),

@@ -62,3 +62,22 @@ ALL_TOPICS: tuple[Topic, ...] = (
     SESSIONS,
     INTEGRITY,
 )
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How many brokers hold each partition, and how many must have a record before
+    ``acks=all`` answers (``min.insync.replicas``)."""
+
+    factor: int
+    min_insync: int
+
+
+def replication_for(brokers: int) -> Replication:
+    """Three copies on a cluster of three or more, two of which must have every acknowledged
+    record: one broker may die (or restart) without losing an accepted record and without
+    refusing writes. Fewer brokers keep one copy per broker and cannot promise that."""
+    if brokers < 1:
+        raise ValueError(f"a cluster needs at least one broker, not {brokers}")
+    factor = min(3, brokers)
+    return Replication(factor=factor, min_insync=2 if factor >= 3 else 1)

@@ -1,14 +1,26 @@
-"""A single-node Apache Kafka broker in KRaft mode, run from the jars in ``<jars_dir>/kafka``.
+"""The local Apache Kafka cluster in KRaft mode, run from the jars in ``<jars_dir>/kafka``.
 
 ``proctorlake up / down / status`` call :func:`start_broker`, :func:`stop_broker` and
-:func:`broker_status`. The broker is one JVM (``kafka.Kafka``) that is both controller and
-broker, listening on 127.0.0.1 only. Everything it writes stays under ``PROCTORLAKE_HOME``:
+:func:`broker_status`. The cluster is ``PROCTORLAKE_KAFKA_NODES`` JVMs (``kafka.Kafka``, one by
+default), each both controller and broker, listening on 127.0.0.1 only: node ``i`` (ids from 1)
+serves clients on ``kafka_port + i - 1`` and the quorum on ``kafka_controller_port + i - 1``;
+every node is a voter of the static quorum. Everything they write stays under
+``PROCTORLAKE_HOME``; one node keeps the single-node layout of earlier homes:
 
 - ``<kafka_dir>/data``: the log directory (formatted with ``kafka.tools.StorageTool`` once);
 - ``<kafka_dir>/config``: the generated ``server.properties`` and ``log4j2.xml``;
 - ``<kafka_dir>/logs``: ``server.log`` (log4j2, rolled at 10 MiB) and ``broker.out`` (stdout and
   stderr of the JVM, where a crash before logging starts ends up);
 - ``<run_dir>/kafka.pid``: the PID of the running broker.
+
+With several nodes each has the same three folders under ``<kafka_dir>/node-<id>/`` and its PID
+in ``<run_dir>/kafka-<id>.pid``; all are formatted with one cluster id. Topics get three
+replicas on three or more nodes and ``min.insync.replicas=2``
+(:func:`proctorlake.core.topics.replication_for`), so with producers on ``acks=all`` one node
+may die without losing an acknowledged record or refusing a write. A dead node's leaderships
+move after ``broker.session.timeout.ms`` (shortened here to a few seconds: loopback nodes on
+one machine need no slack for a network). :func:`start_broker` on a cluster with a node down
+starts that node again.
 
 Retention: the raw frame topics keep records for 1 hour (and at most 512 MiB a partition),
 in 10-minute segments so old ones are actually deleted. Frames are personal data and the
@@ -42,7 +54,14 @@ from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from proctorlake.core.settings import Settings
-from proctorlake.core.topics import ALL_TOPICS, FRAMES_SCREEN, FRAMES_WEBCAM, Topic
+from proctorlake.core.topics import (
+    ALL_TOPICS,
+    FRAMES_SCREEN,
+    FRAMES_WEBCAM,
+    Replication,
+    Topic,
+    replication_for,
+)
 from proctorlake.storage.file_lock import exclusive_lock
 from proctorlake.storage.jars import kafka_classpath
 from proctorlake.storage.kafka_security import client_options
@@ -61,6 +80,9 @@ JVM_OPTIONS = (
     "-Dlog4j2.shutdownHookEnabled=false",
 )
 NODE_ID = 1
+"""The node id of a single-node cluster (and the first node of any)."""
+CLUSTER_SESSION_TIMEOUT_MS = 6000
+"""How long a silent node keeps its leaderships in a multi-node cluster (Kafka's default is 9 s)."""
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -80,11 +102,26 @@ class BrokerError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class NodeStatus:
+    """One node of the local cluster: its id, client address and PID (None when down)."""
+
+    node_id: int
+    address: str
+    pid: int | None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+@dataclass(frozen=True)
 class BrokerStatus:
     """What ``proctorlake status`` shows about Kafka.
 
     ``managed`` is False when the bootstrap names an external cluster; then ``pid`` and
     ``log_path`` are None and ``running`` means the cluster answered a metadata request.
+    For the local cluster ``running`` means every node runs; ``pid`` and ``log_path`` are the
+    first node's, ``nodes`` has each node's.
     """
 
     running: bool
@@ -92,6 +129,7 @@ class BrokerStatus:
     bootstrap: str
     log_path: Path | None
     managed: bool = True
+    nodes: tuple[NodeStatus, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -100,6 +138,9 @@ class BrokerStatus:
             "bootstrap": self.bootstrap,
             "log_path": str(self.log_path) if self.log_path else None,
             "managed": self.managed,
+            "nodes": [
+                {"node_id": n.node_id, "address": n.address, "pid": n.pid} for n in self.nodes
+            ],
         }
 
 
@@ -130,23 +171,64 @@ class BrokerPaths:
         return self.logs_dir / "broker.out"
 
 
-def broker_paths(settings: Settings) -> BrokerPaths:
+@dataclass(frozen=True)
+class KafkaNode:
+    """One node of the local cluster: combined controller and broker on two loopback ports."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    paths: BrokerPaths
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def broker_paths(settings: Settings, node_id: int = NODE_ID) -> BrokerPaths:
+    """The files of one node; a single node keeps the layout of earlier homes."""
+    if settings.kafka_nodes == 1:
+        root, pid_name = settings.kafka_dir, "kafka.pid"
+    else:
+        root, pid_name = settings.kafka_dir / f"node-{node_id}", f"kafka-{node_id}.pid"
     return BrokerPaths(
-        data_dir=settings.kafka_dir / "data",
-        config_dir=settings.kafka_dir / "config",
-        logs_dir=settings.kafka_dir / "logs",
-        pid_file=settings.run_dir / "kafka.pid",
+        data_dir=root / "data",
+        config_dir=root / "config",
+        logs_dir=root / "logs",
+        pid_file=settings.run_dir / pid_name,
         lock_file=settings.run_dir / "kafka.lock",
     )
 
 
+def cluster_nodes(settings: Settings) -> tuple[KafkaNode, ...]:
+    """Every node of the local cluster, ids from 1."""
+    return tuple(
+        KafkaNode(
+            node_id=NODE_ID + index,
+            port=settings.kafka_port + index,
+            controller_port=settings.kafka_controller_port + index,
+            paths=broker_paths(settings, NODE_ID + index),
+        )
+        for index in range(settings.kafka_nodes)
+    )
+
+
+def cluster_replication(settings: Settings) -> Replication:
+    """The replication of the local cluster's topics (one copy per node, up to three)."""
+    return replication_for(settings.kafka_nodes)
+
+
 def is_local_bootstrap(settings: Settings) -> bool:
-    """True when the bootstrap is the broker this module runs (loopback, ``kafka_port``)."""
+    """True when the bootstrap names only nodes this module runs (loopback, their ports)."""
     servers = [server.strip() for server in settings.kafka_bootstrap.split(",") if server.strip()]
-    if len(servers) != 1:
+    ports = {str(node.port) for node in cluster_nodes(settings)}
+    if not servers:
         return False
-    host, _, port = servers[0].rpartition(":")
-    return host.strip("[]") in LOCAL_HOSTS and port == str(settings.kafka_port)
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if host.strip("[]") not in LOCAL_HOSTS or port not in ports:
+            return False
+    return True
 
 
 def topic_config(topic: Topic) -> dict[str, str]:
@@ -174,8 +256,8 @@ def scram_enabled(settings: Settings) -> bool:
     return True
 
 
-def _listener_properties(settings: Settings) -> dict[str, str]:
-    port, controller_port = settings.kafka_port, settings.kafka_controller_port
+def _listener_properties(settings: Settings, node: KafkaNode) -> dict[str, str]:
+    port, controller_port = node.port, node.controller_port
     client = "SASL_PLAINTEXT" if scram_enabled(settings) else "PLAINTEXT"
     lines = {
         "listeners": f"{client}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
@@ -196,27 +278,34 @@ def _listener_properties(settings: Settings) -> dict[str, str]:
     return lines
 
 
-def server_properties(settings: Settings) -> str:
-    """The broker's configuration: one combined controller+broker node on loopback."""
-    paths = broker_paths(settings)
-    controller_port = settings.kafka_controller_port
+def server_properties(settings: Settings, node_id: int = NODE_ID) -> str:
+    """One node's configuration: a combined controller+broker on loopback, every node of the
+    cluster a voter."""
+    nodes = cluster_nodes(settings)
+    node = nodes[node_id - NODE_ID]
+    replication = cluster_replication(settings)
+    factor, min_insync = str(replication.factor), str(replication.min_insync)
     lines = {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
+        "node.id": str(node.node_id),
         # Static voters: the controller address is not written into the metadata log, so a
         # home can be restarted on other ports.
-        "controller.quorum.voters": f"{NODE_ID}@127.0.0.1:{controller_port}",
-        **_listener_properties(settings),
-        "log.dirs": str(paths.data_dir),
+        "controller.quorum.voters": ",".join(
+            f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes
+        ),
+        **_listener_properties(settings, node),
+        "log.dirs": str(node.paths.data_dir),
         "num.partitions": "1",
         "auto.create.topics.enable": "false",
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": factor,
+        "min.insync.replicas": min_insync,
+        "offsets.topic.replication.factor": factor,
         "offsets.topic.num.partitions": "6",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": factor,
+        "transaction.state.log.min.isr": min_insync,
         "transaction.state.log.num.partitions": "6",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": factor,
+        "share.coordinator.state.topic.min.isr": min_insync,
         "group.initial.rebalance.delay.ms": "0",
         "num.network.threads": "2",
         "num.io.threads": "2",
@@ -224,15 +313,18 @@ def server_properties(settings: Settings) -> str:
         "log.retention.hours": "168",
         "log.retention.check.interval.ms": "60000",
     }
+    if len(nodes) > 1:
+        lines["broker.session.timeout.ms"] = str(CLUSTER_SESSION_TIMEOUT_MS)
+        lines["broker.heartbeat.interval.ms"] = str(CLUSTER_SESSION_TIMEOUT_MS // 8)
     header = (
         "# Generated by proctorlake.storage.broker on every start; edit settings, not this file.\n"
     )
     return header + "".join(f"{key}={value}\n" for key, value in lines.items())
 
 
-def log4j_config(settings: Settings) -> str:
+def log4j_config(settings: Settings, node_id: int = NODE_ID) -> str:
     """log4j2 configuration: everything to ``server.log``, rolled by size, nothing to stdout."""
-    log = broker_paths(settings).server_log
+    log = broker_paths(settings, node_id).server_log
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="warn">
   <Appenders>
@@ -261,13 +353,16 @@ def broker_status(settings: Settings) -> BrokerStatus:
             log_path=None,
             managed=False,
         )
-    paths = broker_paths(settings)
-    pid = _running_pid(paths)
+    nodes = tuple(
+        NodeStatus(node.node_id, node.address, _running_pid(node.paths))
+        for node in cluster_nodes(settings)
+    )
     return BrokerStatus(
-        running=pid is not None,
-        pid=pid,
+        running=all(node.running for node in nodes),
+        pid=nodes[0].pid,
         bootstrap=settings.kafka_bootstrap,
-        log_path=paths.server_log,
+        log_path=broker_paths(settings).server_log,
+        nodes=nodes,
     )
 
 
@@ -275,43 +370,69 @@ def start_broker(settings: Settings, timeout_s: float = START_TIMEOUT_S) -> Brok
     """Start the broker if it is not running, wait until healthy, create the project's topics.
 
     Idempotent: a running broker of this home is reported, not started twice (its topics are
-    still checked). A PID file whose process is gone, or now belongs to another program, is
-    removed. Storage is formatted on the first start only.
+    still checked); of a cluster, only the nodes that are down are started. A PID file whose
+    process is gone, or now belongs to another program, is removed. Storage is formatted on
+    the first start only, every node with the cluster's one id.
     """
     if not is_local_bootstrap(settings):
         if not _metadata_answers(settings, timeout_s=min(timeout_s, 15.0)):
             raise BrokerError(f"the Kafka cluster at {settings.kafka_bootstrap} does not answer")
         return broker_status(settings)
-    paths = broker_paths(settings)
-    for folder in (paths.data_dir, paths.config_dir, paths.logs_dir, paths.pid_file.parent):
-        folder.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(paths.lock_file):
-        pid = _running_pid(paths)
-        if pid is None:
-            log_offset = _file_size(paths.server_log)
-            pid = _launch(settings, paths)
-            _wait_healthy(settings, paths, pid, timeout_s, log_offset)
-        ensure_topics(settings)
+    nodes = cluster_nodes(settings)
+    for node in nodes:
+        paths = node.paths
+        for folder in (paths.data_dir, paths.config_dir, paths.logs_dir, paths.pid_file.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(nodes[0].paths.lock_file):
+        down = [node for node in nodes if _running_pid(node.paths) is None]
+        jvms = {node.node_id: _prepare(settings, node) for node in down}
+        # Each format is a JVM start of several seconds: the nodes are formatted side by side.
+        _format_storage(settings, [(node, jvms[node.node_id]) for node in down])
+        launched: list[tuple[KafkaNode, int, int]] = []
+        for node in down:
+            log_offset = _file_size(node.paths.server_log)
+            launched.append((node, _spawn(node, jvms[node.node_id]), log_offset))
+        # A quorum forms only once most voters run: every node is launched before any wait.
+        if launched:
+            _wait_healthy(settings, launched, timeout_s)
+        _ensure_topics_settled(settings, timeout_s)
     return broker_status(settings)
+
+
+def _ensure_topics_settled(settings: Settings, timeout_s: float) -> None:
+    """``ensure_topics``, asked again while a young cluster still settles: its metadata may
+    name a controller that a client cannot reach yet (UnknownBrokerIdError, seen at start)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            ensure_topics(settings)
+            return
+        except KafkaError:
+            if settings.kafka_nodes == 1 or time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
 
 
 def stop_broker(settings: Settings, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     """Stop this home's broker: SIGTERM (controlled shutdown), SIGKILL after ``timeout_s``.
 
     Returns True when a broker was running and is now stopped, False when there was none (an
-    external cluster is never stopped from here). The PID file is removed either way.
+    external cluster is never stopped from here). The PID file is removed either way. The
+    nodes of a cluster are signalled together: one stopped alone would wait for a quorum that
+    the others, stopping next, no longer form.
     """
     if not is_local_bootstrap(settings):
         return False
-    paths = broker_paths(settings)
-    if not paths.pid_file.parent.is_dir():
+    nodes = cluster_nodes(settings)
+    if not nodes[0].paths.pid_file.parent.is_dir():
         return False
-    with exclusive_lock(paths.lock_file):
-        pid = _running_pid(paths)
-        if pid is None:
+    with exclusive_lock(nodes[0].paths.lock_file):
+        running = [(node, pid) for node in nodes if (pid := _running_pid(node.paths)) is not None]
+        if not running:
             return False
-        _terminate(pid, timeout_s)
-        paths.pid_file.unlink(missing_ok=True)
+        _terminate([pid for _, pid in running], timeout_s)
+        for node, _ in running:
+            node.paths.pid_file.unlink(missing_ok=True)
         return True
 
 
@@ -324,8 +445,15 @@ def ensure_topics(settings: Settings) -> None:
     )
     try:
         existing = _partition_counts(admin)
+        replication = cluster_replication(settings)
         missing = [
-            NewTopic(topic.name, topic.partitions, 1, topic_configs=topic_config(topic))
+            NewTopic(
+                topic.name,
+                topic.partitions,
+                replication.factor,
+                topic_configs=topic_config(topic)
+                | {"min.insync.replicas": str(replication.min_insync)},
+            )
             for topic in ALL_TOPICS
             if topic.name not in existing
         ]
@@ -351,14 +479,16 @@ def _partition_counts(admin: KafkaAdminClient) -> dict[str, int]:
     return {item["name"]: len(item["partitions"]) for item in admin.describe_topics(names)}
 
 
-def _launch(settings: Settings, paths: BrokerPaths) -> int:
-    _refuse_busy_port(settings.kafka_port)
-    _refuse_busy_port(settings.kafka_controller_port)
+def _prepare(settings: Settings, node: KafkaNode) -> list[str]:
+    """Write the node's configuration; the JVM command line to run its tools with."""
+    paths = node.paths
+    _refuse_busy_port(node.port)
+    _refuse_busy_port(node.controller_port)
     # It may hold the SCRAM password: readable by this user only.
     paths.server_properties.touch(mode=0o600)
     paths.server_properties.chmod(0o600)
-    paths.server_properties.write_text(server_properties(settings))
-    paths.log4j_config.write_text(log4j_config(settings))
+    paths.server_properties.write_text(server_properties(settings, node.node_id))
+    paths.log4j_config.write_text(log4j_config(settings, node.node_id))
     java = _java()
     classpath = kafka_classpath(settings)
     jvm = [
@@ -369,13 +499,18 @@ def _launch(settings: Settings, paths: BrokerPaths) -> int:
         "-cp",
         classpath,
     ]
-    if not (paths.data_dir / "meta.properties").exists():
-        _format_storage(jvm, paths, settings)
-    elif scram_enabled(settings) and _scram_user(paths) != settings.kafka_sasl_username:
+    formatted = (paths.data_dir / "meta.properties").exists()
+    if formatted and scram_enabled(settings) and _scram_user(paths) != settings.kafka_sasl_username:
         raise BrokerError(
             f"the broker storage in {paths.data_dir} was formatted without SCRAM credentials "
             f"for {settings.kafka_sasl_username!r}; start from a fresh PROCTORLAKE_HOME"
         )
+    return jvm
+
+
+def _spawn(node: KafkaNode, jvm: list[str]) -> int:
+    """Start the node's JVM, detached, and record its PID."""
+    paths = node.paths
     with paths.console_log.open("ab") as console:
         process = subprocess.Popen(
             [*jvm, BROKER_MAIN_CLASS, str(paths.server_properties)],
@@ -412,7 +547,28 @@ def _scram_user(paths: BrokerPaths) -> str | None:
         return None
 
 
-def _format_storage(jvm: list[str], paths: BrokerPaths, settings: Settings) -> None:
+def _cluster_id(settings: Settings) -> str:
+    """The id a node is formatted with: the one an already formatted node has, else new."""
+    for node in cluster_nodes(settings):
+        try:
+            text = (node.paths.data_dir / "meta.properties").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "cluster.id" and value.strip():
+                return value.strip()
+    return new_cluster_id()
+
+
+def _format_storage(settings: Settings, nodes: list[tuple[KafkaNode, list[str]]]) -> None:
+    """Format every node of ``nodes`` not formatted yet, all at once, with one cluster id."""
+    unformatted = [
+        (node, jvm) for node, jvm in nodes if not (node.paths.data_dir / "meta.properties").exists()
+    ]
+    if not unformatted:
+        return
+    cluster_id = _cluster_id(settings)
     scram = []
     if scram_enabled(settings):
         user, password = settings.kafka_sasl_username, settings.kafka_sasl_password
@@ -420,58 +576,82 @@ def _format_storage(jvm: list[str], paths: BrokerPaths, settings: Settings) -> N
             "--add-scram",
             f"{settings.kafka_sasl_mechanism}=[name={user},password={password}]",
         ]
-    command = [
-        *jvm,
-        STORAGE_TOOL_CLASS,
-        "format",
-        "--config",
-        str(paths.server_properties),
-        f"--cluster-id={new_cluster_id()}",
-        "--ignore-formatted",
-        *scram,
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).replace(str(settings.kafka_sasl_password), "***")
-        raise BrokerError(
-            f"formatting Kafka storage in {paths.data_dir} failed:\n{output.strip()[-2000:]}"
+    running = [
+        (
+            node,
+            subprocess.Popen(
+                [
+                    *jvm,
+                    STORAGE_TOOL_CLASS,
+                    "format",
+                    "--config",
+                    str(node.paths.server_properties),
+                    f"--cluster-id={cluster_id}",
+                    "--ignore-formatted",
+                    *scram,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
         )
-    if scram:
-        _scram_user_file(paths).write_text(f"{settings.kafka_sasl_username}\n")
+        for node, jvm in unformatted
+    ]
+    failures = []
+    for node, process in running:
+        try:
+            output, _ = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        if process.returncode != 0:
+            output = output.replace(str(settings.kafka_sasl_password), "***")
+            failures.append(
+                f"formatting Kafka storage in {node.paths.data_dir} failed:\n"
+                f"{output.strip()[-2000:]}"
+            )
+        elif scram:
+            _scram_user_file(node.paths).write_text(f"{settings.kafka_sasl_username}\n")
+    if failures:
+        raise BrokerError("\n".join(failures))
 
 
 def _wait_healthy(
-    settings: Settings, paths: BrokerPaths, pid: int, timeout_s: float, log_offset: int
+    settings: Settings, launched: list[tuple[KafkaNode, int, int]], timeout_s: float
 ) -> None:
+    """Wait until every node of the cluster is registered as a broker (one answering is not
+    enough: a topic with three replicas cannot be created on two)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            paths.pid_file.unlink(missing_ok=True)
-            raise BrokerError(
-                f"the Kafka broker exited during start; see {paths.server_log} and "
-                f"{paths.console_log}:\n{_tail(paths.console_log)}"
-                f"{_start_errors(paths.server_log, log_offset)}"
-            )
-        if _metadata_answers(settings, timeout_s=5.0):
+        for node, pid, log_offset in launched:
+            if not _pid_alive(pid):
+                paths = node.paths
+                paths.pid_file.unlink(missing_ok=True)
+                _terminate([other for _, other, _ in launched if other != pid], STOP_TIMEOUT_S)
+                raise BrokerError(
+                    f"Kafka node {node.node_id} exited during start; see {paths.server_log} and "
+                    f"{paths.console_log}:\n{_tail(paths.console_log)}"
+                    f"{_start_errors(paths.server_log, log_offset)}"
+                )
+        if _metadata_answers(settings, timeout_s=5.0, brokers=settings.kafka_nodes):
             return
         time.sleep(0.5)
-    _terminate(pid, STOP_TIMEOUT_S)
-    paths.pid_file.unlink(missing_ok=True)
+    _terminate([pid for _, pid, _ in launched], STOP_TIMEOUT_S)
+    errors = ""
+    for node, _, log_offset in launched:
+        node.paths.pid_file.unlink(missing_ok=True)
+        errors += f"{node.paths.server_log}:\n{_start_errors(node.paths.server_log, log_offset)}"
     raise BrokerError(
-        f"the Kafka broker did not answer on {settings.kafka_bootstrap} within {timeout_s:.0f} s "
-        f"and was stopped; see {paths.server_log}:\n{_start_errors(paths.server_log, log_offset)}"
+        f"the Kafka cluster did not answer on {settings.kafka_bootstrap} with "
+        f"{settings.kafka_nodes} broker(s) within {timeout_s:.0f} s and was stopped; see {errors}"
     )
 
 
-def _metadata_answers(settings: Settings, timeout_s: float) -> bool:
-    """True when a broker answers a metadata request (a cheap TCP probe goes first)."""
+def _metadata_answers(settings: Settings, timeout_s: float, brokers: int = 1) -> bool:
+    """True when the cluster answers a metadata request listing at least ``brokers`` brokers
+    (a cheap TCP probe of the bootstrap servers goes first: one of them must accept)."""
     bootstrap = settings.kafka_bootstrap
-    first = bootstrap.split(",")[0].strip()
-    host, _, port = first.rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except (OSError, ValueError):
+    if not any(_accepts(server.strip(), timeout_s) for server in bootstrap.split(",")):
         return False
     timeout_ms = int(timeout_s * 1000)
     try:
@@ -484,11 +664,20 @@ def _metadata_answers(settings: Settings, timeout_s: float) -> bool:
     except KafkaError:
         return False
     try:
-        return bool(admin.describe_cluster().get("brokers"))
+        return len(admin.describe_cluster().get("brokers") or ()) >= brokers
     except KafkaError:
         return False
     finally:
         admin.close()
+
+
+def _accepts(server: str, timeout_s: float) -> bool:
+    host, _, port = server.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _running_pid(paths: BrokerPaths) -> int | None:
@@ -540,18 +729,21 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _terminate(pid: int, timeout_s: float) -> None:
+def _terminate(pids: list[int], timeout_s: float) -> None:
+    """SIGTERM every process at once, then SIGKILL those still alive after ``timeout_s``."""
+    alive = list(pids)
     for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 10.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
+        for pid in alive:
+            with suppress(ProcessLookupError):
+                os.kill(pid, sig)
         deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if not _pid_alive(pid):
-                return
-            time.sleep(0.2)
-    raise BrokerError(f"the Kafka broker (pid {pid}) did not stop, even after SIGKILL")
+        while alive and time.monotonic() < deadline:
+            alive = [pid for pid in alive if _pid_alive(pid)]
+            if alive:
+                time.sleep(0.2)
+        if not alive:
+            return
+    raise BrokerError(f"Kafka broker pid(s) {alive} did not stop, even after SIGKILL")
 
 
 def _refuse_busy_port(port: int) -> None:

@@ -34,6 +34,9 @@ INCIDENT_VIEW_FIELDS = (
     "start_s",
     "end_s",
     "state",
+    # When the frame that caused this state was captured: live events carry it (the alert's
+    # latency, bench/realtime_latency.py); an incident read back from Delta has none.
+    "trigger_captured_at_ms",
 )
 
 

@@ -167,10 +167,15 @@ async def relay_events(
         yield sse_message(kind, event, event_id(kind, event))
 
 
+LIFECYCLE_EVENTS = (SessionEventType.CREATED, SessionEventType.STARTED, SessionEventType.ENDED)
+"""Session events that change the session's row: every API process re-reads it on each."""
+
+
 class TopicFollower(threading.Thread):
     """Tails incidents, proctor actions and session events into the feed. An incident is
     shown as ``incident_view`` makes it (the API's policy: alert, automatic action), then
-    handed to ``on_incident``."""
+    handed to ``on_incident``; the id of a session whose row changed (in any API process)
+    is handed to ``on_lifecycle`` before the event is shown."""
 
     def __init__(
         self,
@@ -178,12 +183,14 @@ class TopicFollower(threading.Thread):
         feed: LiveFeed,
         incident_view: Callable[[IncidentMessage], dict],
         on_incident: Callable[[dict], None],
+        on_lifecycle: Callable[[str], object] = lambda session_id: None,
     ) -> None:
         super().__init__(name="topic-follower", daemon=True)
         self.settings = settings
         self.feed = feed
         self.incident_view = incident_view
         self.on_incident = on_incident
+        self.on_lifecycle = on_lifecycle
         self.ready = threading.Event()
         self._halt = threading.Event()
 
@@ -239,6 +246,11 @@ class TopicFollower(threading.Thread):
             log.exception("automatic action failed for incident %s", message.incident_id)
 
     def _handle_session_event(self, message: SessionEventMessage) -> None:
+        if message.event in LIFECYCLE_EVENTS:
+            try:
+                self.on_lifecycle(message.session_id)
+            except Exception:  # e.g. erased meanwhile: the feed goes on
+                log.exception("could not refresh session %s", message.session_id)
         event = message.model_dump(mode="json")
         if message.event == SessionEventType.VERIFIED and message.review_required:
             review = review_item(event)

@@ -5,7 +5,16 @@ starts or ends (one group commit for the changes that arrive together), and ever
 also published on the ``sessions`` topic (sealed, it names the student) after its row is
 committed. Memory is only a cache: after a restart the API reads the state it needs
 (institution, tier, policy, ended or not) back from Delta. The cache lock is never held
-across I/O; a session's own transitions are serialised by its stripe of ``_transition_locks``.
+across I/O.
+
+Several API processes may serve one session (they share PROCTORLAKE_HOME and the cluster), so
+no process trusts its cache for a transition: ``start`` and ``end`` hold the session's
+transition lock (a stripe in this process, then an ``flock`` shared with the others) and
+re-read the row from Delta inside it, so the first start and the first end win everywhere.
+Every process follows the ``sessions`` topic and calls ``refresh`` on each lifecycle event,
+so a session created or ended through another process is listed, or not, here too. Activity
+is shared the same way: ``touch`` stamps a per-session file at most every
+``ACTIVITY_STAMP_EVERY_S``, and a session is idle only when no process has stamped it.
 
 The cache is bounded: ``sweep`` (run every few seconds by the API's janitor) ends open
 sessions idle past ``session_idle_timeout_s`` or older than ``session_max_duration_s`` (an
@@ -20,8 +29,10 @@ import datetime as dt
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,11 +46,15 @@ from proctorlake.core.vocabulary import SessionEventType, Tier, Track
 from proctorlake.governance import erased_sessions, sealed_topics
 from proctorlake.governance.erased_sessions import SessionErased
 from proctorlake.storage import lake
+from proctorlake.storage.file_lock import exclusive_lock
 from realtime.api.auth import revoke_session_tokens
 from realtime.api.group_commit import GroupCommit
 
 OPEN_STATUSES = ("created", "active")
 TRANSITION_STRIPES = 64
+ACTIVITY_STAMP_EVERY_S = 30.0
+"""How often a process stamps a session's shared activity file: far below any idle timeout
+(hours by default), and one ``utime`` a session per half minute costs nothing."""
 
 
 class UnknownSession(LookupError):
@@ -95,6 +110,16 @@ def validate_id(name: str, value: str) -> None:
     check_id(name, value)
 
 
+def transition_lock_path(settings: Settings, session_id: str) -> Path:
+    """The session's cross-process transition lock, in its cache folder (erasure removes it)."""
+    return settings.home / "cache" / "session-locks" / session_id / "transition.lock"
+
+
+def activity_stamp_path(settings: Settings, session_id: str) -> Path:
+    """A file whose modification time is the session's last upload seen by any API process."""
+    return settings.home / "cache" / "session-activity" / session_id / "last-upload"
+
+
 def _session_from_row(row: dict) -> ExamSession:
     return ExamSession(
         session_id=row["session_id"],
@@ -124,6 +149,7 @@ class SessionRegistry:
         self.on_evict: list[Callable[[str], None]] = []
         self._lock = threading.Lock()
         self._transition_locks = [threading.Lock() for _ in range(TRANSITION_STRIPES)]
+        self._stamped: dict[str, float] = {}  # open sessions: when this process last stamped
         self._rows = GroupCommit(
             lambda rows: erased_sessions.merge_unerased_rows(
                 settings, schemas.EXAM_SESSIONS, rows, ["session_id"]
@@ -131,8 +157,43 @@ class SessionRegistry:
             key=lambda row: row["session_id"],
         )
 
-    def _transition_lock(self, session_id: str) -> threading.Lock:
-        return self._transition_locks[hash(session_id) % TRANSITION_STRIPES]
+    @contextmanager
+    def _transition(self, session_id: str) -> Iterator[ExamSession]:
+        """Hold the session's transition lock (this process's stripe, then the ``flock`` all
+        processes share) and yield its row as Delta has it now, not as this cache had it."""
+        if not is_valid_id(session_id or ""):
+            raise UnknownSession(session_id)
+        if erased_sessions.is_erased(self.settings, session_id):
+            raise SessionErased(f"session {session_id} was erased")  # no lock file for it again
+        stripe = self._transition_locks[hash(session_id) % TRANSITION_STRIPES]
+        with stripe, exclusive_lock(transition_lock_path(self.settings, session_id)):
+            yield self.refresh(session_id)
+
+    def refresh(self, session_id: str) -> ExamSession:
+        """Read the session's row from Delta into the cache (another process may have changed
+        it); raises UnknownSession or SessionErased."""
+        if not is_valid_id(session_id or ""):
+            raise UnknownSession(session_id)
+        if erased_sessions.is_erased(self.settings, session_id):
+            self.evict(session_id)
+            raise SessionErased(f"session {session_id} was erased")
+        session = self._read_row(session_id)
+        with self._lock:
+            self._cache(session)
+        return session
+
+    def _read_row(self, session_id: str) -> ExamSession:
+        dt_table = lake.open_table(self.settings, schemas.EXAM_SESSIONS.name)
+        if dt_table is None:
+            raise UnknownSession(session_id)
+        rows = (
+            dt_table.to_pyarrow_dataset()
+            .to_table(filter=pc.field("session_id") == session_id)
+            .to_pylist()
+        )
+        if not rows:
+            raise UnknownSession(session_id)
+        return _session_from_row(rows[0])
 
     def load_open_sessions(self) -> int:
         """Warm the cache with every open session in Delta (after an API restart)."""
@@ -193,17 +254,7 @@ class SessionRegistry:
             cached = self._sessions.get(session_id)
         if cached is not None:
             return cached
-        dt_table = lake.open_table(self.settings, schemas.EXAM_SESSIONS.name)
-        if dt_table is None:
-            raise UnknownSession(session_id)
-        rows = (
-            dt_table.to_pyarrow_dataset()
-            .to_table(filter=pc.field("session_id") == session_id)
-            .to_pylist()
-        )
-        if not rows:
-            raise UnknownSession(session_id)
-        session = _session_from_row(rows[0])
+        session = self._read_row(session_id)
         with self._lock:
             if session_id not in self._sessions:
                 self._cache(session)
@@ -227,8 +278,9 @@ class SessionRegistry:
 
     def start(self, session_id: str, started_at: dt.datetime) -> ExamSession:
         """Mark the session active; the first start wins (a reconnecting client continues)."""
-        with self._transition_lock(session_id):
-            session = self.require_open(session_id)
+        with self._transition(session_id) as session:
+            if not session.is_open:
+                raise SessionClosed(f"session {session_id} is {session.status}")
             if session.started_at is not None:
                 return session
             session = replace(session, status="active", started_at=started_at)
@@ -240,8 +292,7 @@ class SessionRegistry:
         """End the session (idempotent: an ended session stays as it ended)."""
         if status not in ("ended", "terminated"):
             raise ValueError(f"cannot end a session with status {status!r}")
-        with self._transition_lock(session_id):
-            session = self.get(session_id)
+        with self._transition(session_id) as session:
             if not session.is_open:
                 return session
             session = replace(session, status=status, ended_at=dt.datetime.now(dt.UTC))
@@ -252,10 +303,34 @@ class SessionRegistry:
         return session
 
     def touch(self, session_id: str) -> None:
-        """Note an upload: an open session that hears nothing for long expires."""
+        """Note an upload: an open session that hears nothing for long expires. The shared
+        stamp tells the other API processes (at most every ``ACTIVITY_STAMP_EVERY_S``)."""
+        now = time.monotonic()
+        with self._lock:
+            if session_id not in self._last_activity:
+                return
+            self._last_activity[session_id] = now
+            every_s = min(ACTIVITY_STAMP_EVERY_S, self.settings.session_idle_timeout_s / 4)
+            if now - self._stamped.get(session_id, -1e9) < every_s:
+                return
+            self._stamped[session_id] = now
+        stamp = activity_stamp_path(self.settings, session_id)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+
+    def _active_elsewhere(self, session_id: str, now: float) -> bool:
+        """True when another process stamped the session within the idle timeout; this
+        process's clock of it then moves up to that stamp."""
+        try:
+            age = time.time() - activity_stamp_path(self.settings, session_id).stat().st_mtime
+        except OSError:
+            return False
+        if age > self.settings.session_idle_timeout_s:
+            return False
         with self._lock:
             if session_id in self._last_activity:
-                self._last_activity[session_id] = time.monotonic()
+                self._last_activity[session_id] = now - max(0.0, age)
+        return True
 
     def sweep(self, now: float | None = None) -> tuple[list[str], list[str]]:
         """Expire idle or overlong open sessions and forget ended ones past their grace;
@@ -275,6 +350,7 @@ class SessionRegistry:
                     > settings.session_max_duration_s
                 )
             ]
+        expired = [sid for sid in expired if not self._active_elsewhere(sid, now)]
         for session_id in expired:
             self.end(session_id, status="ended")
         with self._lock:
@@ -288,6 +364,7 @@ class SessionRegistry:
             for session_id in evicted:
                 self._sessions.pop(session_id, None)
                 self._closed_since.pop(session_id, None)
+                self._stamped.pop(session_id, None)
         for session_id in evicted:
             for listener in self.on_evict:
                 listener(session_id)

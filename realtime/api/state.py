@@ -82,7 +82,11 @@ class RealtimeServices:
         log.info("restored %d open sessions", restored)
         self.feed.loop = loop
         self.follower = TopicFollower(
-            self.settings, self.feed, self.incident_policy.view, self.apply_policy
+            self.settings,
+            self.feed,
+            self.incident_policy.view,
+            self.apply_policy,
+            on_lifecycle=self.registry.refresh,
         )
         self.follower.start()
         if not self.follower.ready.wait(timeout=30):
