@@ -56,4 +56,9 @@ if [[ ! -f .tools/axe/node_modules/axe-core/axe.min.js ]] \
   say "installing axe-core $AXE_VERSION into .tools/axe"
   npm install --silent --no-audit --no-fund --prefix .tools/axe "axe-core@$AXE_VERSION" >/dev/null
 fi
-say "ready: $ROOT/.venv, $ROOT/.jars, $ROOT/.tools"
+# 5. MediaPipe's face models (Apache-2.0): the .tflite files inside the mediapipe==0.10.21 wheel
+#    (later wheels ship none). Only the wheel is fetched, from PyPI; mediapipe itself is never
+#    installed (it pins numpy<2). models/face_mesh.py runs them on torch.
+say "unpacking MediaPipe face models"
+.venv/bin/python -m proctorlake.storage.face_models >/dev/null
+say "ready: $ROOT/.venv, $ROOT/.jars, $ROOT/.models, $ROOT/.tools"
