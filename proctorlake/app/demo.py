@@ -140,6 +140,7 @@ def stream_through_realtime(
     feed = ProctorLiveFollower(api, staff).start()
     session = client.create_session(options.exam_id, "student-live", options.institution_id)
     session_id = session["session_id"]
+    claim_in_dagster(settings, [session_id])
     say(f"session {session_id} created through the API; streaming 1 frame per video second")
     with tempfile.TemporaryDirectory(prefix="proctorlake-demo-live-") as tmp:
         recording = Path(tmp) / "live.webm"
@@ -170,6 +171,18 @@ def stream_through_realtime(
     for event in feed.events[seen:]:
         say(f"    live alert: {event['incident_type']} ({event['severity']}, {event['state']})")
     return session_id, list(feed.events)
+
+
+def claim_in_dagster(settings: Settings, session_ids: list[str]) -> None:
+    """The demo analyses its sessions in-process: keep the daemon's sensor off them."""
+    from dagster import DagsterInstance
+
+    from dagster_project.runs import claim_sessions
+    from proctorlake.app.launchers import dagster_home
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
+    with DagsterInstance.get() as instance:
+        claim_sessions(instance, session_ids)
 
 
 def run_dagster_analysis(
@@ -242,6 +255,7 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
 
         cli_main(["up"])
     lake.ensure_all_tables(settings)
+    claim_in_dagster(settings, demo_session_ids(options))
     live_events: list[dict] = []
     session_ids: list[str] = []
     if options.start_services:

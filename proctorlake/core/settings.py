@@ -69,6 +69,13 @@ class Settings:
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
+    # Where Spark writes its event log (a folder or an s3a:// prefix; empty = none): the
+    # history server and the cluster test read which executor ran each task from it.
+    spark_event_log_dir: str = ""
+    # Dagster's run queue (dagster_project/instance.py): runs at once, and of those the runs
+    # that hold a Spark driver (one local[2] analysis fills this 2-core machine).
+    dagster_max_concurrent_runs: int = 4
+    dagster_spark_runs: int = 1
 
     @property
     def lake_root(self) -> str:
@@ -158,4 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_ssl_cafile=Path(cafile) if (cafile := _env("KAFKA_SSL_CAFILE", "")) else None,
         kafka_ssl_certfile=Path(cert) if (cert := _env("KAFKA_SSL_CERTFILE", "")) else None,
         kafka_ssl_keyfile=Path(key) if (key := _env("KAFKA_SSL_KEYFILE", "")) else None,
+        spark_event_log_dir=_env("SPARK_EVENT_LOG_DIR", ""),
+        dagster_max_concurrent_runs=int(_env("DAGSTER_MAX_CONCURRENT_RUNS", "4")),
+        dagster_spark_runs=int(_env("DAGSTER_SPARK_RUNS", "1")),
     )

@@ -44,6 +44,15 @@ def spark_conf(settings: Settings, cores: int | None = None) -> dict[str, str]:
         # do the analysis; C2's compiler threads cost ~3.5 s of a 300 s-video job here and the
         # JVM's own work (planning, Delta log, Arrow hand-off) is light: stop at C1.
         conf["spark.driver.extraJavaOptions"] += " -XX:TieredStopAtLevel=1"
+    if settings.spark_event_log_dir:
+        conf.update(
+            {
+                "spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": settings.spark_event_log_dir,
+                # Plain JSON lines: small for these jobs, and readable without a codec.
+                "spark.eventLog.compress": "false",
+            }
+        )
     for name, value in os.environ.items():
         if name.startswith(PREFIX):
             conf[f"spark.executorEnv.{name}"] = value
