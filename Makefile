@@ -28,4 +28,4 @@ down:
 	.venv/bin/proctorlake down
 
 ui: setup
-	DAGSTER_HOME=$${PROCTORLAKE_HOME:-$$PWD/.proctorlake}/dagster .venv/bin/dagster-webserver -w workspace.yaml -h 127.0.0.1 -p 3000
+	DAGSTER_HOME=$${PROCTORLAKE_HOME:-$$PWD/.proctorlake}/dagster .venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -32,14 +32,14 @@ SESSION = "cluster-1"
 
 ANALYSIS = textwrap.dedent(
     """
-    import json, sys
+    import json
     from dagster import DagsterInstance
     from dagster_project.runs import materialize_session
     from proctorlake.core.settings import load_settings
     from proctorlake.storage.spark_session import get_spark
 
     settings = load_settings()
-    run = materialize_session(settings, sys.argv[1], DagsterInstance.ephemeral())
+    run = materialize_session(settings, SESSION, DagsterInstance.ephemeral())
     spark = get_spark(settings)
     print(json.dumps({"success": run.success, "error": run.error, "checks": run.checks,
                       "app_id": spark.sparkContext.applicationId,
@@ -57,7 +57,8 @@ def analyse(master: str, events: Path) -> dict:
         "PROCTORLAKE_SPARK_EVENT_LOG_DIR": events.as_uri(),
     }
     done = subprocess.run(
-        [sys.executable, "-c", ANALYSIS, SESSION],
+        # The session goes in the code, not argv: a library in the checks parses sys.argv.
+        [sys.executable, "-c", f"SESSION = {SESSION!r}\n{ANALYSIS}"],
         env=env,
         capture_output=True,
         text=True,

@@ -92,7 +92,9 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
         ServiceSpec(
             "dagster-daemon",
             (
-                str(Path(python).with_name("dagster-daemon")),
+                python,
+                "-m",
+                "dagster._daemon",  # what `dagster dev` starts
                 "run",
                 "-w",
                 str(REPO_ROOT / "workspace.yaml"),
