@@ -55,6 +55,7 @@ def analyse(master: str, events: Path) -> dict:
     env = os.environ | {
         "PROCTORLAKE_SPARK_MASTER": master,
         "PROCTORLAKE_SPARK_EVENT_LOG_DIR": events.as_uri(),
+        "SPARK_LOCAL_IP": "127.0.0.1",  # the driver's own address, which executors call
     }
     done = subprocess.run(
         # The session goes in the code, not argv: a library in the checks parses sys.argv.
@@ -86,13 +87,17 @@ def drop_checkpoints(settings: Settings) -> int:
 
 
 def tasks_per_executor(events: Path, app_id: str) -> Counter:
-    """Successful task ends per executor id, from the application's event log."""
+    """Successful task ends per executor id, from the application's event log (Spark 4
+    writes it as a folder ``eventlog_v2_<app id>`` of ``events_<n>_<app id>`` files)."""
     ended: Counter = Counter()
-    with open(events / app_id) as log:
-        for line in log:
+    logs = [p for p in events.rglob(f"events_*{app_id}*") if p.is_file()]
+    assert logs, sorted(p.name for p in events.rglob("*"))
+    for path in logs:
+        for line in path.read_text().splitlines():
             event = json.loads(line)
-            if event["Event"] == "SparkListenerTaskEnd" and event["Task End Reason"]["Reason"] == (
-                "Success"
+            if (
+                event["Event"] == "SparkListenerTaskEnd"
+                and event["Task End Reason"]["Reason"] == "Success"
             ):
                 ended[event["Task Info"]["Executor ID"]] += 1
     return ended
