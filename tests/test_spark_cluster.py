@@ -63,7 +63,7 @@ def analyse(master: str, events: Path) -> dict:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
