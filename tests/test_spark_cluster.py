@@ -63,7 +63,7 @@ def analyse(master: str, events: Path) -> dict:
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1500,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
