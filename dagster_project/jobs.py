@@ -2,6 +2,7 @@
 
 from dagster import AssetSelection, OpExecutionContext, define_asset_job, job, op
 
+from dagster_project.instance import SPARK_RUN_TAG
 from dagster_project.partitions import session_partitions
 from dagster_project.resources import ProctorLakeResource
 from spark_jobs.maintain_tables import optimize_all
@@ -10,6 +11,7 @@ analyze_session_job = define_asset_job(
     "analyze_session",
     selection=AssetSelection.groups("bronze", "silver", "gold"),
     partitions_def=session_partitions,
+    tags={SPARK_RUN_TAG: "driver"},  # the run queue starts as many as the Spark limit allows
     description="Full post-exam analysis of one session, quality checks included.",
 )
 

@@ -43,6 +43,12 @@ def _step_error(result) -> str | None:
     return None
 
 
+def claim_sessions(instance: DagsterInstance, session_ids: Sequence[str]) -> None:
+    """Register the sessions' partitions before they end, so the ended-sessions sensor
+    (which skips known partitions) leaves their analysis to this caller."""
+    instance.add_dynamic_partitions(session_partitions.name, list(session_ids))
+
+
 def materialize_session(
     settings: Settings, session_id: str, instance: DagsterInstance, tags: dict | None = None
 ) -> SessionRun:

@@ -138,6 +138,7 @@ def stream_through_realtime(
     feed = ProctorLiveFollower(api, staff).start()
     session = client.create_session(options.exam_id, "student-live", options.institution_id)
     session_id = session["session_id"]
+    claim_in_dagster(settings, [session_id])
     seen = 0
 
     def show_alerts() -> None:
@@ -171,6 +172,18 @@ def stream_through_realtime(
     client.close()
     show_alerts()
     return session_id, list(feed.events)
+
+
+def claim_in_dagster(settings: Settings, session_ids: list[str]) -> None:
+    """The demo analyses its sessions in-process: keep the daemon's sensor off them."""
+    from dagster import DagsterInstance
+
+    from dagster_project.runs import claim_sessions
+    from proctorlake.app.launchers import dagster_home
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
+    with DagsterInstance.get() as instance:
+        claim_sessions(instance, session_ids)
 
 
 def run_dagster_analysis(
@@ -249,6 +262,7 @@ def run_demo(settings: Settings, options: DemoOptions, say: Callable[[str], None
             # Dagster UI's runs do.
             os.environ["PROCTORLAKE_SPARK_REMOTE"] = connect_url(settings)
     lake.ensure_all_tables(settings)
+    claim_in_dagster(settings, demo_session_ids(options))
     live_events: list[dict] = []
     session_ids: list[str] = []
     if options.start_services:

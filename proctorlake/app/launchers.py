@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dagster_project.instance import write_instance_config
 from proctorlake.app.pid_files import recorded_process, write_pid_file
 from proctorlake.core.settings import REPO_ROOT, Settings
 from proctorlake.storage import gateway
@@ -72,10 +73,10 @@ class ServiceStatus:
 
 
 def dagster_home(settings: Settings) -> Path:
-    """DAGSTER_HOME for the local mode, created with an (empty) instance config."""
+    """DAGSTER_HOME for the local mode: run and event storage in this folder, and the run
+    queue of ``dagster_project.instance`` (its limits from the settings)."""
     home = settings.home / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()  # defaults: run and event storage in this folder
+    write_instance_config(home, settings)
     return home
 
 
@@ -127,6 +128,22 @@ def service_specs(settings: Settings) -> list[ServiceSpec]:
             dagster,
             "/server_info",
             dagster_env,
+        ),
+        # Sensors, schedules, back-fills and the run queue (UI launches and retries included)
+        # are the daemon's work; without it every queued run would wait for ever.
+        ServiceSpec(
+            "dagster-daemon",
+            (
+                python,
+                "-m",
+                "dagster._daemon",  # what `dagster dev` starts
+                "run",
+                "-w",
+                str(REPO_ROOT / "workspace.yaml"),
+            ),
+            None,
+            None,
+            (("DAGSTER_HOME", str(dagster_home(settings))),),
         ),
         ServiceSpec(
             "dashboard",

@@ -84,6 +84,13 @@ class Settings:
     gateway_port: int = 8090
     gateway_rtp_port_low: int = 20000
     gateway_ice_interfaces: str = "lo"
+    # Where Spark writes its event log (a folder or an s3a:// prefix; empty = none): the
+    # history server and the cluster test read which executor ran each task from it.
+    spark_event_log_dir: str = ""
+    # Dagster's run queue (dagster_project/instance.py): runs at once, and of those the runs
+    # that hold a Spark driver (one local[2] analysis fills this 2-core machine).
+    dagster_max_concurrent_runs: int = 4
+    dagster_spark_runs: int = 1
 
     @property
     def lake_root(self) -> str:
@@ -184,4 +191,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         gateway_port=int(_env("GATEWAY_PORT", "8090")),
         gateway_rtp_port_low=int(_env("GATEWAY_RTP_PORT_LOW", "20000")),
         gateway_ice_interfaces=_env("GATEWAY_ICE_INTERFACES", "lo"),
+        spark_event_log_dir=_env("SPARK_EVENT_LOG_DIR", ""),
+        dagster_max_concurrent_runs=int(_env("DAGSTER_MAX_CONCURRENT_RUNS", "4")),
+        dagster_spark_runs=int(_env("DAGSTER_SPARK_RUNS", "1")),
     )

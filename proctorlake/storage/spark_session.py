@@ -70,6 +70,15 @@ def spark_conf(settings: Settings, cores: int | None = None) -> dict[str, str]:
         conf["spark.driver.extraJavaOptions"] += " -XX:TieredStopAtLevel=1"
     for name, value in WORKER_THREADS.items():
         conf[f"spark.executorEnv.{name}"] = value
+    if settings.spark_event_log_dir:
+        conf.update(
+            {
+                "spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": settings.spark_event_log_dir,
+                # Plain JSON lines: small for these jobs, and readable without a codec.
+                "spark.eventLog.compress": "false",
+            }
+        )
     for name, value in os.environ.items():
         if name.startswith(PREFIX):
             conf[f"spark.executorEnv.{name}"] = value
