@@ -9,6 +9,7 @@ after a crash or a reboot.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +39,19 @@ def identify(pid: int) -> ProcessIdentity | None:
     return ProcessIdentity(pid, start_ticks, argv)
 
 
-def write_pid_file(path: Path, pid: int) -> ProcessIdentity:
-    """Record the process ``pid`` (just started by us) in ``path``."""
+def write_pid_file(path: Path, pid: int, settle_s: float = 5.0) -> ProcessIdentity:
+    """Record the process ``pid`` (just started by us) in ``path``.
+
+    ``Popen`` returns once exec has closed its close-on-exec pipe, which the kernel does
+    before it lays out the new program's arguments: for a moment ``/proc/PID/cmdline`` is
+    empty (seen with janus). A file recorded then would never match the running program, so
+    ``down`` would leave it running; wait (up to ``settle_s``) until the arguments are there.
+    """
     identity = identify(pid)
+    deadline = time.monotonic() + settle_s
+    while identity is not None and not identity.argv and time.monotonic() < deadline:
+        time.sleep(0.01)
+        identity = identify(pid)
     if identity is None:
         raise ProcessLookupError(f"process {pid} exited before its PID file was written")
     record = {"pid": pid, "start_ticks": identity.start_ticks, "argv": list(identity.argv)}
