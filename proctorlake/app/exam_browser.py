@@ -41,6 +41,9 @@ class ExamBrowser:
                 "--autoplay-policy=no-user-gesture-required",
                 f"--user-data-dir={self.profile}",
                 "--remote-debugging-port=0",
+                # A laptop-sized window: headless Chromium's default (800x600) is under the
+                # exam policy's window floor, so the page would report window_too_small.
+                "--window-size=1280,800",
                 url,
             ],
             stdout=self._log,
