@@ -77,7 +77,10 @@ def test_checkin_exam_and_proctor_pages_by_keyboard_with_no_serious_axe_violatio
     assert AXE.exists(), "axe-core is missing: run scripts/setup.sh"
     api = realtime_api
     video = write_y4m(tmp_path / "camera.y4m", render_webcam_frames(CAMERA, seed=3, fps=5), 5)
-    session = api.create_session(student_id="stu-a11y", student_name="Grace Hopper")
+    # recording: client, the page's own upload: no media gateway runs in this test.
+    session = api.create_session(
+        student_id="stu-a11y", student_name="Grace Hopper", policy={"recording": "client"}
+    )
     sid, fragment = (
         session["session_id"],
         f"session={session['session_id']}&token={session['token']}",

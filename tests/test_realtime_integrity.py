@@ -44,7 +44,9 @@ def test_tab_switch_and_paste_reach_the_proctor_live_and_the_report(
     api = realtime_api
     video = write_y4m(tmp_path / "camera.y4m", render_webcam_frames(CAMERA, seed=7, fps=5), 5)
     microphone = write_wav(tmp_path / "mic.wav", with_speech(room_track(12.0), speech(), 1.0))
-    session = api.create_session(student_id="stu-integrity")
+    # The page's own recording (the fallback): this test has no media gateway running, and the
+    # uploaded segments are where the microphone track is checked.
+    session = api.create_session(student_id="stu-integrity", policy={"recording": "client"})
     sid = session["session_id"]
     proctor_token = api.staff_token("inst-a", subject="proctor-integrity")
     # Two browsers: the proctor's page is on another machine, so it never takes the exam
