@@ -17,6 +17,7 @@ import uuid
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
@@ -74,7 +75,8 @@ def session_institution(settings: Settings, session_id: str) -> str:
     table = lake.open_table(settings, schemas.EXAM_SESSIONS.name)
     rows = (
         table.to_pyarrow_dataset().to_table(
-            columns=["institution_id"], filter=pc.field("session_id") == session_id
+            columns=["institution_id"],
+            filter=pc.field("session_id").cast(pa.string()) == session_id,
         )
         if table is not None
         else None

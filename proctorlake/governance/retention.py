@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
@@ -132,7 +133,9 @@ def _unfinished(settings: Settings) -> list[ExpiredSession]:
     table = lake.open_table(settings, schemas.RETENTION_LOG.name)
     if table is None:
         return []
-    rows = table.to_pyarrow_dataset().to_table(filter=pc.field("status") == STARTED)
+    rows = table.to_pyarrow_dataset().to_table(
+        filter=pc.field("status").cast(pa.string()) == STARTED
+    )
     return [
         ExpiredSession(
             r["session_id"], r["institution_id"], r["session_ended_at"], r["retention_days"]
@@ -146,7 +149,9 @@ def _first_certificate(settings: Settings, session_id: str) -> Certificate | Non
     table = lake.open_table(settings, schemas.ERASURE_LOG.name)
     if table is None:
         return None
-    rows = table.to_pyarrow_dataset().to_table(filter=pc.field("session_id") == session_id)
+    rows = table.to_pyarrow_dataset().to_table(
+        filter=pc.field("session_id").cast(pa.string()) == session_id
+    )
     for row in sorted(rows.to_pylist(), key=lambda r: r["requested_at"]):
         body = json.loads(row["certificate_json"])
         if not body.get("noop"):

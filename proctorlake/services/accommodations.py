@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
@@ -60,9 +61,9 @@ def _rows(settings: Settings, institution_id: str, exam_id: str, hashed: str) ->
     # Read whole, then filter: a dataset filter fails once delta-rs has merged into a table.
     table = lake.read_table(settings, schemas.ACCOMMODATIONS.name)
     condition = (
-        (pc.field("institution_id") == institution_id)
-        & (pc.field("exam_id") == exam_id)
-        & (pc.field("student_id_hash") == hashed)
+        (pc.field("institution_id").cast(pa.string()) == institution_id)
+        & (pc.field("exam_id").cast(pa.string()) == exam_id)
+        & (pc.field("student_id_hash").cast(pa.string()) == hashed)
     )
     rows = table.filter(condition).to_pylist()
     return sorted(rows, key=lambda r: (r["set_at"], r["change_id"]))
@@ -146,7 +147,7 @@ def session_accommodations(settings: Settings, sessions: Sequence[Mapping]) -> d
 def breaks_of(settings: Settings, session_id: str) -> list[dict]:
     """The session's break rows, in order."""
     table = lake.read_table(settings, schemas.SESSION_BREAKS.name)
-    rows = table.filter(pc.field("session_id") == session_id).to_pylist()
+    rows = table.filter(pc.field("session_id").cast(pa.string()) == session_id).to_pylist()
     return sorted(rows, key=lambda r: r["break_no"])
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import threading
 import uuid
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
@@ -74,5 +75,5 @@ def record_step(
 
 def checkin_events(settings: Settings, session_id: str) -> list[dict]:
     table = lake.read_table(settings, schemas.CHECKIN_EVENTS.name)
-    rows = table.filter(pc.field("session_id") == session_id).to_pylist()
+    rows = table.filter(pc.field("session_id").cast(pa.string()) == session_id).to_pylist()
     return sorted(rows, key=lambda r: r["at"])

@@ -82,6 +82,7 @@ def verified_face(settings: Settings, session_id: str) -> np.ndarray | None:
     (``models.takeover``). None when the session's latest identity check was not verified
     (its stored selfie is then not a verified face) or there was none: the check then learns
     the session's first minute instead."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from models.embeddings import detect_and_embed
@@ -91,7 +92,10 @@ def verified_face(settings: Settings, session_id: str) -> np.ndarray | None:
         return None
     rows = (
         table.to_pyarrow_dataset()
-        .to_table(filter=pc.field("session_id") == session_id, columns=["verified", "verified_at"])
+        .to_table(
+            filter=pc.field("session_id").cast(pa.string()) == session_id,
+            columns=["verified", "verified_at"],
+        )
         .to_pylist()
     )
     if not rows or not max(rows, key=lambda row: row["verified_at"])["verified"]:

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
@@ -146,7 +147,9 @@ def record_session_quality(
     if table is None:
         return []
     rows = (
-        table.to_pyarrow_dataset().to_table(filter=pc.field("session_id") == session_id).to_pylist()
+        table.to_pyarrow_dataset()
+        .to_table(filter=pc.field("session_id").cast(pa.string()) == session_id)
+        .to_pylist()
     )
     by_track: dict[str, list[dict]] = {}
     for row in rows:

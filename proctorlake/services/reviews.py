@@ -17,6 +17,7 @@ import json
 import threading
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from proctorlake.core import schemas
@@ -75,11 +76,11 @@ def _find(
     incident_id: str,
     session_id: str | None,
 ) -> dict | None:
-    condition = (pc.field("incident_id") == incident_id) & (
-        pc.field("institution_id") == institution_id
+    condition = (pc.field("incident_id").cast(pa.string()) == incident_id) & (
+        pc.field("institution_id").cast(pa.string()) == institution_id
     )
     if session_id is not None:
-        condition &= pc.field("session_id") == session_id
+        condition &= pc.field("session_id").cast(pa.string()) == session_id
     # Read whole, then filter: a dataset filter fails once delta-rs has merged into the table
     # (its files hold string_view beside the older files' string).
     rows = lake.read_table(settings, table.name).filter(condition).to_pylist()

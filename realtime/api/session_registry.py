@@ -188,7 +188,7 @@ class SessionRegistry:
             raise UnknownSession(session_id)
         rows = (
             dt_table.to_pyarrow_dataset()
-            .to_table(filter=pc.field("session_id") == session_id)
+            .to_table(filter=pc.field("session_id").cast(pa.string()) == session_id)
             .to_pylist()
         )
         if not rows:

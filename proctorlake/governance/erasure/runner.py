@@ -97,7 +97,7 @@ def _student_of_session(settings: Settings, session_id: str) -> str | None:
     if table is None:
         return None
     rows = table.to_pyarrow_dataset().to_table(
-        columns=["student_id"], filter=pc.field("session_id") == session_id
+        columns=["student_id"], filter=pc.field("session_id").cast(pa.string()) == session_id
     )
     return rows["student_id"][0].as_py() if rows.num_rows else None
 
@@ -110,7 +110,12 @@ def _erased_in_log(settings: Settings, hashed: str) -> bool:
     table = delta_tables.open_delta(settings, "erasure_log")
     if table is None:
         return False
-    return table.to_pyarrow_dataset().count_rows(filter=pc.field("student_id_hash") == hashed) > 0
+    return (
+        table.to_pyarrow_dataset().count_rows(
+            filter=pc.field("student_id_hash").cast(pa.string()) == hashed
+        )
+        > 0
+    )
 
 
 def _steps(tables: list[TablePlan], scope: str) -> list[str]:
@@ -324,7 +329,7 @@ def _institution_of_session(settings: Settings, session_id: str) -> str | None:
     if table is None:
         return None
     rows = table.to_pyarrow_dataset().to_table(
-        columns=["institution_id"], filter=pc.field("session_id") == session_id
+        columns=["institution_id"], filter=pc.field("session_id").cast(pa.string()) == session_id
     )
     return rows["institution_id"][0].as_py() if rows.num_rows else None
 

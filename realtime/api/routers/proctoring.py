@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response, StreamingResponse
@@ -45,7 +46,9 @@ def _session_rows(services: RealtimeServices, table_name: str, session_id: str) 
     if table is None:
         return []
     dataset = table.to_pyarrow_dataset()
-    return dataset.to_table(filter=pc.field("session_id") == session_id).to_pylist()
+    return dataset.to_table(
+        filter=pc.field("session_id").cast(pa.string()) == session_id
+    ).to_pylist()
 
 
 def _load_history(services: RealtimeServices, session_id: str) -> None:
