@@ -18,6 +18,16 @@ from types import TracebackType
 CHROMIUM = "/usr/bin/chromium"
 
 
+def stop_browser(process: subprocess.Popen) -> None:
+    """Ask Chromium to quit; kill it when it has not within 20 s (a hung renderer)."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 class ExamBrowser:
     """One headless Chromium showing one page; closed (and its profile removed) on exit."""
 
@@ -52,12 +62,7 @@ class ExamBrowser:
         )
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_browser(self.process)
         self._log.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 
