@@ -269,20 +269,16 @@ def takeover_references(
 
 
 def integrity_incidents(
-    spark: SparkSession, settings: Settings, session_ids: Sequence[str]
+    spark: SparkSession, settings: Settings, session_ids: Sequence[str], sessions: DataFrame
 ) -> DataFrame:
     """The sessions' integrity incidents, from the exam page's events the lander kept in
-    ``integrity_events``, by the rules and thresholds the stream path applied."""
+    ``integrity_events``, by the rules and thresholds the stream path applied; ``sessions``
+    gives each session's start (``session_started_at``) and stored policy (``policy_json``)."""
     lake.ensure_table(settings, schemas.INTEGRITY_EVENTS)
     events = (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.INTEGRITY_EVENTS.name))
         .where(_in_sessions(session_ids))
-    )
-    sessions = (
-        spark.read.format("delta")
-        .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
-        .select("session_id", F.col("started_at").alias("session_started_at"), "policy_json")
     )
     return (
         events.join(sessions, "session_id", "left")
@@ -302,9 +298,9 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
     starts = (
         spark.read.format("delta")
         .load(settings.table_uri(schemas.EXAM_SESSIONS.name))
-        .select("session_id", F.col("started_at").alias("session_started_at"))
+        .select("session_id", F.col("started_at").alias("session_started_at"), "policy_json")
     )
-    detections = detections.join(starts, "session_id", "left").join(
+    detections = detections.join(starts.drop("policy_json"), "session_id", "left").join(
         takeover_references(spark, settings, session_ids), "session_id", "left"
     )
     allowances = session_allowances(spark, settings, session_ids)
@@ -312,7 +308,7 @@ def run_incidents(spark: SparkSession, settings: Settings, session_ids: Sequence
     raised, suppressed = split_suppressed(all_flags)
     # Integrity incidents come from the page's events, not from detections: accommodations
     # (detector exemptions, breaks) do not apply to them.
-    found = raised.unionByName(integrity_incidents(spark, settings, session_ids))
+    found = raised.unionByName(integrity_incidents(spark, settings, session_ids, starts))
     incidents = keep_reviews(found, _reviews(spark, settings, session_ids))
     replace_sessions(incidents, settings, schemas.INCIDENTS, session_ids)
     replace_sessions(suppressed, settings, schemas.SUPPRESSED_INCIDENTS, session_ids)
