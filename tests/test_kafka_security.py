@@ -100,7 +100,9 @@ def test_sasl_scram_client_with_a_wrong_password_is_refused_clearly(
     with pytest.raises(KafkaAuthenticationError) as refused:
         kafka_io.make_producer(wrong)
     message = str(refused.value)
-    assert "refused the SCRAM-SHA-512 login of user 'proctorlake'" in message
+    # "refused the ... login" when the client read the broker's answer, "closed the connection
+    # during the ... login" when a busy client saw only the close that comes with it.
+    assert "SCRAM-SHA-512 login of user 'proctorlake'" in message
     assert "PROCTORLAKE_KAFKA_SASL_PASSWORD" in message
     assert "wrong-password" not in message
 

@@ -32,16 +32,23 @@ class KafkaAuthenticationError(ConnectionError):
 
 class _AuthFailures(logging.Handler):
     """kafka-python retries a refused login until its bootstrap times out and then reports
-    only "Unable to bootstrap"; the refusal itself is in its log, so it is collected here."""
+    only "Unable to bootstrap"; what happened to each attempt is in its log, collected here.
+
+    The broker sends its refusal and closes the connection at the same moment, so a busy
+    client often sees only the close ("socket disconnected") and never reads the refusal:
+    those attempts are kept apart as logins cut short."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.messages: list[str] = []
+        self.refusals: list[str] = []
+        self.cut_short: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if "SaslAuthenticationFailed" in message:
-            self.messages.append(message)
+            self.refusals.append(message)
+        elif message.startswith("Bootstrap connection to") and "socket disconnected" in message:
+            self.cut_short.append(message)
 
 
 @contextmanager
@@ -57,14 +64,20 @@ def refusals_explained(settings: Settings) -> Iterator[None]:
     try:
         yield
     except KafkaError as exc:
-        if not failures.messages:
-            raise
-        raise KafkaAuthenticationError(
-            f"the Kafka cluster at {settings.kafka_bootstrap} refused the "
-            f"{settings.kafka_sasl_mechanism} login of user {settings.kafka_sasl_username!r}; "
-            f"check {PREFIX}KAFKA_SASL_USERNAME and {PREFIX}KAFKA_SASL_PASSWORD "
-            f"(broker said: {failures.messages[-1]})"
-        ) from exc
+        login = f"{settings.kafka_sasl_mechanism} login of user {settings.kafka_sasl_username!r}"
+        check = f"check {PREFIX}KAFKA_SASL_USERNAME and {PREFIX}KAFKA_SASL_PASSWORD"
+        if failures.refusals:
+            raise KafkaAuthenticationError(
+                f"the Kafka cluster at {settings.kafka_bootstrap} refused the {login}; {check} "
+                f"(broker said: {failures.refusals[-1]})"
+            ) from exc
+        if failures.cut_short:
+            raise KafkaAuthenticationError(
+                f"the Kafka cluster at {settings.kafka_bootstrap} closed the connection during "
+                f"the {login} on each of {len(failures.cut_short)} attempts, before answering "
+                f"it; that is how a refused login looks to a busy client, so {check}"
+            ) from exc
+        raise
     finally:
         logger.removeHandler(failures)
 
