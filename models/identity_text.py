@@ -139,11 +139,15 @@ def names_match(expected: str, read: str) -> bool:
 
     Every part of the shorter name must match a distinct part of the longer one (so a
     middle name on only one side is fine), and the family name must match: the last part,
-    or the first part where one side writes family name first ("COLLINS, EILEEN").
+    or the first part where one side writes family name first ("COLLINS, EILEEN"). OCR
+    often reads a card's "Adam Carphone" as one word: the same letters without the space
+    match too, exactly (up to shape confusions), with no edit forgiven.
     """
     a, b = normalise_name(expected), normalise_name(read)
     if not a or not b:
         return False
+    if len(a) != len(b) and _shape("".join(a)) == _shape("".join(b)):
+        return True  # OCR dropped (or added) the space between parts: "AdamCarphone"
     if len(a) == 1 or len(b) == 1:  # a mononym matches only a mononym
         return len(a) == len(b) and _parts_match(a[0], b[0])
     family_first = _parts_match(a[-1], b[0]) or _parts_match(a[0], b[-1])

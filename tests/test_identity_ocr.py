@@ -69,6 +69,7 @@ def test_label_and_value_on_one_line() -> None:
         ("Eileen Collins", "C0LLINS, EILEEN"),
         ("Eileen Collins", "Eilcen Col1ins"),
         ("Zoë O'Brien", "ZOE OBRIEN"),
+        ("Adam Carphone", "AdamCarphone"),  # rapidocr on a 640-wide webcam photo of a card
     ],
 )
 def test_same_name_tolerated(roster: str, read: str) -> None:
@@ -82,6 +83,8 @@ def test_same_name_tolerated(roster: str, read: str) -> None:
         ("Anna Lee", "Anne Lee"),
         ("Eileen Collins", "Eileen"),
         ("Eileen Collins", "Eileen Collinson"),
+        ("Eileen Collins", "EileenCollinson"),
+        ("Eileen Collins", "EileenCollins Smith"),
         ("Eileen Collins", ""),
     ],
 )

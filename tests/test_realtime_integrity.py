@@ -1,14 +1,21 @@
-"""Integrity events end to end in headless Chromium: the student switches tabs for a while and
-pastes once on the exam page; the proctor (another browser) sees ``left_exam_window`` while the
-student is still away and ``paste_detected`` right after; both land in Delta, and after the
-batch they are in the session's report. The recording carries the microphone track, and the
-batch hears the speech on it (``talking``)."""
+"""Issue 16 end to end in headless Chromium, one student from check-in to report.
+
+The student checks in on a fake camera (an ID card held up, then a real face that blinks and
+turns: ``tests/fixtures/checkin_camera.py``) and a fake microphone (espeak-ng reading a text):
+system check, consent, and identity with liveness against the roster's name and ID number.
+Then the exam: they switch tabs for a while and paste once; the proctor (another browser) sees
+``left_exam_window`` while the student is still away and ``paste_detected`` right after; both
+land in Delta, and after the batch they are in the session's report with video timestamps,
+beside ``talking`` heard on the recording's microphone track.
+"""
 
 from __future__ import annotations
 
+import json
+
+import pyarrow.compute as pc
 import pytest
 
-from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.samples.audio import room_track, speech, with_speech, write_wav
 from proctorlake.services.ingest import ingest_uploaded_segments
 from proctorlake.services.reports import build_report
@@ -16,10 +23,17 @@ from proctorlake.storage import lake
 from proctorlake.storage.object_store import open_object_store
 from proctorlake.storage.video import read_audio
 from spark_jobs.analyze_sessions import analyze_sessions
+from tests.fixtures.checkin_camera import (
+    CARD_MARK,
+    FACE_MARK,
+    FPS,
+    ID_NUMBER,
+    NAME,
+    checkin_camera_frames,
+    marker_js,
+)
 from tests.fixtures.realtime import Chromium, write_y4m
 from tests.fixtures.waiting import wait_until
-
-CAMERA = WebcamScript((Segment("present", 20.0),))
 
 
 def _timeline_has(incident_type: str, *states: str) -> str:
@@ -38,16 +52,54 @@ def _press_ctrl_v(page) -> None:
     page.send("Input.dispatchKeyEvent", type="keyUp", **key)
 
 
+def _check_in(page) -> None:
+    """System check, consent, then the ID card and the selfie with its liveness burst, each
+    captured while the fake camera shows it."""
+    page.wait_for("document.getElementById('notice').textContent.length > 0", 60)
+    assert page.evaluate("document.getElementById('expected-name').textContent") == NAME
+    page.evaluate("document.getElementById('system-run').click()")
+    page.wait_for("!document.getElementById('system-continue').hidden", 90)
+    page.evaluate("document.getElementById('system-continue').click()")
+    page.wait_for("!document.getElementById('step-consent').hidden", 10)
+    page.evaluate("document.getElementById('consent-read').click()")
+    page.evaluate("document.getElementById('consent-accept').click()")
+    page.wait_for("!document.getElementById('step-identity').hidden", 20)
+    page.wait_for(marker_js("preview", CARD_MARK), 60)
+    page.evaluate("document.getElementById('id-capture').click()")
+    page.wait_for("!document.getElementById('selfie-capture').disabled", 10)
+    page.wait_for(marker_js("preview", FACE_MARK), 60)
+    page.evaluate("document.getElementById('selfie-capture').click()")
+    page.wait_for(
+        "!document.getElementById('step-done').hidden || "
+        "document.getElementById('identity-error').textContent !== ''",
+        240,
+    )
+    assert page.evaluate("document.getElementById('identity-error').textContent") == ""
+    assert page.evaluate("document.getElementById('done-text').textContent") == (
+        "Check-in complete."
+    )
+
+
+def _checkin_steps(settings, session_id: str) -> list[tuple[str, str]]:
+    rows = lake.read_table(settings, "checkin_events").filter(pc.field("session_id") == session_id)
+    return [(r["step"], r["outcome"]) for r in sorted(rows.to_pylist(), key=lambda r: r["at"])]
+
+
 @pytest.mark.slow
-def test_tab_switch_and_paste_reach_the_proctor_live_and_the_report(
+def test_check_in_then_tab_switch_and_paste_reach_the_proctor_live_and_the_report(
     realtime_api, realtime_workers, spark, tmp_path
 ):
     api = realtime_api
-    video = write_y4m(tmp_path / "camera.y4m", render_webcam_frames(CAMERA, seed=7, fps=5), 5)
+    video = write_y4m(tmp_path / "camera.y4m", checkin_camera_frames(), FPS)
     microphone = write_wav(tmp_path / "mic.wav", with_speech(room_track(12.0), speech(), 1.0))
     # The page's own recording (the fallback): this test has no media gateway running, and the
     # uploaded segments are where the microphone track is checked.
-    session = api.create_session(student_id="stu-integrity", policy={"recording": "client"})
+    session = api.create_session(
+        student_id="stu-integrity",
+        student_name=NAME,
+        student_id_number=ID_NUMBER,
+        policy={"recording": "client"},
+    )
     sid = session["session_id"]
     proctor_token = api.staff_token("inst-a", subject="proctor-integrity")
     # Two browsers: the proctor's page is on another machine, so it never takes the exam
@@ -55,7 +107,20 @@ def test_tab_switch_and_paste_reach_the_proctor_live_and_the_report(
     student = Chromium(tmp_path / "student", video, tmp_path / "student.log", audio=microphone)
     proctor_browser = Chromium(tmp_path / "proctor", video, tmp_path / "proctor.log")
     try:
-        exam = student.open(f"{api.base_url}/exam#session={sid}&token={session['token']}")
+        checkin = student.open(f"{api.base_url}/checkin#session={sid}&token={session['token']}")
+        _check_in(checkin)
+        exam_url = checkin.evaluate("document.getElementById('start-exam').href")
+        checkin.close()
+        assert _checkin_steps(api.settings, sid) == [
+            ("camera", "passed"),
+            ("microphone", "passed"),
+            ("screen", "passed"),
+            ("bandwidth", "passed"),
+            ("consent", "accepted"),
+            ("identity", "passed"),
+        ]
+
+        exam = student.open(exam_url)
         exam.wait_for(
             "Number(document.getElementById('frames-sent').textContent) >= 2 && "
             "Number(document.getElementById('integrity-sent').textContent) >= 1",
@@ -126,3 +191,10 @@ def test_tab_switch_and_paste_reach_the_proctor_live_and_the_report(
     assert {"left_exam_window", "paste_detected"} <= set(found)
     assert found["left_exam_window"]["end_s"] - found["left_exam_window"]["start_s"] >= 5.0
     assert found["talking"]["severity"] == "low"  # the fake microphone reads a text aloud
+    for incident_type in ("left_exam_window", "paste_detected", "talking"):
+        incident = found[incident_type]  # where to look in the recording, and a link to it
+        assert 0 <= incident["start_s"] <= incident["end_s"], incident
+        assert incident["video"], incident
+    (verification,) = report["identity_verifications"]
+    assert verification["verified"] is True and verification["signed"] is True
+    assert json.loads(verification["liveness"])["passed"] is True
