@@ -293,10 +293,13 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
     from proctorlake.app.launchers import service_specs
+    from proctorlake.core.settings import REPO_ROOT
 
     spec = next(s for s in service_specs(settings) if s.name == "dashboard")
     say(f"dashboard on {spec.url} (Ctrl-C stops it)")
-    return subprocess.call(spec.argv, env=os.environ | {"PROCTORLAKE_HOME": str(settings.home)})
+    # From the repo root, as `up` does: Streamlit reads .streamlit/config.toml from there.
+    env = os.environ | {"PROCTORLAKE_HOME": str(settings.home)}
+    return subprocess.call(spec.argv, env=env, cwd=REPO_ROOT)
 
 
 # --- the parser ---------------------------------------------------------------------------
