@@ -21,6 +21,9 @@ from proctorlake.storage.kafka_security import (
 )
 from tests.fixtures.broker import broker_env, free_port
 
+# A client that cannot get in gives up after this instead of the default 30 s: the refusal
+# tests wait for the whole bootstrap, and each attempt takes about a second.
+GIVE_UP_SOON = {"PROCTORLAKE_KAFKA_BOOTSTRAP_TIMEOUT_S": "8"}
 SCRAM = {
     "PROCTORLAKE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
     "PROCTORLAKE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
@@ -96,7 +99,8 @@ def test_sasl_scram_client_with_the_right_password_produces_and_consumes(
 def test_sasl_scram_client_with_a_wrong_password_is_refused_clearly(
     scram_env: dict[str, str],
 ) -> None:
-    wrong = load_settings(scram_env | {"PROCTORLAKE_KAFKA_SASL_PASSWORD": "wrong-password"})
+    wrong_password = {"PROCTORLAKE_KAFKA_SASL_PASSWORD": "wrong-password"}
+    wrong = load_settings(scram_env | wrong_password | GIVE_UP_SOON)
     with pytest.raises(KafkaAuthenticationError) as refused:
         kafka_io.make_producer(wrong)
     message = str(refused.value)
@@ -110,4 +114,4 @@ def test_sasl_scram_client_with_a_wrong_password_is_refused_clearly(
 def test_sasl_scram_broker_refuses_unauthenticated_clients(scram_env: dict[str, str]) -> None:
     plain = {k: v for k, v in scram_env.items() if k not in SCRAM}
     with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
-        kafka_io.make_producer(load_settings(plain))
+        kafka_io.make_producer(load_settings(plain | GIVE_UP_SOON))

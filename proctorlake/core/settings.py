@@ -78,6 +78,9 @@ class Settings:
     kafka_ssl_cafile: Path | None = None
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
+    # How long a Kafka client tries to reach the cluster when it starts before it gives up
+    # ("Unable to bootstrap", or a refused login explained by kafka_security).
+    kafka_bootstrap_timeout_s: float = 30.0
     # Media gateway (Janus, see proctorlake/storage/gateway.py): HTTP API port, the first of
     # 1,000 RTP ports, and the interfaces ICE gathers on ("lo" keeps the local mode on loopback).
     # Not 8088: a Debian host with systemd runs the packaged janus.service there.
@@ -188,6 +191,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_ssl_cafile=Path(cafile) if (cafile := _env("KAFKA_SSL_CAFILE", "")) else None,
         kafka_ssl_certfile=Path(cert) if (cert := _env("KAFKA_SSL_CERTFILE", "")) else None,
         kafka_ssl_keyfile=Path(key) if (key := _env("KAFKA_SSL_KEYFILE", "")) else None,
+        kafka_bootstrap_timeout_s=float(_env("KAFKA_BOOTSTRAP_TIMEOUT_S", "30")),
         gateway_port=int(_env("GATEWAY_PORT", "8090")),
         gateway_rtp_port_low=int(_env("GATEWAY_RTP_PORT_LOW", "20000")),
         gateway_ice_interfaces=_env("GATEWAY_ICE_INTERFACES", "lo"),

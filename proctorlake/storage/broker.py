@@ -64,7 +64,7 @@ from proctorlake.core.topics import (
 )
 from proctorlake.storage.file_lock import exclusive_lock
 from proctorlake.storage.jars import kafka_classpath
-from proctorlake.storage.kafka_security import client_options
+from proctorlake.storage.kafka_security import client_options, connection_options
 
 BROKER_MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL_CLASS = "kafka.tools.StorageTool"
@@ -445,7 +445,7 @@ def ensure_topics(settings: Settings) -> None:
     admin = KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id="proctorlake-broker",
-        **client_options(settings),
+        **connection_options(settings),
     )
     try:
         existing = _partition_counts(admin)
@@ -663,7 +663,7 @@ def _metadata_answers(settings: Settings, timeout_s: float, brokers: int = 1) ->
             bootstrap_servers=bootstrap,
             client_id="proctorlake-health",
             request_timeout_ms=timeout_ms,
-            **client_options(settings),
+            **connection_options(settings),
         )
     except KafkaError:
         return False

@@ -27,7 +27,7 @@ from kafka.serializer import Serializer
 
 from proctorlake.core.settings import Settings
 from proctorlake.core.topics import Topic
-from proctorlake.storage.kafka_security import client_options, refusals_explained
+from proctorlake.storage.kafka_security import connection_options, refusals_explained
 
 FETCH_MAX_WAIT_MS = 500
 MAX_RECORD_BYTES = 4 * 1024 * 1024
@@ -57,7 +57,7 @@ def _producer(settings: Settings) -> KafkaProducer:
         request_timeout_ms=15000,
         key_serializer=SessionKeySerializer(),
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
-        **client_options(settings),
+        **connection_options(settings),
     )
 
 
@@ -84,7 +84,7 @@ def _group_consumer(
         session_timeout_ms=10000,
         heartbeat_interval_ms=1000,
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
-        **client_options(settings),
+        **connection_options(settings),
     )
     consumer.subscribe([t.name for t in topics])
     # Before the first poll joins the group: a leader without its topics' metadata deals them
@@ -107,7 +107,7 @@ def _tail_consumer(settings: Settings, topics: Sequence[Topic]) -> KafkaConsumer
         enable_auto_commit=False,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         metadata_max_age_ms=METADATA_MAX_AGE_MS,
-        **client_options(settings),
+        **connection_options(settings),
     )
     partitions = [
         TopicPartition(t.name, p)

@@ -14,7 +14,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from proctorlake.core.settings import Settings
-from proctorlake.storage.kafka_security import client_options
+from proctorlake.storage.kafka_security import connection_options
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap,
         request_timeout_ms=5000,
-        **client_options(settings),
+        **connection_options(settings),
     )
 
 

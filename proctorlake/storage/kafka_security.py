@@ -82,6 +82,13 @@ def refusals_explained(settings: Settings) -> Iterator[None]:
         logger.removeHandler(failures)
 
 
+def connection_options(settings: Settings) -> dict[str, object]:
+    """Every client's keyword arguments: :func:`client_options` and how long it tries to
+    reach the cluster when it starts."""
+    timeout_ms = round(settings.kafka_bootstrap_timeout_s * 1000)
+    return client_options(settings) | {"bootstrap_timeout_ms": timeout_ms}
+
+
 def client_options(settings: Settings) -> dict[str, object]:
     """kafka-python keyword arguments for ``settings``' security protocol ({} for PLAINTEXT)."""
     protocol = settings.kafka_security_protocol
