@@ -1,6 +1,7 @@
 """The media gateway end to end, in headless Chromium on loopback.
 
-The exam page publishes its fake camera (a real face, a second person joining later) through
+The exam page publishes its fake camera (a real face, a second person joining later), screen
+and microphone through
 Debian's Janus (VideoRoom). The gateway records it; the recorder rotates the recording every
 ``PROCTORLAKE_CHUNK_SECONDS`` and stores it as chunks the batch path ingests; the sampler takes
 one frame a second from what the gateway received, and the detectors' incident reaches the
@@ -14,14 +15,17 @@ import json
 import time
 
 import av
+import numpy as np
 import pytest
 
 from proctorlake.core.settings import REPO_ROOT
 from proctorlake.core.topics import FRAMES_SCREEN, FRAMES_WEBCAM
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
+from proctorlake.samples.audio import room_track, speech, with_speech, write_wav
 from proctorlake.services.ingest import ingest_uploaded_segments
 from proctorlake.storage import gateway, lake
 from proctorlake.storage.object_store import ObjectNotFound, manifest_key, open_object_store
+from proctorlake.storage.video import read_audio
 from tests.fixtures.gateway import CHROMIUM_WEBRTC_ARGS
 from tests.fixtures.realtime import Chromium, RealtimeApi, ServiceProcess, write_y4m
 from tests.fixtures.waiting import read_topic_to_end, wait_until
@@ -96,10 +100,18 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(gateway
     api, workers, media_gateway = gateway_stack
     settings = api.settings
     video = write_y4m(tmp_path / "camera.y4m", render_webcam_frames(CAMERA, seed=5, fps=5), 5)
+    # A voice all the way through (espeak-ng's text, looped by Chromium), so every chunk has some.
+    voice = write_wav(tmp_path / "mic.wav", with_speech(room_track(14.0), speech(), 0.5))
     session = api.create_session(student_id="stu-gateway")
     sid = session["session_id"]
     proctor_token = api.staff_token("inst-a", subject="proctor-gateway")
-    browser = Chromium(tmp_path / "profile", video, tmp_path / "chromium.log", CHROMIUM_WEBRTC_ARGS)
+    browser = Chromium(
+        tmp_path / "profile",
+        video,
+        tmp_path / "chromium.log",
+        audio=voice,
+        extra_args=CHROMIUM_WEBRTC_ARGS,
+    )
     try:
         exam = browser.open(f"{api.base_url}/exam#session={sid}&token={session['token']}")
         exam.wait_for(f"{CHAINS}.dataset.connectedAt !== undefined", 90)
@@ -170,6 +182,13 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(gateway
         local = store.download(chunk["original_key"], tmp_path / "chunk.webm")
         durations[chunk["chunk_start_ms"]] = _decoded_seconds(local)
         assert durations[chunk["chunk_start_ms"]] <= settings.chunk_seconds + 1
+        # The microphone, published with the webcam, is in the webcam's chunk from its start,
+        # and it is the voice, not silence.
+        heard = read_audio(local)
+        assert heard is not None, chunk
+        assert len(heard) / 16000 >= durations[chunk["chunk_start_ms"]] - 1.0, chunk
+        if len(heard) >= 16000:
+            assert float(np.abs(heard).max()) > 0.05, chunk
     recorded_s = sum(durations[c["chunk_start_ms"]] for c in second)
     published_s = (closed - second_connected) / 1000
     assert abs(recorded_s - published_s) <= 1.0, (durations, published_s)

@@ -11,7 +11,10 @@ the object layout the MediaRecorder upload already fills, so Dagster picks them 
   into WebM, stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the
   manifest with the publisher id as its ``chain``, and its raw file is deleted;
 - a publisher that reconnects (new PeerConnection, new publisher id) starts a new chain; the
-  silence before it is the chunk's ``gap_before_ms`` (:func:`number_chunks`, the upload's rule).
+  silence before it is the chunk's ``gap_before_ms`` (:func:`number_chunks`, the upload's rule);
+- the microphone (an Opus ``.mjr`` of the same publisher, rotated with the video) is muxed into
+  the webcam chunk, starting where the chunk's video starts, as a browser recording carries it
+  (the batch path's voice activity detection reads it from there).
 
 Times: ``chunk_start_ms`` counts from the session's start, like uploaded segments; the
 ``.mjr`` header gives the wall-clock time of its first packet.
@@ -24,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -42,6 +46,8 @@ from proctorlake.storage.object_store import chunk_key, open_object_store
 from proctorlake.storage.private_files import write_private_file
 from proctorlake.storage.scratch import session_scratch
 from proctorlake.storage.video import VideoError, probe
+
+log = logging.getLogger(__name__)
 
 PP_REC = "/usr/bin/janus-pp-rec"
 ROOM_FILE = "room.json"
@@ -174,6 +180,7 @@ class RawRecording:
     chain: str
     kind: str  # video, audio or data
     mindex: int
+    created_us: int = 0  # when Janus opened the file (its name): a rotation opens all at once
 
 
 def raw_recordings(folder: Path, session_id: str) -> list[RawRecording]:
@@ -186,7 +193,11 @@ def raw_recordings(folder: Path, session_id: str) -> list[RawRecording]:
     found = []
     for path in sorted(folder.glob("*.mjr")):
         if match := pattern.match(path.name):
-            found.append(RawRecording(path, match["chain"], match["kind"], int(match["mindex"])))
+            found.append(
+                RawRecording(
+                    path, match["chain"], match["kind"], int(match["mindex"]), int(match["t"])
+                )
+            )
     return found
 
 
@@ -219,7 +230,8 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
     except FileNotFoundError:
         return []
     now_s = time.time() if now_s is None else now_s
-    recordings = [r for r in raw_recordings(folder, session_id) if r.kind == "video"]
+    every = raw_recordings(folder, session_id)
+    recordings = [r for r in every if r.kind == "video"]
     held = gateway.files_held_open(folder)
     closed, open_ = [], []
     for recording in recordings:
@@ -232,10 +244,14 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
     if due:
         rotate(settings, session_id)
         closed += open_
+        held = gateway.files_held_open(folder)
+    microphones = [r for r in every if r.kind == "audio" and r.path.resolve() not in held]
     stored = []
     for recording in closed:
+        track = video_track(recording)
+        microphone = paired_microphone(recording, microphones) if track == "webcam" else None
         try:
-            entry = _store(settings, room, recording, video_track(recording))
+            entry = _store(settings, room, recording, track, microphone)
         except GatewayRecordingError:
             # Kept beside the others (erasure and retention remove the folder) for a person
             # to look at; the session's other recordings go on being stored.
@@ -244,7 +260,23 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
         if entry:
             stored.append(entry)
         recording.path.unlink(missing_ok=True)
+        if microphone is not None:
+            microphone.path.unlink(missing_ok=True)
     return stored
+
+
+PAIRING_WINDOW_US = 2_000_000
+"""A webcam recording and its publisher's microphone recording were opened by the same
+publish or rotation, so their file times are this close (Janus opens them one after another)."""
+
+
+def paired_microphone(video: RawRecording, audio: list[RawRecording]) -> RawRecording | None:
+    """The closed microphone recording opened with ``video`` (same publisher, same rotation)."""
+    same_chain = [a for a in audio if a.chain == video.chain]
+    nearest = min(same_chain, key=lambda a: abs(a.created_us - video.created_us), default=None)
+    if nearest is None or abs(nearest.created_us - video.created_us) > PAIRING_WINDOW_US:
+        return None
+    return nearest
 
 
 def decodable_copy(source: Path, target: Path) -> float | None:
@@ -292,25 +324,88 @@ def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def _post_process(recording: RawRecording, target: Path) -> None:
+    """``janus-pp-rec``: a raw ``.mjr`` into a playable file (WebM for VP8, Ogg for Opus)."""
+    done = subprocess.run(
+        [PP_REC, str(recording.path), str(target)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0 or not target.exists():
+        raise GatewayRecordingError(
+            f"janus-pp-rec failed on {recording.path.name}: {done.stderr.strip()[-500:]}"
+        )
+
+
+def with_microphone(video_webm: Path, opus: Path, offset_s: float, target: Path) -> bool:
+    """``video_webm`` with the Opus track of ``opus`` added, shifted by ``offset_s`` (where the
+    microphone's first packet lies on the video's clock); sound before the video's first
+    frame is left out. A microphone that starts after the video keeps its offset in the
+    timestamps, but ``video.read_audio`` reads samples from the video's start (browser
+    recordings start both tracks together), so that lag (tens of ms: both streams open in the
+    same publish) shifts what VAD reports. False (and no ``target``) when the microphone file
+    has no packet."""
+    with av.open(str(video_webm)) as video_in, av.open(str(opus)) as audio_in:
+        if not audio_in.streams.audio:
+            return False
+        audio = audio_in.streams.audio[0]
+        with av.open(str(target), "w", format="webm") as out:
+            video_out = out.add_stream_from_template(video_in.streams.video[0])
+            audio_out = out.add_stream_from_template(audio)
+            for packet in video_in.demux(video_in.streams.video[0]):
+                if packet.size:
+                    packet.stream = video_out
+                    out.mux(packet)
+            shift = round(offset_s / audio.time_base)
+            first_pts = None
+            for packet in audio_in.demux(audio):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                first_pts = packet.pts if first_pts is None else first_pts
+                pts = packet.pts - first_pts + shift
+                if pts < 0:
+                    continue
+                packet.pts = packet.dts = pts
+                packet.stream = audio_out
+                out.mux(packet)
+    if first_pts is None:
+        target.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _add_microphone(webm: Path, microphone: RawRecording, video_start_us: int, tmp: Path) -> None:
+    """Mux the microphone into the chunk in place. A microphone recording that cannot be read
+    costs only the sound: the chunk is stored without it, and the raw file is kept beside the
+    others (renamed) for a person to look at."""
+    heard_us = first_packet_us(microphone.path)
+    if heard_us is None:
+        return  # the microphone sent nothing (muted device, denied permission)
+    opus, muxed = tmp / "microphone.opus", tmp / "chunk-with-microphone.webm"
+    try:
+        _post_process(microphone, opus)
+        if with_microphone(webm, opus, (heard_us - video_start_us) / 1e6, muxed):
+            muxed.replace(webm)
+    except (GatewayRecordingError, av.error.FFmpegError, OSError) as exc:
+        log.warning("%s: webcam chunk stored without its microphone (%s)", microphone.path, exc)
+        microphone.path.rename(microphone.path.with_suffix(UNREADABLE_SUFFIX))
+
+
 def _store(
-    settings: Settings, room: GatewayRoom, recording: RawRecording, track: str
+    settings: Settings,
+    room: GatewayRoom,
+    recording: RawRecording,
+    track: str,
+    microphone: RawRecording | None = None,
 ) -> dict | None:
     started_us = first_packet_us(recording.path)
     if started_us is None:
         return None  # the recorder opened but no packet ever came
     with session_scratch(settings, "gateway", room.session_id) as tmp:
         raw_webm, webm = tmp / "raw.webm", tmp / "chunk.webm"
-        done = subprocess.run(
-            [PP_REC, str(recording.path), str(raw_webm)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0 or not raw_webm.exists():
-            raise GatewayRecordingError(
-                f"janus-pp-rec failed on {recording.path.name}: {done.stderr.strip()[-500:]}"
-            )
+        _post_process(recording, raw_webm)
         try:
             skipped_s = decodable_copy(raw_webm, webm)
             info = probe(webm) if skipped_s is not None else None
@@ -318,6 +413,8 @@ def _store(
             raise GatewayRecordingError(f"{recording.path.name} is unreadable: {exc}") from exc
         if info is None:
             return None  # no keyframe ever came: nothing decodable was recorded
+        if microphone is not None:
+            _add_microphone(webm, microphone, started_us + round(skipped_s * 1e6), tmp)
         start_ms = max(0, started_us // 1000 + round(skipped_s * 1000) - room.started_at_ms)
         end_ms = start_ms + max(1, round(info.duration_s * 1000))
         key = chunk_key(room.session_id, track, start_ms, "webm")

@@ -216,11 +216,19 @@ async function followEvents() {
   // The status event on reconnect tells the page if the session ended meanwhile.
 }
 
-// Publish webcam (+ screen) to the gateway; on a lost gateway, publish again until it is back.
-// Each publish is a new publisher at the gateway: a new segment chain begins.
+// Publish webcam, screen and microphone to the gateway; on a lost gateway, publish again until
+// it is back. Each publish is a new publisher at the gateway: a new segment chain begins.
+// The order is the m-lines' order, which the gateway's recorder and sampler rely on: webcam
+// (index 0), screen (1), microphone (2, recorded into the webcam's chunks). Without a shared
+// screen the microphone would take index 1, the screen's: it is then not published, and that
+// recording has no sound (the page's own recording, `recording: client`, keeps it).
 async function publishToServer() {
-  const tracks = [...state.webcam.getVideoTracks(), ...(state.screen ? state.screen.getVideoTracks() : [])];
-  const stream = new MediaStream(tracks);
+  const screen = state.screen ? state.screen.getVideoTracks() : [];
+  const tracks = [
+    ...state.webcam.getVideoTracks(),
+    ...screen,
+    ...(screen.length ? state.webcam.getAudioTracks() : []),
+  ];
   while (!state.ended) {
     try {
       const response = await api(`${base}/gateway`, { method: "POST" });
@@ -228,7 +236,7 @@ async function publishToServer() {
       if (response.ok) {
         const access = await response.json();
         const chains = document.getElementById("gateway-chains");
-        const link = await publishToGateway(access, "student", stream);
+        const link = await publishToGateway(access, "student", tracks);
         state.link = link;
         const published = new Promise((resolve) => { link.onLost = resolve; });
         link.pc.addEventListener("connectionstatechange", () => {

@@ -93,14 +93,16 @@ function iceGathered(pc) {
   }));
 }
 
-// Publish every track of `stream` into the session's room; resolves once the gateway answered.
-async function publishToGateway(access, display, stream) {
+// Publish `tracks` into the session's room, one m-line each in this order (a MediaStream would
+// not keep it: Chromium lists audio tracks first); resolves once the gateway answered.
+async function publishToGateway(access, display, tracks) {
+  const stream = new MediaStream(tracks);
   const { url, room, pin } = access;
   const link = new GatewayLink(url);
   await link.open();
   await link.message({ request: "join", ptype: "publisher", room, pin, display });
   const pc = new RTCPeerConnection({ iceServers: [] });
-  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+  for (const track of tracks) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
   const answer = await link.message({ request: "publish" }, pc.localDescription.toJSON());

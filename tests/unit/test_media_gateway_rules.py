@@ -1,5 +1,6 @@
 """The media gateway's pure parts: its generated configuration, the recording policy, VP8
-reassembly of forwarded RTP, and how a raw recording's name maps to a chain."""
+reassembly of forwarded RTP, how a raw recording's name maps to a chain, and how the
+microphone joins the webcam chunk."""
 
 from __future__ import annotations
 
@@ -126,3 +127,54 @@ def test_a_recording_that_starts_mid_stream_is_kept_from_its_first_keyframe(
     assert skipped_s == pytest.approx(0.4, abs=0.01)  # frames 3 and 4 at 5 fps, keyframe at 5
     info = probe(tmp_path / "clean.webm")
     assert info.frame_count == 15 and info.duration_s == pytest.approx(3.0, abs=0.21)
+
+
+def _opus_ogg(path: Path, seconds: float, rate: int = 48000) -> Path:
+    """What janus-pp-rec makes of a microphone recording: Opus in Ogg (a 440 Hz tone)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="ogg") as out:
+        stream = out.add_stream("libopus", rate=rate, layout="mono")
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)).astype(
+            np.float32
+        )
+        for start in range(0, len(tone), 960):
+            frame = av.AudioFrame.from_ndarray(tone[None, start : start + 960], "flt", "mono")
+            frame.rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("offset_s", "expected_s"), [(0.0, 4.0), (-1.0, 3.0)])
+def test_the_microphone_is_muxed_into_the_webcam_chunk_from_its_first_frame(
+    tmp_path: Path, offset_s: float, expected_s: float
+) -> None:
+    from proctorlake.services.gateway_recording import with_microphone
+    from proctorlake.storage.video import probe, read_audio
+
+    video = _vp8_webm(tmp_path / "video.webm")
+    target = tmp_path / "chunk.webm"
+    # offset -1 s: the microphone's first packet came a second before the video's first frame,
+    # so that second is left out and what remains starts with the video.
+    assert with_microphone(video, _opus_ogg(tmp_path / "mic.opus", 4.0), offset_s, target)
+    heard = read_audio(target)
+    assert heard is not None and len(heard) / 16000 == pytest.approx(expected_s, abs=0.05)
+    assert probe(target).frame_count == 20  # every video frame kept
+
+
+def test_a_webcam_recording_pairs_with_its_publishers_microphone_of_the_same_rotation() -> None:
+    from proctorlake.services.gateway_recording import RawRecording, paired_microphone
+
+    def raw(chain: str, kind: str, mindex: int, created_us: int) -> RawRecording:
+        return RawRecording(Path(f"{chain}-{created_us}-{kind}"), chain, kind, mindex, created_us)
+
+    video = raw("p1", "video", 0, 10_000_000)
+    same = raw("p1", "audio", 2, 10_000_400)
+    previous_rotation = raw("p1", "audio", 2, 2_000_000)
+    other_publisher = raw("p2", "audio", 2, 10_000_100)
+    assert paired_microphone(video, [previous_rotation, other_publisher, same]) == same
+    assert paired_microphone(video, [previous_rotation, other_publisher]) is None
