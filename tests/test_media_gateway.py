@@ -175,6 +175,12 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(gateway
     }
     assert len(rows) == len(chunks)
     assert rows[second[0]["chunk_start_ms"]]["gap_before_ms"] == gap_ms
+    # Ingest's analysis copy keeps the sound: that is the file the batch VAD reads.
+    first_analysis = open_object_store(settings).download(
+        rows[chunks[0]["chunk_start_ms"]]["analysis_key"], tmp_path / "analysis.mp4"
+    )
+    analysed_sound = read_audio(first_analysis)
+    assert analysed_sound is not None and float(np.abs(analysed_sound).max()) > 0.05
 
     store = open_object_store(settings)
     durations = {}
