@@ -270,9 +270,9 @@ def _listener_properties(settings: Settings, node: KafkaNode) -> dict[str, str]:
         mechanism = str(settings.kafka_sasl_mechanism)
         lines["sasl.enabled.mechanisms"] = mechanism
         lines["sasl.mechanism.inter.broker.protocol"] = mechanism
-        # A refused login is answered only when the connection is closed, after this delay
-        # (Kafka's default is 100 ms); one second slows password guessing. A busy client may
-        # still see the close and not the answer: kafka_security reports both as a refusal.
+        # The broker closes a refused login's connection after this delay (Kafka's default is
+        # 100 ms); one second slows password guessing. A busy client may see only the close,
+        # not the refusal (seen here under load): kafka_security reports both as a refusal.
         lines["connection.failed.authentication.delay.ms"] = "1000"
         lines[f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config"] = (
             "org.apache.kafka.common.security.scram.ScramLoginModule required "

@@ -34,9 +34,10 @@ class _AuthFailures(logging.Handler):
     """kafka-python retries a refused login until its bootstrap times out and then reports
     only "Unable to bootstrap"; what happened to each attempt is in its log, collected here.
 
-    The broker sends its refusal and closes the connection at the same moment, so a busy
-    client often sees only the close ("socket disconnected") and never reads the refusal:
-    those attempts are kept apart as logins cut short."""
+    Under load a client often reads no answer to its last SCRAM message before the broker
+    closes the connection ("socket disconnected", every attempt in a run beside six busy
+    loops, while the broker logged each refused login): those attempts are kept apart as
+    logins cut short."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
