@@ -180,7 +180,7 @@ class RawRecording:
     chain: str
     kind: str  # video, audio or data
     mindex: int
-    created_us: int = 0  # when Janus opened the file (its name): a rotation opens all at once
+    created_us: int  # when Janus opened the file (its name): a rotation opens all at once
 
 
 def raw_recordings(folder: Path, session_id: str) -> list[RawRecording]:
