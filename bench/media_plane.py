@@ -12,6 +12,8 @@ publishers are the browser's tabs; their CPU is not counted. Printed last, one J
   per session and second of publishing;
 - ``gateway_cpu_s_per_session_s`` (Janus + recorder with its ``janus-pp-rec`` children +
   sampler, from /proc) and ``sessions_per_core`` = 1 / that;
+- ``cpu_s_per_session_s_by_process``: the same CPU split into Janus, the recorder (with its
+  ``janus-pp-rec`` children) and the sampler;
 - ``alert_p99_ms``: the proctors' SSE ``multiple_faces`` alert minus the capture time of the
   sampled frame that opened it (the WebRTC transit before the sampler is not in it).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +48,7 @@ from bench.realtime_latency import (  # noqa: E402
 )
 from proctorlake.core.settings import load_settings  # noqa: E402
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames  # noqa: E402
+from proctorlake.storage.video import probe  # noqa: E402
 from tests.fixtures.gateway import CHROMIUM_WEBRTC_ARGS  # noqa: E402
 from tests.fixtures.realtime import Chromium, write_y4m  # noqa: E402
 
@@ -184,7 +188,7 @@ def run(sessions: int, seconds: int) -> dict:
         for page in pages:
             page.wait_for(f"{CHAINS}.dataset.connectedAt !== undefined", 120)
         gateway_pids = [janus_pid, recorder.pid, sampler.pid]
-        cpu_before = sum(_process_tree_cpu_s(p) for p in gateway_pids)
+        parts_before = [_process_tree_cpu_s(p) for p in gateway_pids]
         started = time.time()
         time.sleep(seconds)  # the measured window: publishing for S seconds
         for page in pages:
@@ -200,16 +204,23 @@ def run(sessions: int, seconds: int) -> dict:
         deadline = time.monotonic() + 300
         while list(raw_root.glob("*/*.mjr")) and time.monotonic() < deadline:
             time.sleep(0.5)
-        cpu_s = sum(_process_tree_cpu_s(p) for p in gateway_pids) - cpu_before
+        parts = [
+            _process_tree_cpu_s(p) - b for p, b in zip(gateway_pids, parts_before, strict=True)
+        ]
+        cpu_s = sum(parts)
         elapsed = time.time() - started
         store = open_object_store(settings)
         recorded = []
+        published: dict[str, str] = {}  # what was published, per track (the first chunk's)
         for session in created:
             manifest = json.loads(store.get_bytes(manifest_key(session["session_id"])))
             total = 0.0
             for chunk in manifest["chunks"]:
+                local = store.download(chunk["original_key"], home / "chunk.webm")
+                if chunk["track"] not in published:
+                    info = probe(local)
+                    published[chunk["track"]] = f"{info.width}x{info.height}@{info.fps:.0f}fps"
                 if chunk["track"] == "webcam":
-                    local = store.download(chunk["original_key"], home / "chunk.webm")
                     total += _decoded_seconds(local)
             recorded.append(round(total, 2))
         frames = _frames_in_topic(settings, {s["session_id"] for s in created})
@@ -220,6 +231,7 @@ def run(sessions: int, seconds: int) -> dict:
             "sessions": sessions,
             "seconds": seconds,
             "published_seconds_min": round(min(published_s), 2),
+            "published": published,
             "recorded_seconds_min": min(recorded),
             "recorded_seconds_median": statistics.median(recorded),
             "frames_sampled_per_session_s": round(
@@ -233,6 +245,13 @@ def run(sessions: int, seconds: int) -> dict:
             else None,
             "load_avg_after": _load(),
             "janus_cpu_s": round(_cpu_s(janus_pid), 2),
+            # Where the gateway's CPU went in the window, per session-second.
+            "cpu_s_per_session_s_by_process": {
+                name: round(part / (sessions * elapsed), 4)
+                for name, part in zip(
+                    ("janus", "recorder_and_pp_rec", "sampler"), parts, strict=True
+                )
+            },
         }
     finally:
         stop.set()
@@ -244,6 +263,8 @@ def run(sessions: int, seconds: int) -> dict:
             process.wait(timeout=30)
         launchers.stop(settings, gateway_spec)
         stop_broker(settings)
+        logs.close()
+        shutil.rmtree(home, ignore_errors=True)  # chunks, broker log, profile: 100-300 MB
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import av
 
@@ -45,7 +46,6 @@ from proctorlake.storage.manifests import number_chunks, update_manifest
 from proctorlake.storage.object_store import chunk_key, open_object_store
 from proctorlake.storage.private_files import write_private_file
 from proctorlake.storage.scratch import session_scratch
-from proctorlake.storage.video import VideoError, probe
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +217,24 @@ def video_track(recording: RawRecording) -> str:
     return "webcam" if recording.mindex == WEBCAM_MINDEX else "screen"
 
 
-def collect_session(settings: Settings, session_id: str, now_s: float | None = None) -> list[dict]:
+class SeenRecordings(NamedTuple):
+    """A session's raw recordings, listed *before* looking at which files Janus holds open:
+    a file listed first and not held afterwards is closed for good (Janus never reopens one),
+    whereas one created after the look would be taken for closed while Janus writes it."""
+
+    recordings: list[RawRecording]
+    held: set[Path]
+
+
+def collect_session(
+    settings: Settings,
+    session_id: str,
+    now_s: float | None = None,
+    seen: SeenRecordings | None = None,
+) -> list[dict]:
     """Rotate the session's recordings that reached a chunk's length and store every closed
-    one; returns the manifest entries stored by this call."""
+    one; returns the manifest entries stored by this call. ``seen``: the session's recordings
+    and Janus's open files, when the caller just looked (see :class:`SeenRecordings`)."""
     check_id("session_id", session_id)
     folder = gateway.raw_recording_dir(settings, session_id)
     if erased_sessions.is_erased(settings, session_id):
@@ -230,9 +245,10 @@ def collect_session(settings: Settings, session_id: str, now_s: float | None = N
     except FileNotFoundError:
         return []
     now_s = time.time() if now_s is None else now_s
-    every = raw_recordings(folder, session_id)
+    if seen is None:
+        seen = SeenRecordings(raw_recordings(folder, session_id), gateway.files_held_open(folder))
+    every, held = seen
     recordings = [r for r in every if r.kind == "video"]
-    held = gateway.files_held_open(folder)
     closed, open_ = [], []
     for recording in recordings:
         (open_ if recording.path.resolve() in held else closed).append(recording)
@@ -279,20 +295,32 @@ def paired_microphone(video: RawRecording, audio: list[RawRecording]) -> RawReco
     return nearest
 
 
-def decodable_copy(source: Path, target: Path) -> float | None:
+@dataclass(frozen=True)
+class DecodableCopy:
+    """What :func:`decodable_copy` kept: where its first keyframe lay (seconds after the
+    recording's first packet), how long the copy plays and how many frames it holds."""
+
+    skipped_s: float
+    duration_s: float
+    frame_count: int
+
+
+def decodable_copy(source: Path, target: Path) -> DecodableCopy | None:
     """Copy the WebM's decodable frames, timestamps shifted to start at its first keyframe;
-    returns where that keyframe was (seconds after the recording's first packet), None when
-    nothing is decodable.
+    None when nothing is decodable.
 
     A rotated recording starts mid-stream (Janus writes every packet from the rotation on),
     and a frame that lost a packet on the way cannot be decoded, nor can what follows it until
     the next keyframe (the room asks for one every second): those are left out, so every
-    chunk decodes from end to end, and the gap they leave shows in the frame timestamps."""
+    chunk decodes from end to end, and the gap they leave shows in the frame timestamps.
+    The copy's duration is measured on the same pass (as :func:`~proctorlake.storage.video.probe`
+    measures it: first to last frame plus one frame interval), so no chunk is decoded twice."""
     with av.open(str(source)) as src, av.open(str(target), "w", format="webm") as out:
         video = src.streams.video[0]
         stream = out.add_stream_from_template(video)
         decoder = av.CodecContext.create(video.codec_context.name, "r")
-        first_pts = keyframe_pts = None
+        first_pts = keyframe_pts = last_pts = None
+        count = 0
         broken = True  # until a keyframe decodes
         for packet in src.demux(video):
             if packet.pts is None or packet.size == 0:
@@ -309,11 +337,19 @@ def decodable_copy(source: Path, target: Path) -> float | None:
             keyframe_pts = packet.pts if keyframe_pts is None else keyframe_pts
             packet.pts -= keyframe_pts
             packet.dts = packet.pts
+            last_pts = packet.pts if last_pts is None else max(last_pts, packet.pts)
+            count += 1
             packet.stream = stream
             out.mux(packet)
-        if keyframe_pts is None:
+        if keyframe_pts is None or last_pts is None:
             return None
-        return float((keyframe_pts - first_pts) * video.time_base)
+        span = float(last_pts * video.time_base)
+        interval = span / (count - 1) if count > 1 and span > 0 else 1.0
+        return DecodableCopy(
+            skipped_s=float((keyframe_pts - first_pts) * video.time_base),
+            duration_s=round(span + interval, 3),
+            frame_count=count,
+        )
 
 
 def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
@@ -407,16 +443,15 @@ def _store(
         raw_webm, webm = tmp / "raw.webm", tmp / "chunk.webm"
         _post_process(recording, raw_webm)
         try:
-            skipped_s = decodable_copy(raw_webm, webm)
-            info = probe(webm) if skipped_s is not None else None
-        except (VideoError, av.error.FFmpegError) as exc:
+            copy = decodable_copy(raw_webm, webm)
+        except av.error.FFmpegError as exc:
             raise GatewayRecordingError(f"{recording.path.name} is unreadable: {exc}") from exc
-        if info is None:
+        if copy is None:
             return None  # no keyframe ever came: nothing decodable was recorded
         if microphone is not None:
-            _add_microphone(webm, microphone, started_us + round(skipped_s * 1e6), tmp)
-        start_ms = max(0, started_us // 1000 + round(skipped_s * 1000) - room.started_at_ms)
-        end_ms = start_ms + max(1, round(info.duration_s * 1000))
+            _add_microphone(webm, microphone, started_us + round(copy.skipped_s * 1e6), tmp)
+        start_ms = max(0, started_us // 1000 + round(copy.skipped_s * 1000) - room.started_at_ms)
+        end_ms = start_ms + max(1, round(copy.duration_s * 1000))
         key = chunk_key(room.session_id, track, start_ms, "webm")
         entry = {
             "track": track,
@@ -455,7 +490,13 @@ def _store(
 def collect_all(settings: Settings) -> list[dict]:
     """One pass of the recorder over every session the gateway holds recordings of."""
     root = gateway.gateway_paths(settings).recordings_dir
+    if not root.exists():
+        return []
+    folders = sorted(root.glob("*/"))
+    listed = {folder.name: raw_recordings(folder, folder.name) for folder in folders}
+    held = gateway.files_held_open(root)  # one look for all sessions: passes come 4 a second
     stored = []
-    for folder in sorted(root.glob("*/")) if root.exists() else []:
-        stored += collect_session(settings, folder.name)
+    for folder in folders:
+        seen = SeenRecordings(listed[folder.name], held)
+        stored += collect_session(settings, folder.name, seen=seen)
     return stored

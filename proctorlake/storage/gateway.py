@@ -186,6 +186,27 @@ def janus_argv(settings: Settings) -> tuple[str, ...]:
     return (JANUS_BINARY, "-C", str(paths.main_config), "-F", str(paths.config_dir), "-o")
 
 
+_janus_pids: set[int] = set()
+"""The Janus processes found by the last full look through ``/proc``."""
+
+
+def _is_janus(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "janus"
+    except OSError:
+        return False
+
+
+def _running_janus_pids() -> set[int]:
+    """The running Janus processes; ``/proc`` is read through only when one of those last
+    found has gone (the recorder asks four times a second: a full look costs milliseconds)."""
+    global _janus_pids
+    if not _janus_pids or not all(_is_janus(pid) for pid in _janus_pids):
+        found = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+        _janus_pids = {pid for pid in found if _is_janus(pid)}
+    return set(_janus_pids)
+
+
 def files_held_open(folder: Path) -> set[Path]:
     """The files under ``folder`` some running Janus still has open (a recording in progress).
 
@@ -194,13 +215,9 @@ def files_held_open(folder: Path) -> set[Path]:
     exits, and no file Janus still writes is ever taken for finished."""
     folder = folder.resolve()
     held: set[Path] = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in _running_janus_pids():
         try:
-            if (proc / "comm").read_text().strip() != "janus":
-                continue
-            for fd in (proc / "fd").iterdir():
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
                 target = Path(os.readlink(fd))
                 if target.is_relative_to(folder):
                     held.add(target)

@@ -22,36 +22,37 @@ import multiprocessing
 import os
 import signal
 import threading
+from importlib import import_module
 
 from proctorlake.core.settings import load_settings
-from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, run_worker
-from realtime.workers.gateway_recorder import run_recorder
-from realtime.workers.gateway_sampler import run_sampler
-from realtime.workers.integrity_worker import run_integrity_worker
-from realtime.workers.screen_worker import run_screen_worker
-from realtime.workers.topic_lander import run_lander
 
 KINDS = ("detectors", "screens", "lander", "integrity", "recorder", "sampler")
 NICENESS = {"detectors": 0, "screens": 10, "lander": 5, "integrity": 0, "recorder": 0, "sampler": 0}
 """Added niceness per kind: the latency-critical webcam path gets the CPU first."""
 
 
-def _run_kind(kind: str, stop: threading.Event, detection_width: int) -> None:
+ENTRY_POINTS = {
+    "detectors": "realtime.workers.detector_worker:run_worker",
+    "screens": "realtime.workers.screen_worker:run_screen_worker",
+    "lander": "realtime.workers.topic_lander:run_lander",
+    "integrity": "realtime.workers.integrity_worker:run_integrity_worker",
+    "recorder": "realtime.workers.gateway_recorder:run_recorder",
+    "sampler": "realtime.workers.gateway_sampler:run_sampler",
+}
+"""Imported only in the process that runs the kind: the recorder, sampler and lander do not
+load torch and the face models (seconds of start-up and hundreds of MB each)."""
+
+
+def _run_kind(kind: str, stop: threading.Event, detection_width: int | None) -> None:
     settings = load_settings()
     if NICENESS[kind]:
         os.nice(NICENESS[kind])
-    if kind == "detectors":
-        run_worker(settings, stop, detection_width)
-    elif kind == "screens":
-        run_screen_worker(settings, stop)
-    elif kind == "recorder":
-        run_recorder(settings, stop)
-    elif kind == "sampler":
-        run_sampler(settings, stop)
-    elif kind == "integrity":
-        run_integrity_worker(settings, stop)
+    module, function = ENTRY_POINTS[kind].split(":")
+    run = getattr(import_module(module), function)
+    if kind == "detectors" and detection_width is not None:
+        run(settings, stop, detection_width)
     else:
-        run_lander(settings, stop)
+        run(settings, stop)
 
 
 def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
@@ -60,7 +61,7 @@ def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def _child(kind: str, parent_pid: int, detection_width: int) -> None:
+def _child(kind: str, parent_pid: int, detection_width: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     stop = threading.Event()
@@ -80,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--detection-width",
         type=int,
-        default=STREAM_DETECTION_WIDTH,
-        help="HOG width of the webcam detectors (the batch path uses 640)",
+        default=None,
+        help="HOG width of the webcam detectors (default: the detector worker's "
+        "STREAM_DETECTION_WIDTH; the batch path uses 640)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
