@@ -2,9 +2,10 @@
 
 ``python bench/media_plane.py --sessions N --seconds S`` starts a private broker, the API, the
 media gateway (Janus), the webcam detectors, the lander, the gateway recorder and sampler in a
-temp PROCTORLAKE_HOME, then one headless Chromium with N exam pages (each a fake camera: one
+temp PROCTORLAKE_HOME, then headless Chromium with N exam pages (each a fake camera: one
 person, a second person from second 12 for 28 s, looped), all recorded by the server. The
-publishers are the browser's tabs; their CPU is not counted. Printed last, one JSON object:
+publishers are the browsers' tabs (five to a Chromium, see ``PAGES_PER_BROWSER``); their CPU
+is not counted. Printed last, one JSON object:
 
 - ``recorded_seconds_min`` / ``_median``: per session, the webcam decoded back (PyAV) from the
   chunks stored in the object layout;
@@ -54,6 +55,10 @@ from tests.fixtures.realtime import Chromium, write_y4m  # noqa: E402
 
 CAMERA = WebcamScript((Segment("present", 12.0), Segment("second_person", 28.0)))
 CHAINS = "document.getElementById('gateway-chains')"
+PAGES_PER_BROWSER = 5
+"""Each exam page holds one long poll open to Janus's HTTP API, and a browser opens at most
+six HTTP/1.1 connections to one host: a seventh page in the same browser waits forever (a
+student's own browser holds one exam page). Pages go five to a Chromium."""
 
 
 def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: threading.Event):
@@ -152,7 +157,7 @@ def run(sessions: int, seconds: int) -> dict:
     sampler = launch("-m", "realtime.workers.launcher", "--only", "sampler")
     base = f"http://127.0.0.1:{settings.api_port}"
     stop = threading.Event()
-    browser = None
+    browsers: list[Chromium] = []
     try:
         _wait_http(f"{base}/healthz", timeout_s=300)
         admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
@@ -180,13 +185,21 @@ def run(sessions: int, seconds: int) -> dict:
         )
         listener.start()
         ready.wait(30)
-        browser = Chromium(home / "profile", video, home / "chromium.log", CHROMIUM_WEBRTC_ARGS)
-        pages = [
-            browser.open(f"{base}/exam#session={s['session_id']}&token={s['token']}")
-            for s in created
-        ]
-        for page in pages:
-            page.wait_for(f"{CHAINS}.dataset.connectedAt !== undefined", 120)
+        pages = []
+        for number, session in enumerate(created):  # one after another, as students arrive
+            if number % PAGES_PER_BROWSER == 0:
+                profile = home / f"profile-{len(browsers)}"
+                log = home / f"chromium-{len(browsers)}.log"
+                browsers.append(Chromium(profile, video, log, extra_args=CHROMIUM_WEBRTC_ARGS))
+            page = browsers[-1].open(
+                f"{base}/exam#session={session['session_id']}&token={session['token']}"
+            )
+            pages.append(page)
+            try:
+                page.wait_for(f"{CHAINS}.dataset.connectedAt !== undefined", 120)
+            except TimeoutError as exc:
+                status = page.evaluate("document.body.innerText.slice(0, 400)")
+                raise TimeoutError(f"page {number} never connected; it shows: {status}") from exc
         gateway_pids = [janus_pid, recorder.pid, sampler.pid]
         parts_before = [_process_tree_cpu_s(p) for p in gateway_pids]
         started = time.time()
@@ -197,8 +210,9 @@ def run(sessions: int, seconds: int) -> dict:
             (int(p.evaluate(f"{CHAINS}.dataset.connectedAt")), int(time.time() * 1000))
             for p in pages
         ]
-        browser.close()
-        browser = None
+        for browser in browsers:
+            browser.close()
+        browsers = []
         # Every session's last recording closes when its page leaves; wait for the chunks.
         raw_root = home / "gateway" / "recordings"
         deadline = time.monotonic() + 300
@@ -255,7 +269,7 @@ def run(sessions: int, seconds: int) -> dict:
         }
     finally:
         stop.set()
-        if browser is not None:
+        for browser in browsers:
             browser.close()
         for process in [api, *workers, recorder, sampler]:
             process.terminate()
@@ -264,7 +278,10 @@ def run(sessions: int, seconds: int) -> dict:
         launchers.stop(settings, gateway_spec)
         stop_broker(settings)
         logs.close()
-        shutil.rmtree(home, ignore_errors=True)  # chunks, broker log, profile: 100-300 MB
+        if sys.exc_info()[0] is None:
+            shutil.rmtree(home, ignore_errors=True)  # chunks, broker log, profile: 100-300 MB
+        else:
+            print(f"failed: logs kept in {home}", file=sys.stderr)
 
 
 def main() -> None:
