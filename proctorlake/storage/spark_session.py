@@ -47,8 +47,11 @@ def session_conf(settings: Settings) -> dict[str, str]:
     }
 
 
-def spark_conf(settings: Settings, cores: int | None = None) -> dict[str, str]:
-    """The Spark configuration for these settings (pure, so it can be inspected and tested)."""
+def spark_conf(
+    settings: Settings, cores: int | None = None, long_lived: bool = False
+) -> dict[str, str]:
+    """The Spark configuration for these settings (pure, so it can be inspected and tested).
+    ``long_lived``: for the Connect server, whose JVM serves runs all day."""
     master = f"local[{cores}]" if cores else settings.spark_master
     conf = session_conf(settings) | {
         "spark.master": master,
@@ -63,10 +66,13 @@ def spark_conf(settings: Settings, cores: int | None = None) -> dict[str, str]:
         "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"),
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={settings.home / 'run'}",
     }
-    if master.startswith("local"):
+    if master.startswith("local") and not long_lived:
         # In local mode the driver JVM shares the machine's cores with the Python workers that
         # do the analysis; C2's compiler threads cost ~3.5 s of a 300 s-video job here and the
-        # JVM's own work (planning, Delta log, Arrow hand-off) is light: stop at C1.
+        # JVM's own work (planning, Delta log, Arrow hand-off) is light: stop at C1. Not for
+        # a JVM that lives all day: once C2 has compiled the planner and Delta's log code, a
+        # warm 1-minute session's runs took 9.4-9.7 s instead of 12.0-17.9 s (incidents
+        # 6.1-6.8 s instead of 8.8-13.0 s; 3rd-5th runs in one JVM, 2026-11-30).
         conf["spark.driver.extraJavaOptions"] += " -XX:TieredStopAtLevel=1"
     for name, value in WORKER_THREADS.items():
         conf[f"spark.executorEnv.{name}"] = value
@@ -113,7 +119,7 @@ def connect_server_argv(settings: Settings) -> list[str]:
     import pyspark
 
     submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    conf = spark_conf(settings) | {
+    conf = spark_conf(settings, long_lived=True) | {
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(settings.spark_connect_port),
     }

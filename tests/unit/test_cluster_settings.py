@@ -42,3 +42,15 @@ def test_event_log_is_on_only_when_a_folder_is_set(tmp_path: Path) -> None:
     )
     assert conf["spark.eventLog.enabled"] == "true"
     assert conf["spark.eventLog.dir"] == "s3a://bucket/spark-events"
+
+
+def test_only_a_per_run_local_jvm_stops_at_the_c1_compiler(tmp_path: Path) -> None:
+    """A run's own JVM lives minutes (C2's compile threads would compete with the analysis);
+    the Connect server's lives all day, and C2-compiled planning and Delta code pays off."""
+    from proctorlake.storage.spark_session import connect_server_argv
+
+    settings = load_settings({"PROCTORLAKE_HOME": str(tmp_path)})
+    c1 = "-XX:TieredStopAtLevel=1"
+    assert c1 in spark_conf(settings, cores=2)["spark.driver.extraJavaOptions"]
+    server_options = [a for a in connect_server_argv(settings) if "extraJavaOptions" in a]
+    assert server_options and all(c1 not in option for option in server_options)
