@@ -122,7 +122,13 @@ def tree_cpu_s(root: int | None = None) -> float:
     return total / tick
 
 
-def spark_run(settings: Settings, cores: int, tracks: tuple[str, ...], repeat: int = 1) -> dict:
+def spark_run(
+    settings: Settings,
+    cores: int,
+    tracks: tuple[str, ...],
+    repeat: int = 1,
+    server_jvm: bool = False,
+) -> dict:
     """Analyses in one fresh process on ``local[cores]``: Spark's start, then ``repeat``
     runs. Returns ``startup_s``/``startup_cpu_s``, ``runs`` (wall, CPU, job figures each),
     the first run's figures at the top level (``total_s``) and the process's wall time."""
@@ -130,6 +136,7 @@ def spark_run(settings: Settings, cores: int, tracks: tuple[str, ...], repeat: i
     command += ["--cores", str(cores), "--repeat", str(repeat)]
     for track in tracks:
         command += ["--track", track]
+    command += ["--server-jvm"] if server_jvm else []
     started = time.monotonic()
     done = subprocess.run(
         command, cwd=REPO_ROOT, env=dict(os.environ), capture_output=True, text=True, check=False
@@ -199,11 +206,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cores", type=int, required=True)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--track", action="append", dest="tracks")
+    parser.add_argument("--server-jvm", action="store_true", help="JVM set up as Connect's")
     args = parser.parse_args(argv)
     settings = load_settings()
     tracks = tuple(args.tracks or ("webcam", "screen"))
     started, cpu = time.monotonic(), tree_cpu_s()
-    spark = get_spark(settings, app_name="proctorlake-bench", cores=args.cores)
+    spark = get_spark(
+        settings, app_name="proctorlake-bench", cores=args.cores, long_lived=args.server_jvm
+    )
     result: dict = {
         "startup_s": round(time.monotonic() - started, 3),
         "startup_cpu_s": round(tree_cpu_s() - cpu, 2),

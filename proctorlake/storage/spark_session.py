@@ -161,12 +161,16 @@ def is_remote(spark: SparkSession) -> bool:
 
 
 def get_spark(
-    settings: Settings, app_name: str = "proctorlake", cores: int | None = None
+    settings: Settings,
+    app_name: str = "proctorlake",
+    cores: int | None = None,
+    long_lived: bool = False,
 ) -> SparkSession:
     """A SparkSession for these settings (reused if one is already running in this process).
 
     With ``PROCTORLAKE_SPARK_REMOTE`` set and no core count asked for, a Spark Connect
-    client session on that server; otherwise Spark in this process."""
+    client session on that server; otherwise Spark in this process, configured as the
+    Connect server's JVM is when ``long_lived`` (see :func:`spark_conf`)."""
     if settings.spark_remote and cores is None:
         builder = SparkSession.builder.remote(shared_session_url(settings, app_name))
         for key, value in session_conf(settings).items():
@@ -176,7 +180,7 @@ def get_spark(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    for key, value in spark_conf(settings, cores).items():
+    for key, value in spark_conf(settings, cores, long_lived).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
