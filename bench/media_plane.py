@@ -117,7 +117,7 @@ def _frames_in_topic(settings, sessions: set[str]) -> dict[str, int]:
     return counts
 
 
-def run(sessions: int, seconds: int) -> dict:
+def run(sessions: int, seconds: int, keep: bool = False) -> dict:
     home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-media-"))
     env = dict(os.environ)
     kafka_port = _free_port()
@@ -278,7 +278,7 @@ def run(sessions: int, seconds: int) -> dict:
         launchers.stop(settings, gateway_spec)
         stop_broker(settings)
         logs.close()
-        if sys.exc_info()[0] is None:
+        if sys.exc_info()[0] is None and not keep:
             shutil.rmtree(home, ignore_errors=True)  # chunks, broker log, profile: 100-300 MB
         else:
             print(f"failed: logs kept in {home}", file=sys.stderr)
@@ -288,8 +288,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--keep", action="store_true", help="keep the temp home (logs, chunks)")
     args = parser.parse_args()
-    print(json.dumps(run(args.sessions, args.seconds)))
+    print(json.dumps(run(args.sessions, args.seconds, args.keep)))
 
 
 if __name__ == "__main__":
