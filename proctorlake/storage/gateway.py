@@ -186,25 +186,21 @@ def janus_argv(settings: Settings) -> tuple[str, ...]:
     return (JANUS_BINARY, "-C", str(paths.main_config), "-F", str(paths.config_dir), "-o")
 
 
-_janus_pids: set[int] = set()
-"""The Janus processes found by the last full look through ``/proc``."""
-
-
-def _is_janus(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "janus"
-    except OSError:
-        return False
-
-
 def _running_janus_pids() -> set[int]:
-    """The running Janus processes; ``/proc`` is read through only when one of those last
-    found has gone (the recorder asks four times a second: a full look costs milliseconds)."""
-    global _janus_pids
-    if not _janus_pids or not all(_is_janus(pid) for pid in _janus_pids):
-        found = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
-        _janus_pids = {pid for pid in found if _is_janus(pid)}
-    return set(_janus_pids)
+    """Every running Janus, looked up through all of ``/proc`` each time (~2 ms): a
+    remembered pid would miss a Janus started after it (a restart while the old one is still
+    going, a second gateway on the host), and that Janus's recordings would be taken for
+    finished while it writes them. The recorder looks once per pass, not once per session."""
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() == "janus":
+                pids.add(int(proc.name))
+        except OSError:
+            continue  # gone meanwhile
+    return pids
 
 
 def files_held_open(folder: Path) -> set[Path]:
