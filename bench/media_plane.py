@@ -230,6 +230,8 @@ def run(sessions: int, seconds: int, keep: bool = False) -> dict:
             manifest = json.loads(store.get_bytes(manifest_key(session["session_id"])))
             total = 0.0
             for chunk in manifest["chunks"]:
+                if chunk["track"] in published and chunk["track"] != "webcam":
+                    continue  # only the webcam is decoded back; the screen's first is probed
                 local = store.download(chunk["original_key"], home / "chunk.webm")
                 if chunk["track"] not in published:
                     info = probe(local)
