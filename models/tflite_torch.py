@@ -23,9 +23,10 @@ _FLOAT32 = 0
 _INT32 = 2
 _ACTIVATIONS: dict[int, Callable[[torch.Tensor], torch.Tensor]] = {
     0: lambda x: x,
-    1: F.relu,
-    3: lambda x: torch.clamp(x, 0.0, 6.0),
+    1: F.relu_,
+    3: lambda x: torch.clamp_(x, 0.0, 6.0),
 }
+"""Fused activations, applied in place: they only ever run on a tensor the op just made."""
 
 
 def _builtin_names() -> dict[int, str]:
@@ -83,6 +84,7 @@ class TfliteGraph(nn.Module):
         self._steps: list[Callable[[dict[int, torch.Tensor]], None]] = []
         self._params = nn.ParameterList()
         self.op_names: list[str] = []
+        ops = []
         for index in range(graph.OperatorsLength()):
             op = graph.Operators(index)
             code = model.OperatorCodes(op.OpcodeIndex())
@@ -92,15 +94,36 @@ class TfliteGraph(nn.Module):
             if name == "DEQUANTIZE" and inputs[0] in constants:
                 constants[outputs[0]] = constants[inputs[0]].astype(np.float32)
                 continue
+            ops.append((name, op, inputs, outputs[0]))
+        # Each activation is dropped after its last reader (keeps a batch's working set in
+        # cache), and an ADD or RELU that is that last reader reuses its input's memory.
+        last_use = {i: n for n, (_, _, inputs, _) in enumerate(ops) for i in inputs}
+        keep = set(self.output_ids) | set(self.input_ids)
+        keep |= {out for name, _, _, out in ops if name == "RESHAPE"}  # views: never reused
+        for n, (name, op, inputs, out) in enumerate(ops):
+            dead = [i for i in dict.fromkeys(inputs) if last_use[i] == n and i not in keep]
             self.op_names.append(name)
-            self._steps.append(self._build(name, op, inputs, outputs[0], constants, graph))
+            self._steps.append(self._build(name, op, inputs, out, constants, graph, dead))
 
     def _const(self, array: np.ndarray) -> torch.Tensor:
         param = nn.Parameter(torch.from_numpy(np.array(array, np.float32)), False)
         self._params.append(param)
         return param
 
-    def _build(self, name, op, inputs, out, constants, graph):  # noqa: C901 - one case per op
+    def _build(self, name, op, inputs, out, constants, graph, dead):  # noqa: C901
+        """One operator as a closure over the value table; ``dead`` inputs may be reused."""
+        step = self._build_op(name, op, inputs, out, constants, graph, dead)
+        if not dead:
+            return step
+
+        def free_after(v):
+            step(v)
+            for i in dead:
+                v.pop(i, None)
+
+        return free_after
+
+    def _build_op(self, name, op, inputs, out, constants, graph, dead):  # noqa: C901
         import tflite
 
         options = op.BuiltinOptions()
@@ -152,10 +175,15 @@ class TfliteGraph(nn.Module):
 
             return step
         if name == "RELU":
-            return lambda v, x_id=x_id: v.__setitem__(out, F.relu(v[x_id]))
+            relu = F.relu_ if x_id in dead else F.relu
+            return lambda v, x_id=x_id: v.__setitem__(out, relu(v[x_id]))
         if name == "ADD":
             act = _ACTIVATIONS[opts(tflite.AddOptions).FusedActivationFunction()]
             a, b = inputs
+            if a not in dead and b in dead:
+                a, b = b, a
+            if a in dead and a != b:
+                return lambda v: v.__setitem__(out, act(v[a].add_(v[b])))
             return lambda v: v.__setitem__(out, act(v[a] + v[b]))
         if name == "MAX_POOL_2D":
             o = opts(tflite.Pool2DOptions)
@@ -200,7 +228,9 @@ class TfliteGraph(nn.Module):
         raise NotImplementedError(f"TFLite operator {name} is not ported")
 
     def forward(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
-        values = {i: _to_nchw(x) for i, x in zip(self.input_ids, inputs, strict=True)}
+        values = {
+            i: _to_nchw(x).contiguous() for i, x in zip(self.input_ids, inputs, strict=True)
+        }
         for step in self._steps:
             step(values)
         return [_to_nhwc(values[i]) for i in self.output_ids]
