@@ -43,4 +43,9 @@ fi
 # 3. JVM jars from Maven Central into .jars/ (Delta, Spark-Kafka, hadoop-aws, Kafka broker).
 say "resolving JVM jars"
 .venv/bin/python -m proctorlake.storage.jars >/dev/null
-say "ready: $ROOT/.venv, $ROOT/.jars"
+# 4. MediaPipe's face models (Apache-2.0): the .tflite files inside the mediapipe==0.10.21 wheel
+#    (later wheels ship none). Only the wheel is fetched, from PyPI; mediapipe itself is never
+#    installed (it pins numpy<2). models/face_mesh.py runs them on torch.
+say "unpacking MediaPipe face models"
+.venv/bin/python -m proctorlake.storage.face_models >/dev/null
+say "ready: $ROOT/.venv, $ROOT/.jars, $ROOT/.models"

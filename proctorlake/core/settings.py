@@ -37,6 +37,8 @@ class Settings:
     dagster_port: int
     dashboard_port: int
     jars_dir: Path
+    # MediaPipe's face models (.tflite), unpacked from the mediapipe wheel by scripts/setup.sh.
+    models_dir: Path
     chunk_seconds: int
     retention_days: int
     signing_key_path: Path
@@ -133,6 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         dagster_port=int(_env("DAGSTER_PORT", "3000")),
         dashboard_port=int(_env("DASHBOARD_PORT", "8501")),
         jars_dir=Path(_env("JARS_DIR", str(REPO_ROOT / ".jars"))).resolve(),
+        models_dir=Path(_env("MODELS_DIR", str(REPO_ROOT / ".models"))).resolve(),
         chunk_seconds=int(_env("CHUNK_SECONDS", "300")),
         retention_days=int(_env("RETENTION_DAYS", str(2 * 365))),
         signing_key_path=Path(_env("SIGNING_KEY", str(home / "keys" / "signing_ed25519.pem"))),
