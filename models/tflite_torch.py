@@ -205,9 +205,7 @@ class TfliteGraph(nn.Module):
             return step
         if name == "PAD":
             pads = constants[inputs[1]].astype(int)  # [[before, after]] per NHWC axis
-            torch_pad = tuple(
-                int(p) for axis in (2, 1, 3) for p in pads[axis]
-            )  # NCHW: W, H, C
+            torch_pad = tuple(int(p) for axis in (2, 1, 3) for p in pads[axis])  # NCHW: W, H, C
 
             return lambda v, x_id=x_id: v.__setitem__(out, F.pad(v[x_id], torch_pad))
         if name == "RESHAPE":
@@ -228,9 +226,7 @@ class TfliteGraph(nn.Module):
         raise NotImplementedError(f"TFLite operator {name} is not ported")
 
     def forward(self, *inputs: torch.Tensor) -> list[torch.Tensor]:
-        values = {
-            i: _to_nchw(x).contiguous() for i, x in zip(self.input_ids, inputs, strict=True)
-        }
+        values = {i: _to_nchw(x).contiguous() for i, x in zip(self.input_ids, inputs, strict=True)}
         for step in self._steps:
             step(values)
         return [_to_nhwc(values[i]) for i in self.output_ids]
