@@ -207,7 +207,9 @@ class FaceMeshModels:
                 outputs.append([o.float().cpu().numpy() for o in graph(batch)])
         return [np.concatenate(parts) for parts in zip(*outputs, strict=True)]
 
-    def detect(self, frames: Sequence[np.ndarray]) -> list[list[FaceCandidate]]:
+    def detect(
+        self, frames: Sequence[np.ndarray], min_score: float = MIN_DETECTION_SCORE
+    ) -> list[list[FaceCandidate]]:
         """Faces in each RGB frame (frame pixels), strongest first."""
         if not frames:
             return []
@@ -220,7 +222,7 @@ class FaceMeshModels:
         results = []
         for (scale, pad_x, pad_y), reg, logit in zip(geometry, regressors, logits, strict=True):
             faces = []
-            for values, score in decode_detections(reg, logit[:, 0]):
+            for values, score in decode_detections(reg, logit[:, 0], min_score):
                 xy = values.reshape(8, 2) * DETECTOR_SIZE
                 xy = (xy - [pad_x, pad_y]) / scale
                 cx, cy = xy[0]
