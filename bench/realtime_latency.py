@@ -163,7 +163,7 @@ def _listen(url: str, params: dict, alerts: dict, ready: threading.Event, stop: 
                     )
 
 
-def run(sessions: int, seconds: int, detectors: int, detection_width: int | None) -> dict:
+def run(sessions: int, seconds: int, detectors: int) -> dict:
     home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-"))
     env = dict(os.environ)
     kafka_port = _free_port()
@@ -185,10 +185,9 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
     api = subprocess.Popen(
         [sys.executable, "-m", "realtime.api.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
     )
-    width = ["--detection-width", str(detection_width)] if detection_width else []
     detectors_process = subprocess.Popen(
         [sys.executable, "-m", "realtime.workers.launcher", "--only", "detectors"]
-        + ["--detectors", str(detectors), *width],
+        + ["--detectors", str(detectors)],
         cwd=REPO,
         env=env,
         stdout=logs,
@@ -308,7 +307,6 @@ def run(sessions: int, seconds: int, detectors: int, detection_width: int | None
             "sessions": sessions,
             "seconds": seconds,
             "detector_processes": detectors,
-            "detection_width": detection_width or "default",
             "second_person_from_s": SECOND_PERSON_FROM_S,
             "cycle_s": CYCLE_S,
             "cpu_count": os.cpu_count(),
@@ -345,13 +343,10 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--detectors", type=int, default=2, help="detector worker processes")
-    parser.add_argument(
-        "--detection-width", type=int, default=None, help="HOG width (default: the workers')"
-    )
     args = parser.parse_args()
     if _alerts_per_session(args.seconds) < 1:
         parser.error(f"--seconds must be at least {SECOND_PERSON_FROM_S + OPENS_AFTER_S:.0f}")
-    result = run(args.sessions, args.seconds, args.detectors, args.detection_width)
+    result = run(args.sessions, args.seconds, args.detectors)
     print(json.dumps(result))
 
 

@@ -20,7 +20,7 @@ import signal
 import threading
 
 from proctorlake.core.settings import load_settings
-from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, run_worker
+from realtime.workers.detector_worker import run_worker
 from realtime.workers.screen_worker import run_screen_worker
 from realtime.workers.topic_lander import run_lander
 
@@ -29,12 +29,12 @@ NICENESS = {"detectors": 0, "screens": 10, "lander": 5}
 """Added niceness per kind: the latency-critical webcam path gets the CPU first."""
 
 
-def _run_kind(kind: str, stop: threading.Event, detection_width: int) -> None:
+def _run_kind(kind: str, stop: threading.Event) -> None:
     settings = load_settings()
     if NICENESS[kind]:
         os.nice(NICENESS[kind])
     if kind == "detectors":
-        run_worker(settings, stop, detection_width)
+        run_worker(settings, stop)
     elif kind == "screens":
         run_screen_worker(settings, stop)
     else:
@@ -47,14 +47,14 @@ def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def _child(kind: str, parent_pid: int, detection_width: int) -> None:
+def _child(kind: str, parent_pid: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=_watch_parent, args=(parent_pid, stop), daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
-        _run_kind(kind, stop, detection_width)
+        _run_kind(kind, stop)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,12 +64,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--detectors", type=int, default=1, help="webcam detector processes")
     parser.add_argument("--screens", type=int, default=1, help="screen detector processes")
     parser.add_argument("--only", choices=KINDS, default=None)
-    parser.add_argument(
-        "--detection-width",
-        type=int,
-        default=STREAM_DETECTION_WIDTH,
-        help="HOG width of the webcam detectors (the batch path uses 640)",
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -79,12 +73,11 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if len(plan) == 1:
         with contextlib.suppress(KeyboardInterrupt):
-            _run_kind(plan[0], stop, args.detection_width)
+            _run_kind(plan[0], stop)
         return
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_child, args=(kind, os.getpid(), args.detection_width), name=kind)
-        for kind in plan
+        context.Process(target=_child, args=(kind, os.getpid()), name=kind) for kind in plan
     ]
     for process in processes:
         process.start()
