@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
@@ -17,8 +19,9 @@ from models.face_mesh import (
     letterbox,
     rotated_crop,
 )
-from models.face_model_files import face_model_path
+from models.face_model_files import FACE_MODEL_FILES, face_model_path
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
+from proctorlake.storage.face_models import missing_face_models, unpack_face_models
 
 
 def _frames(*segments: Segment, face: str = "astronaut", seed: int = 0) -> list[np.ndarray]:
@@ -113,3 +116,25 @@ def test_mesh_and_irises_land_on_the_astronauts_eyes():
         t = float(np.dot(eye[0] - a, b - a) / np.dot(b - a, b - a))
         assert 0.25 < t < 0.75  # the iris centre sits between its eye's corners
         assert abs(eye[0][1] - (a[1] + b[1]) / 2) < 0.3 * np.linalg.norm(b - a)
+
+
+def _wheel(path, contents: dict[str, bytes]):
+    with zipfile.ZipFile(path, "w") as archive:
+        for inner, data in contents.items():
+            archive.writestr(inner, data)
+    return path
+
+
+def test_setup_unpacks_the_pinned_models_and_refuses_changed_ones(tmp_path):
+    real = {
+        inner: face_model_path(name).read_bytes() for name, (inner, _) in FACE_MODEL_FILES.items()
+    }
+    assert missing_face_models(tmp_path) == sorted(FACE_MODEL_FILES)
+    unpack_face_models(_wheel(tmp_path / "good.whl", real), tmp_path / "good")
+    assert missing_face_models(tmp_path / "good") == []
+
+    changed = dict(real)
+    changed[FACE_MODEL_FILES["iris_landmark"][0]] += b"\0"
+    with pytest.raises(RuntimeError, match="iris_landmark.tflite"):
+        unpack_face_models(_wheel(tmp_path / "bad.whl", changed), tmp_path / "bad")
+    assert "iris_landmark" in missing_face_models(tmp_path / "bad")
