@@ -185,7 +185,6 @@ def run(
     sessions: int,
     seconds: int,
     detectors: int,
-    detection_width: int | None,
     kafka_nodes: int = 1,
 ) -> dict:
     home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-"))
@@ -216,10 +215,9 @@ def run(
     api = subprocess.Popen(
         [sys.executable, "-m", "realtime.api.serve"], cwd=REPO, env=env, stdout=logs, stderr=logs
     )
-    width = ["--detection-width", str(detection_width)] if detection_width else []
     detectors_process = subprocess.Popen(
         [sys.executable, "-m", "realtime.workers.launcher", "--only", "detectors"]
-        + ["--detectors", str(detectors), *width],
+        + ["--detectors", str(detectors)],
         cwd=REPO,
         env=env,
         stdout=logs,
@@ -340,7 +338,6 @@ def run(
             "seconds": seconds,
             "detector_processes": detectors,
             "kafka_nodes": kafka_nodes,
-            "detection_width": detection_width or "default",
             "second_person_from_s": SECOND_PERSON_FROM_S,
             "cycle_s": CYCLE_S,
             "cpu_count": os.cpu_count(),
@@ -378,17 +375,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--detectors", type=int, default=2, help="detector worker processes")
     parser.add_argument(
-        "--detection-width", type=int, default=None, help="HOG width (default: the workers')"
-    )
-    parser.add_argument(
         "--kafka-nodes", type=int, default=1, help="local KRaft nodes (3: replicated topics)"
     )
     args = parser.parse_args()
     if _alerts_per_session(args.seconds) < 1:
         parser.error(f"--seconds must be at least {SECOND_PERSON_FROM_S + OPENS_AFTER_S:.0f}")
-    result = run(
-        args.sessions, args.seconds, args.detectors, args.detection_width, args.kafka_nodes
-    )
+    result = run(args.sessions, args.seconds, args.detectors, args.kafka_nodes)
     print(json.dumps(result))
 
 

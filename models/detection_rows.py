@@ -26,13 +26,11 @@ def model_version(track: str) -> str:
 
 
 def face_confidence(observation: WebcamObservation) -> float:
-    """A [0, 1] confidence for the frame's face evidence (HOG scores are unbounded; 2.0 is a
-    very clear face, so scores are halved and clipped). A frame without a face is certain of
-    that (1.0)."""
+    """A [0, 1] confidence for the frame's face evidence: the best face's detector
+    probability. A frame without a face is certain of that (1.0)."""
     if not observation.faces:
         return 1.0
-    best = max(face.score for face in observation.faces)
-    return float(min(1.0, max(0.0, best / 2.0)))
+    return float(min(1.0, max(0.0, max(face.score for face in observation.faces))))
 
 
 def detector_columns(observation: WebcamObservation | ScreenObservation) -> dict:

@@ -207,12 +207,20 @@ class FaceMeshModels:
         outputs: list[list[np.ndarray]] = []
         with torch.inference_mode():
             for start in range(0, len(images), BATCH_SIZE):
-                batch = torch.from_numpy(images[start : start + BATCH_SIZE]).to(self.device)
+                chunk = images[start : start + BATCH_SIZE]
+                # A lone image goes through as a pair: torch's CPU kernels take another
+                # path for a batch of one, whose sums differ in the last bits, and a frame's
+                # row must not depend on what else a realtime poll carried (issue 13: both
+                # paths write identical rows). Batches of 2 or more agree with each other.
+                padded = np.concatenate([chunk, chunk]) if len(chunk) == 1 else chunk
+                batch = torch.from_numpy(padded).to(self.device)
                 batch = batch.float() * ((1.0 - low) / 255.0) + low
-                outputs.append([o.float().cpu().numpy() for o in graph(batch)])
+                outputs.append([o[: len(chunk)].float().cpu().numpy() for o in graph(batch)])
         return [np.concatenate(parts) for parts in zip(*outputs, strict=True)]
 
-    def detect(self, frames: Sequence[np.ndarray]) -> list[list[FaceCandidate]]:
+    def detect(
+        self, frames: Sequence[np.ndarray], min_score: float = MIN_DETECTION_SCORE
+    ) -> list[list[FaceCandidate]]:
         """Faces in each RGB frame (frame pixels), strongest first."""
         if not frames:
             return []
@@ -225,7 +233,7 @@ class FaceMeshModels:
         results = []
         for (scale, pad_x, pad_y), reg, logit in zip(geometry, regressors, logits, strict=True):
             faces = []
-            for values, score in decode_detections(reg, logit[:, 0]):
+            for values, score in decode_detections(reg, logit[:, 0], min_score):
                 xy = values.reshape(8, 2) * DETECTOR_SIZE
                 xy = (xy - [pad_x, pad_y]) / scale
                 cx, cy = xy[0]

@@ -1,23 +1,18 @@
-"""Head pose (yaw, pitch) from dlib's 5-point landmarks and ``cv2.solvePnP``.
+"""Head pose (yaw, pitch) from 5 landmarks (eye corners + nose base) and ``cv2.solvePnP``.
 
-The 5-point model (eye corners + nose base) is used, not the 68-point one: its training data
-carries no non-commercial restriction (the 68-point model is trained on iBUG 300-W). The
-camera is modelled: focal length = frame width, principal point = frame centre, so a face
-away from the centre does not read as turned. Angles are absolute; the session rules compare
-them with a per-session neutral pose.
+The 5 points are taken from the face mesh (``models.mesh_pose``); the session rules' yaw
+thresholds were tuned on this fit with dlib's 5-point model, which put its points at the same
+places. The camera is modelled: focal length = frame width, principal point = frame centre,
+so a face away from the centre does not read as turned. Angles are absolute; the session
+rules compare them with a per-session neutral pose.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
-
-from models.faces import FaceBox
 
 # Generic head in millimetres, in camera axes for a frontal face (x right in the image, y
 # down, z away from the camera): eye corners sorted left to right in the image (outer, inner,
@@ -39,27 +34,6 @@ class HeadPose:
     yaw_deg: float  # + = turned toward image right
     pitch_deg: float  # + = looking down
     eye_nose_ratio: float  # eye-corner span / eye-to-nose height; shrinks as the head turns
-
-
-@lru_cache(maxsize=1)
-def five_point_predictor():
-    """dlib's 5-point shape predictor from the installed face_recognition_models, loaded once."""
-    import dlib
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # face_recognition_models imports pkg_resources
-        import face_recognition_models
-
-    return dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
-
-
-def five_point_landmarks(gray: np.ndarray, box: FaceBox) -> np.ndarray:
-    """The 5 landmarks (x, y) of a face box in a grayscale frame."""
-    import dlib
-
-    rect = dlib.rectangle(box.x, box.y, box.x + box.w, box.y + box.h)
-    shape = five_point_predictor()(gray, rect)
-    return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
 
 
 def pose_from_landmarks(points: np.ndarray, frame_size: tuple[int, int]) -> HeadPose:
@@ -100,10 +74,3 @@ def pose_from_landmarks(points: np.ndarray, frame_size: tuple[int, int]) -> Head
     eye_mid = eyes.mean(axis=0)
     drop = max(1.0, abs(nose[1] - eye_mid[1]))
     return HeadPose(float(yaw), float(pitch), float(span / drop))
-
-
-def estimate_head_poses(
-    gray: np.ndarray, boxes: Sequence[FaceBox], frame_size: tuple[int, int]
-) -> list[HeadPose]:
-    """Head pose of each face box in one frame."""
-    return [pose_from_landmarks(five_point_landmarks(gray, b), frame_size) for b in boxes]

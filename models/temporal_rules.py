@@ -83,10 +83,23 @@ class RuleParams:
     share of its neutral value (cos 18 deg = 0.95). A real turn always foreshortens the eyes;
     landmark jitter on small or blurred faces swings the solvePnP yaw by 30-40 degrees
     without doing so (dev set: lfw_07 spikes at 0.97-1.0, real 40+ degree turns 0.86-0.93)."""
-    pitch_threshold_deg: float | None = None
-    """|pitch - neutral pitch| above this is looking away; off by default: with 5 landmarks
-    pitch is ambiguous within about +-25 degrees (two poses fit the eye-nose height), so
-    only yaw decides. Set it to use pitch anyway."""
+    pitch_threshold_deg: float | None = 20.0
+    """pitch - neutral pitch above this is looking away (down at a desk or a phone: 30-45
+    degrees). Only downward: looking up (thinking, at the ceiling) shows no material, and on
+    a real clip with the camera below the face one upward swing of the mesh pitch (20
+    degrees) joined a 2 s head turn into a false flag. Pitch comes from the mesh's depth,
+    which has none of the 5-point fit's +-25 degree ambiguity; on the dev set's frontal and
+    turned heads the mesh pitch stays within +-8 degrees of the session's neutral. ``None``
+    lets only yaw decide."""
+    min_face_in_frame: float = 0.85
+    """Share of the main face's box inside the frame below which its pose is not judged
+    (neither looking away nor calibrating): a face cut by the frame's edge gives the mesh half
+    a face, and on a real clip a camera panning off a face read as a 28 degree look down."""
+    gaze_shift_threshold: float = 0.10
+    """|iris position - neutral iris position| (a share of the eye's corner-to-corner width,
+    per-session neutral as for the pose) above this is an eyes-only look away. A real
+    eyes-only glance with the head still moved it by 0.11 (0.44 -> 0.33;
+    /work/shared/data/README.md); frontal dev-set faces stay within +-0.05 of their median."""
     yaw_noise_factor: float = 4.0
     """Without foreshortening, a turn must exceed this many times the session's own yaw
     noise (robust spread over the calibration samples) as well as ``yaw_threshold_deg``:
@@ -217,11 +230,33 @@ class PersistenceTracker:
 @dataclass
 class _Calibration:
     poses: list[tuple[float, float, float]] = field(default_factory=list)
+    gazes: list[float] = field(default_factory=list)
     neutral: tuple[float, float] | None = None
+    neutral_gaze: float | None = None
     neutral_ratio: float | None = None
     yaw_spread: float = 0.0
     body_reference: np.ndarray | None = None
     body_box: tuple[int, int, int, int] | None = None  # thumbnail cells x0, y0, x1, y1
+
+
+EYEBALL_RADIUS_IN_EYE_WIDTHS = 0.4
+"""An eyeball's radius (about 12 mm) over the eye opening's corner-to-corner width (about
+30 mm): turns an iris shift into degrees of eye rotation, so eyes-only and head turns share
+one confidence scale."""
+
+
+def _eye_turn_deg(shift: float) -> float:
+    """Eye rotation (signed) for an iris shift given as a share of the eye's width."""
+    return math.degrees(math.asin(max(-1.0, min(1.0, shift / EYEBALL_RADIUS_IN_EYE_WIDTHS))))
+
+
+def _face_in_frame(obs: WebcamObservation) -> float:
+    """Share of the main face's box that lies inside the frame."""
+    face = obs.main_face
+    assert face is not None
+    inside_w = max(0, min(face.x + face.w, obs.frame_width) - max(face.x, 0))
+    inside_h = max(0, min(face.y + face.h, obs.frame_height) - max(face.y, 0))
+    return inside_w * inside_h / max(1, face.w * face.h)
 
 
 def _body_cells(obs: WebcamObservation) -> tuple[int, int, int, int]:
@@ -264,6 +299,10 @@ class SessionRules:
         cal = self._cal
         if len(cal.poses) < self.params.calibration_samples:
             cal.poses.append((obs.yaw_deg, obs.pitch_deg, obs.eye_nose_ratio))
+            if obs.gaze_x is not None:
+                cal.gazes.append(obs.gaze_x)
+                if len(cal.gazes) >= 3:
+                    cal.neutral_gaze = float(np.median(cal.gazes))
             if len(cal.poses) >= 3:
                 yaw, pitch, ratio = (float(v) for v in np.median(np.array(cal.poses), axis=0))
                 cal.neutral, cal.neutral_ratio = (yaw, pitch), ratio
@@ -281,7 +320,17 @@ class SessionRules:
             threshold = max(threshold, self.params.yaw_noise_factor * self._cal.yaw_spread)
         excess = abs(obs.yaw_deg - yaw0) - threshold
         if self.params.pitch_threshold_deg is not None:
-            excess = max(excess, abs(obs.pitch_deg - pitch0) - self.params.pitch_threshold_deg)
+            excess = max(excess, obs.pitch_deg - pitch0 - self.params.pitch_threshold_deg)
+        if obs.gaze_x is not None and self._cal.neutral_gaze is not None:
+            # A head turned aside while the eyes stay on the screen turns the eyes back the
+            # other way: that much of the iris shift is not looking away (franck_laugh: head
+            # 16 degrees one way, irises 27 degrees the other). The head's own turn is judged
+            # above, with its foreshortening check, so it never adds to the eyes' turn here.
+            eyes = _eye_turn_deg(obs.gaze_x - self._cal.neutral_gaze)
+            head = obs.yaw_deg - yaw0
+            if eyes * head < 0:
+                eyes = math.copysign(max(0.0, abs(eyes) - abs(head)), eyes)
+            excess = max(excess, abs(eyes) - _eye_turn_deg(self.params.gaze_shift_threshold))
         return excess if excess > 0 else None
 
     def _remember_body(self, obs: WebcamObservation) -> None:
@@ -308,8 +357,9 @@ class SessionRules:
         away = gone = False
         away_conf = gone_conf = multiple_conf = 0.0
         if multiple:
-            second = sorted(f.score for f in obs.faces)[-2]
-            multiple_conf = 1.0 / (1.0 + math.exp(-3.0 * (second + 0.3)))
+            multiple_conf = min(1.0, max(0.0, sorted(f.score for f in obs.faces)[-2]))
+        elif obs.face_count == 1 and _face_in_frame(obs) < self.params.min_face_in_frame:
+            pass  # present, but half a face says nothing of where it looks
         elif obs.face_count == 1:
             if len(self._cal.poses) < self.params.calibration_samples:
                 self._update_calibration(obs)

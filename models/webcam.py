@@ -13,14 +13,9 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from models.faces import (
-    DETECTION_WIDTH,
-    SCORE_THRESHOLD,
-    FaceBox,
-    detect_faces_in_gray,
-    detection_gray,
-)
-from models.head_pose import estimate_head_poses
+from models.face_mesh import face_mesh_models
+from models.faces import SCORE_THRESHOLD, FaceBox, face_box
+from models.mesh_pose import mesh_pose
 
 THUMBNAIL_SIZE = (20, 15)
 """Width x height of the colour thumbnail kept per frame. The session rules compare the
@@ -31,15 +26,16 @@ WEBCAM_SAMPLE_EVERY_S = 1.0
 """Webcam frames are sampled once per second: each observation is one session-second,
 which is what the persistence rules count."""
 
-MODEL_VERSION = "dlib-hog-v1+shape5+pnp+resnet30s"
+MODEL_VERSION = "blazeface-short+facemesh+iris-torch-v1+resnet30s"
 
 
 @dataclass(frozen=True)
 class WebcamObservation:
     """What one sampled webcam frame shows. Boxes are in the frame's own pixels, strongest
-    first; yaw/pitch/eye_nose_ratio describe the largest face and are None without one.
-    ``embedding`` is the largest face's 128-d vector on the few samples the takeover check
-    embeds (``models.takeover``), None on the others."""
+    first; yaw ... eye_openness describe the largest face and are None without one (gaze
+    also when its irises were not found). Rows written before the mesh have no gaze or
+    eye openness and read back as None. ``embedding`` is the largest face's 128-d vector on
+    the few samples the takeover check embeds (``models.takeover``), None on the others."""
 
     frame_ts: float
     face_count: int
@@ -50,6 +46,9 @@ class WebcamObservation:
     frame_width: int
     frame_height: int
     thumbnail: bytes
+    gaze_x: float | None = None
+    gaze_y: float | None = None
+    eye_openness: float | None = None
     embedding: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict:
@@ -95,41 +94,39 @@ def analyze_webcam_frames(
     frames: Sequence[np.ndarray],
     timestamps_s: Sequence[float],
     score_threshold: float = SCORE_THRESHOLD,
-    detection_width: int = DETECTION_WIDTH,
 ) -> list[WebcamObservation]:
-    """One observation per RGB frame (a batch; a single frame is a batch of one)."""
+    """One observation per RGB frame (a batch; a single frame is a batch of one). Faces are
+    found in every frame in one batched pass, then the largest face of each frame gets its
+    mesh and irises in a second batched pass."""
     if len(frames) != len(timestamps_s):
         raise ValueError("one timestamp per frame")
-    grays = [detection_gray(frame, detection_width) for frame in frames]
-    detections = detect_faces_in_gray(grays, score_threshold)
+    models = face_mesh_models()
+    found = models.detect(frames, score_threshold)
+    with_face = [i for i, faces in enumerate(found) if faces]
+    mains = [max(found[i], key=lambda c: c.w * c.h) for i in with_face]
+    meshes = dict(
+        zip(with_face, models.landmarks([frames[i] for i in with_face], mains), strict=True)
+    )
     observations = []
-    for frame, ts, detection, (gray, scale) in zip(
-        frames, timestamps_s, detections, grays, strict=True
-    ):
+    for index, (frame, ts, faces) in enumerate(zip(frames, timestamps_s, found, strict=True)):
         height, width = frame.shape[:2]
-        yaw = pitch = ratio = None
-        if detection.faces:
-            main = max(detection.faces, key=lambda f: f.w * f.h)
-            scaled = FaceBox(
-                round(main.x * scale),
-                round(main.y * scale),
-                round(main.w * scale),
-                round(main.h * scale),
-                main.score,
-            )
-            pose = estimate_head_poses(gray, [scaled], (gray.shape[1], gray.shape[0]))[0]
-            yaw, pitch, ratio = pose.yaw_deg, pose.pitch_deg, pose.eye_nose_ratio
+        pose = None
+        if index in meshes:
+            pose = mesh_pose(meshes[index].landmarks, meshes[index].irises, (width, height))
         observations.append(
             WebcamObservation(
                 float(ts),
-                detection.count,
-                detection.faces,
-                yaw,
-                pitch,
-                ratio,
+                len(faces),
+                tuple(face_box(c) for c in faces),
+                pose.yaw_deg if pose else None,
+                pose.pitch_deg if pose else None,
+                pose.eye_nose_ratio if pose else None,
                 width,
                 height,
                 frame_thumbnail(frame),
+                pose.gaze_x if pose else None,
+                pose.gaze_y if pose else None,
+                pose.eye_openness if pose else None,
             )
         )
     return observations

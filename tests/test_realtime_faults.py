@@ -25,7 +25,7 @@ from proctorlake.core.vocabulary import IncidentType
 from proctorlake.governance import sealed_topics
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.storage import lake
-from realtime.workers.detector_worker import STREAM_DETECTION_WIDTH, decode_jpeg
+from realtime.workers.detector_worker import decode_jpeg
 from realtime.workers.incident_aggregator import IncidentAggregator, SessionMeta
 from tests.fixtures.realtime import SseReader, bearer, encode_jpeg
 from tests.fixtures.waiting import wait_until
@@ -44,9 +44,7 @@ def frames() -> list[bytes]:
 def expected_incidents(session_id: str, frames: list[bytes], seconds: list[int]) -> dict:
     """incident id -> final event, by the workers' own aggregator on the same JPEGs."""
     rgb = [decode_jpeg(frames[i]) for i in seconds]
-    observations = analyze_webcam_frames(
-        rgb, [float(i) for i in seconds], detection_width=STREAM_DETECTION_WIDTH
-    )
+    observations = analyze_webcam_frames(rgb, [float(i) for i in seconds])
     meta = SessionMeta(session_id, "inst-a")
     aggregator = IncidentAggregator()
     final: dict[str, dict] = {}

@@ -88,7 +88,7 @@ def test_the_batch_rules_compare_with_the_joined_reference_from_the_first_sample
     stranger = tuple(np.eye(128)[1])
     thumb = bytes(THUMBNAIL_SIZE[0] * THUMBNAIL_SIZE[1] * 3)
     observations = [
-        WebcamObservation(t, 0, (), None, None, None, 640, 480, thumb, stranger)
+        WebcamObservation(t, 0, (), None, None, None, 640, 480, thumb, embedding=stranger)
         for t in (0.0, 30.0, 60.0)
     ]
     assert incidents_for_session(_rows(observations, None)).empty

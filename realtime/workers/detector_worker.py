@@ -4,10 +4,9 @@
 Each batch runs the shared per-frame analysis (face count + head pose of the main face) and
 the shared temporal rules; see :mod:`realtime.workers.frame_worker` for the delivery guarantees.
 
-The stream path is fast and shallow (DESIGN.md): it detects faces on frames scaled to
-``STREAM_DETECTION_WIDTH`` instead of the batch path's 640 px, which cuts the per-frame cost
-by about a third while keeping the faces a webcam sees at exam distance above HOG's 80 px
-window.
+A poll's frames, from any number of sessions, go to the detectors as one batch on
+``PROCTORLAKE_TORCH_DEVICE``, exactly as the batch path sends a chunk's frames: the same
+function, so both paths write the same rows for the same frames.
 """
 
 from __future__ import annotations
@@ -42,14 +41,6 @@ GROUP_ID = "detector-workers"
 MAX_BATCH = 8
 """Frames per poll: a batch's incidents go out only after its last frame is analysed, so
 small batches keep the alert latency low."""
-STREAM_DETECTION_WIDTH = 480
-"""HOG width of the stream path. Sweep on 20 seeded real-face clips (astronaut, Grace Hopper,
-carphone, two LFW faces x 4 light levels x 60 s at 1 fps), CPU per frame of the whole
-per-frame analysis / incidents found of 46 / false flags / second-person incidents of 12:
-640 px 21.5 ms / 42 / 4 / 12; 480 px 13.7 ms / 42 / 4 / 11; 400 px 10.8 ms / 41 / 4 / 10;
-320 px 7.7 ms / 33 / 10 / 3. 480 px keeps what the live page needs at two thirds of the cost;
-the one second person it missed (a small face far back) is still found by the batch path at
-640 px, which every session goes through after it ends."""
 
 
 def decode_jpeg(jpeg: bytes) -> np.ndarray | None:
@@ -73,16 +64,14 @@ def detection_message(
 
 def analyze_frames(
     items: list[tuple[FrameMessage, np.ndarray]],
-    detection_width: int = STREAM_DETECTION_WIDTH,
     schedules: dict[str, EmbeddingSchedule] | None = None,
 ) -> list[WebcamObservation]:
-    """The stream path's per-frame analysis of a batch: the shared detectors on each frame
-    at the session's clock (``FrameMessage.frame_ts``); with ``schedules`` (one per session,
-    kept across batches) the takeover check's samples get their face embedding."""
+    """The stream path's per-frame analysis of a batch (frames of any sessions): the shared
+    detectors on each frame at the session's clock (``FrameMessage.frame_ts``); with
+    ``schedules`` (one per session, kept across batches) the takeover check's samples get
+    their face embedding."""
     observations = analyze_webcam_frames(
-        [rgb for _, rgb in items],
-        [frame.frame_ts for frame, _ in items],
-        detection_width=detection_width,
+        [rgb for _, rgb in items], [frame.frame_ts for frame, _ in items]
     )
     if schedules is None:
         return observations
@@ -99,14 +88,8 @@ class DetectorWorker(FrameWorker):
     group_id = GROUP_ID
     max_batch = MAX_BATCH
 
-    def __init__(
-        self,
-        settings: Settings,
-        group_id: str | None = None,
-        detection_width: int = STREAM_DETECTION_WIDTH,
-    ) -> None:
+    def __init__(self, settings: Settings, group_id: str | None = None) -> None:
         super().__init__(settings, group_id)
-        self.detection_width = detection_width
         self.schedules: dict[str, EmbeddingSchedule] = {}
         """Per session, in memory only: a restarted worker embeds each session's next face
         once more, which only adds a sample."""
@@ -130,7 +113,7 @@ class DetectorWorker(FrameWorker):
         return decode_jpeg(data)
 
     def analyze(self, items: list[tuple[FrameMessage, np.ndarray]]) -> list[WebcamObservation]:
-        return analyze_frames(items, self.detection_width, self.schedules)
+        return analyze_frames(items, self.schedules)
 
     def aggregate(
         self,
@@ -152,9 +135,5 @@ class DetectorWorker(FrameWorker):
         return [detection, *incidents]
 
 
-def run_worker(
-    settings: Settings,
-    stop: threading.Event,
-    detection_width: int = STREAM_DETECTION_WIDTH,
-) -> None:
-    run_frame_worker(lambda: DetectorWorker(settings, detection_width=detection_width), stop)
+def run_worker(settings: Settings, stop: threading.Event) -> None:
+    run_frame_worker(lambda: DetectorWorker(settings), stop)

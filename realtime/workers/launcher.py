@@ -43,16 +43,12 @@ ENTRY_POINTS = {
 load torch and the face models (seconds of start-up and hundreds of MB each)."""
 
 
-def _run_kind(kind: str, stop: threading.Event, detection_width: int | None) -> None:
+def _run_kind(kind: str, stop: threading.Event) -> None:
     settings = load_settings()
     if NICENESS[kind]:
         os.nice(NICENESS[kind])
     module, function = ENTRY_POINTS[kind].split(":")
-    run = getattr(import_module(module), function)
-    if kind == "detectors" and detection_width is not None:
-        run(settings, stop, detection_width)
-    else:
-        run(settings, stop)
+    getattr(import_module(module), function)(settings, stop)
 
 
 def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
@@ -61,14 +57,14 @@ def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def _child(kind: str, parent_pid: int, detection_width: int | None) -> None:
+def _child(kind: str, parent_pid: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=_watch_parent, args=(parent_pid, stop), daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
-        _run_kind(kind, stop, detection_width)
+        _run_kind(kind, stop)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -78,13 +74,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--detectors", type=int, default=1, help="webcam detector processes")
     parser.add_argument("--screens", type=int, default=1, help="screen detector processes")
     parser.add_argument("--only", choices=KINDS, default=None)
-    parser.add_argument(
-        "--detection-width",
-        type=int,
-        default=None,
-        help="HOG width of the webcam detectors (default: the detector worker's "
-        "STREAM_DETECTION_WIDTH; the batch path uses 640)",
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
@@ -101,12 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if len(plan) == 1:
         with contextlib.suppress(KeyboardInterrupt):
-            _run_kind(plan[0], stop, args.detection_width)
+            _run_kind(plan[0], stop)
         return
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_child, args=(kind, os.getpid(), args.detection_width), name=kind)
-        for kind in plan
+        context.Process(target=_child, args=(kind, os.getpid()), name=kind) for kind in plan
     ]
     for process in processes:
         process.start()

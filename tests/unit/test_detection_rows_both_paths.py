@@ -3,9 +3,7 @@
 Stream: a frame message -> the detector worker's analysis -> its detections-topic record ->
 the lander's ``stream_detections`` row. Batch: the chunk task's detectors ->
 ``detection_events`` rows. Both use ``models.detection_rows.detector_columns``; this runs both
-on the same decoded frames and compares every shared column. The stream path's HOG runs at
-``STREAM_DETECTION_WIDTH`` by default (cheaper); with the batch width configured the rows are
-identical, which is what this shows.
+on the same decoded frames and compares every shared column.
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import json
 import numpy as np
 import pytest
 
-from models.faces import DETECTION_WIDTH
 from models.takeover import EmbeddingSchedule
 from proctorlake.core import schemas
 from proctorlake.core.messages import FrameMessage
@@ -65,7 +62,7 @@ def webcam_frames() -> list[np.ndarray]:
 def test_webcam_frames_give_identical_rows_on_both_paths(webcam_frames):
     stamps = [float(i) for i in range(len(webcam_frames))]
     messages = [frame_message("webcam", t) for t in stamps]
-    observations = analyze_frames(list(zip(messages, webcam_frames, strict=True)), DETECTION_WIDTH)
+    observations = analyze_frames(list(zip(messages, webcam_frames, strict=True)))
     stream_rows = [
         detection_row(detection_message(m, o)) for m, o in zip(messages, observations, strict=True)
     ]
@@ -85,8 +82,8 @@ def test_takeover_embeddings_are_taken_on_the_same_frames_and_stored_alike(webca
     messages = [frame_message("webcam", t) for t in stamps]
     items = list(zip(messages, frames, strict=True))
     schedules: dict[str, EmbeddingSchedule] = {}
-    observations = analyze_frames(items[:3], DETECTION_WIDTH, schedules)
-    observations += analyze_frames(items[3:], DETECTION_WIDTH, schedules)  # a later poll
+    observations = analyze_frames(items[:3], schedules)
+    observations += analyze_frames(items[3:], schedules)  # a later poll
     stream_rows = [
         detection_row(detection_message(m, o)) for m, o in zip(messages, observations, strict=True)
     ]

@@ -21,7 +21,7 @@ THUMB = bytes(THUMBNAIL_SIZE[0] * THUMBNAIL_SIZE[1] * 3)
 
 def sample(ts: float, embedding: tuple[float, ...] | None) -> WebcamObservation:
     """A frame with no face (so no other rule fires) carrying an embedding or none."""
-    return WebcamObservation(ts, 0, (), None, None, None, 640, 480, THUMB, embedding)
+    return WebcamObservation(ts, 0, (), None, None, None, 640, 480, THUMB, embedding=embedding)
 
 
 def takeover_flags(samples: list[tuple[float, tuple]], reference=None) -> list:

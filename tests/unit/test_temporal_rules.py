@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 
 import pytest
@@ -22,8 +21,8 @@ from models.temporal_rules import (
 from models.webcam import THUMBNAIL_SIZE, WebcamObservation
 
 W, H = 640, 480
-FACE = FaceBox(260, 100, 120, 120, 1.5)
-SECOND_FACE = FaceBox(40, 120, 80, 80, 0.4)
+FACE = FaceBox(260, 100, 120, 120, 0.97)
+SECOND_FACE = FaceBox(40, 120, 80, 80, 0.7)
 NEUTRAL_RATIO = 2.0
 
 
@@ -32,11 +31,20 @@ def thumb(level: int) -> bytes:
     return bytes([level]) * (w * h * 3)
 
 
-def face(ts: float, yaw: float = 0.0, pitch: float = 0.0, ratio: float = NEUTRAL_RATIO, level=90):
-    return WebcamObservation(ts, 1, (FACE,), yaw, pitch, ratio, W, H, thumb(level))
+def face(
+    ts: float,
+    yaw: float = 0.0,
+    pitch: float = 0.0,
+    ratio: float = NEUTRAL_RATIO,
+    level=90,
+    gaze: float | None = None,
+):
+    return WebcamObservation(
+        ts, 1, (FACE,), yaw, pitch, ratio, W, H, thumb(level), gaze, 0.0 if gaze else None
+    )
 
 
-def faces(ts: float, second_score: float = 0.4) -> WebcamObservation:
+def faces(ts: float, second_score: float = 0.7) -> WebcamObservation:
     second = FaceBox(40, 120, 80, 80, second_score)
     return WebcamObservation(ts, 2, (FACE, second), 0.0, 0.0, NEUTRAL_RATIO, W, H, thumb(90))
 
@@ -161,10 +169,10 @@ def test_severity_rises_while_an_incident_lasts():
 
 
 def test_a_stronger_second_face_gives_more_confidence():
-    weak = flags_of([faces(t, second_score=-0.2) for t in range(4)])[0]
-    strong = flags_of([faces(t, second_score=1.0) for t in range(4)])[0]
+    weak = flags_of([faces(t, second_score=0.55) for t in range(4)])[0]
+    strong = flags_of([faces(t, second_score=0.9) for t in range(4)])[0]
     assert 0.5 < weak.confidence < strong.confidence <= 1.0
-    assert strong.confidence == pytest.approx(1 / (1 + math.exp(-3.9)))
+    assert strong.confidence == pytest.approx(0.9)  # the weaker face's probability
 
 
 # --- face not visible / turned away from the body region -----------------------------------
@@ -244,11 +252,24 @@ def test_noisy_sessions_need_foreshortening_before_a_turn_counts():
     assert [f.type for f in flags_of(shrunk)] == ["gaze_away"]
 
 
-def test_pitch_is_ignored_by_default_and_used_when_a_threshold_is_set():
+def test_looking_down_is_looking_away_unless_pitch_is_switched_off():
     frames = [face(t) for t in range(10)] + [face(10 + t, pitch=40.0) for t in range(5)]
-    assert flags_of(frames) == []
-    (flag,) = flags_of(frames, params=RuleParams(pitch_threshold_deg=20.0))
+    (flag,) = flags_of(frames)
     assert (flag.type, flag.start_s) == ("gaze_away", 10.0)
+    assert flags_of(frames, params=RuleParams(pitch_threshold_deg=None)) == []
+    nod = [face(t) for t in range(10)] + [face(10 + t, pitch=15.0) for t in range(5)]
+    assert flags_of(nod) == []  # within 20 degrees of the neutral pitch
+
+
+def test_eyes_only_glance_of_three_seconds_is_gaze_away_and_shorter_is_not():
+    calibration = [face(t, gaze=0.45 + 0.01 * (t % 3)) for t in range(10)]
+    long_glance = calibration + [face(10 + t, gaze=0.31) for t in range(4)]
+    (flag,) = flags_of(long_glance + [face(14 + t, gaze=0.46) for t in range(3)])
+    assert (flag.type, flag.start_s) == ("gaze_away", 10.0)
+    short = calibration + [face(10 + t, gaze=0.31) for t in range(2)]
+    assert flags_of(short + [face(12 + t, gaze=0.46) for t in range(5)]) == []
+    wander = calibration + [face(10 + t, gaze=0.46 + 0.04 * (-1) ** t) for t in range(8)]
+    assert flags_of(wander) == []  # within 0.10 of the neutral 0.46
 
 
 def test_a_two_second_glance_stays_quiet():
