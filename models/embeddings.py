@@ -136,7 +136,7 @@ def detect_and_embed(
 
 def embed_face_at(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """The 128-d vector of the face already found at ``box`` (x, y, w, h in ``image``'s
-    pixels): the webcam path has its HOG boxes, so only alignment and the ResNet run."""
+    pixels): the webcam path has its BlazeFace boxes, so only alignment and the ResNet run."""
     import dlib
 
     _, predictor, encoder = _dlib_models()

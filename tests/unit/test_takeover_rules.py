@@ -41,7 +41,7 @@ def test_the_schedule_embeds_once_per_30_s_window_and_on_return_after_an_absence
 
 def test_an_unclear_face_is_not_embedded_and_the_window_waits_for_a_clear_one():
     schedule = EmbeddingSchedule()
-    scores = [0.5, 0.7, 1.2, 1.5]  # a hand over the mouth, then the face clear
+    scores = [0.5, 0.7, 0.95, 0.97]  # a hand over the mouth, then the face clear
     assert [schedule.due(float(t), 1, s) for t, s in enumerate(scores)] == [
         False,
         False,
