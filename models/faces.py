@@ -16,8 +16,20 @@ import numpy as np
 from models.face_mesh import MIN_DETECTION_SCORE, FaceCandidate, face_mesh_models
 
 SCORE_THRESHOLD = MIN_DETECTION_SCORE
-"""Minimum BlazeFace probability for a face (MediaPipe's own 0.5). On the dev sets it finds
-every frontal and turned face without a false second face (models/README.md)."""
+"""BlazeFace probability from which a face is sure (MediaPipe's own 0.5)."""
+CANDIDATE_MIN_SCORE = 0.1
+"""Below :data:`SCORE_THRESHOLD` and from this probability on, a candidate is a face only when
+the face mesh confirms it (:data:`MIN_MESH_PRESENCE`). BlazeFace short range scores small or
+blurred faces low: the dev set's 25 px second faces, scaled up, scored 0.12-0.47, so
+``multiple_faces`` recall fell to 0.75 with the sure faces alone."""
+MIN_MESH_PRESENCE = 0.5
+"""The face mesh's own face-presence probability on the candidate's crop from which it is a
+face. Measured on candidates between 0.1 and 0.5 that do not overlap a sure face: the dev
+set's real second faces 0.96-1.0 (a few turned ones 0.1-0.4), its other candidates at most
+0.02, the real clips' (62 in 265 s, none a face) at most 0.12."""
+MAX_OVERLAP = 0.2
+"""A candidate covering more than this share of a kept face (or it of the candidate, by the
+smaller box) is the same face again, not a second one."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +63,50 @@ def face_box(candidate: FaceCandidate) -> FaceBox:
     )
 
 
+def _overlap(a: FaceCandidate, b: FaceCandidate) -> float:
+    """Intersection of two boxes over the smaller one's area."""
+    w = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    h = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(0.0, w) * max(0.0, h) / max(1e-6, min(a.w * a.h, b.w * b.h))
+
+
+def _is_new(candidate: FaceCandidate, kept: list[FaceCandidate]) -> bool:
+    return all(_overlap(candidate, face) <= MAX_OVERLAP for face in kept)
+
+
+def find_faces(
+    frames: Sequence[np.ndarray], score_threshold: float = SCORE_THRESHOLD
+) -> list[list[FaceCandidate]]:
+    """Faces in each RGB (or grayscale) frame, strongest first: BlazeFace's sure faces, then
+    its unsure candidates that the face mesh confirms (one batched mesh pass over all the
+    frames' candidates; most frames have none)."""
+    models = face_mesh_models()
+    found = models.detect(frames, min(CANDIDATE_MIN_SCORE, score_threshold))
+    kept = [[c for c in faces if c.score >= score_threshold] for faces in found]
+    unsure = [
+        (index, c)
+        for index, faces in enumerate(found)
+        for c in faces
+        if c.score < score_threshold and _is_new(c, kept[index])
+    ]
+    if unsure:
+        meshes = models.landmarks(
+            [frames[i] for i, _ in unsure], [c for _, c in unsure], with_iris=False
+        )
+        for (index, candidate), mesh in zip(unsure, meshes, strict=True):
+            if mesh.presence >= MIN_MESH_PRESENCE and _is_new(candidate, kept[index]):
+                kept[index].append(candidate)
+    return kept
+
+
 def detect_faces(
     frames: Sequence[np.ndarray], score_threshold: float = SCORE_THRESHOLD
 ) -> list[FaceDetection]:
     """Faces in each RGB (or grayscale) frame, strongest first; one result per frame."""
-    found = face_mesh_models().detect(frames, score_threshold)
-    return [FaceDetection(tuple(face_box(c) for c in faces)) for faces in found]
+    return [
+        FaceDetection(tuple(face_box(c) for c in faces))
+        for faces in find_faces(frames, score_threshold)
+    ]
 
 
 def count_faces(frame: np.ndarray, score_threshold: float = SCORE_THRESHOLD) -> int:

@@ -2,12 +2,13 @@
 
 The one flag the product may act on by itself, so it is built to stay quiet: a face embedding
 (``models.embeddings``, dlib ResNet 128-d) of the only face in frame is taken on a schedule,
-not every second (it costs several times the face detection and mesh of a frame): the first clear single-face sample of each 30 s window,
-and the first one after an absence (who comes back may be someone else). Each embedding is
-compared with the session's reference: the verified identity's selfie when the session has
-one, otherwise the faces of its first minute. ``models.temporal_rules`` raises
-``different_person`` when two embedded samples in a row are farther from the reference than
-:data:`DIFFERENT_PERSON_MIN_DISTANCE`; one sample that matches again ends it.
+not every second (it costs several times a frame's face detection and mesh): the first clear
+single-face sample of each 30 s window, and the first one after an absence (who comes back
+may be someone else). Each embedding is compared with the session's reference: the verified
+identity's selfie when the session has one, otherwise the faces of its first minute.
+``models.temporal_rules`` raises ``different_person`` when two embedded samples in a row are
+farther from the reference than :data:`DIFFERENT_PERSON_MIN_DISTANCE`; one sample that
+matches again ends it.
 
 Both paths call :func:`add_embeddings` with an :class:`EmbeddingSchedule` kept per session
 (stream) or per recording chunk (batch; chunks start on a 30 s boundary, so the schedules

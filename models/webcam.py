@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from models.face_mesh import face_mesh_models
-from models.faces import SCORE_THRESHOLD, FaceBox, face_box
+from models.faces import SCORE_THRESHOLD, FaceBox, face_box, find_faces
 from models.mesh_pose import mesh_pose
 
 THUMBNAIL_SIZE = (20, 15)
@@ -96,12 +96,12 @@ def analyze_webcam_frames(
     score_threshold: float = SCORE_THRESHOLD,
 ) -> list[WebcamObservation]:
     """One observation per RGB frame (a batch; a single frame is a batch of one). Faces are
-    found in every frame in one batched pass, then the largest face of each frame gets its
-    mesh and irises in a second batched pass."""
+    found in every frame in one batched pass (``models.faces.find_faces``), then the largest
+    face of each frame gets its mesh and irises in a second batched pass."""
     if len(frames) != len(timestamps_s):
         raise ValueError("one timestamp per frame")
     models = face_mesh_models()
-    found = models.detect(frames, score_threshold)
+    found = find_faces(frames, score_threshold)
     with_face = [i for i, faces in enumerate(found) if faces]
     mains = [max(found[i], key=lambda c: c.w * c.h) for i in with_face]
     meshes = dict(
