@@ -22,6 +22,13 @@ CANDIDATE_MIN_SCORE = 0.1
 the face mesh confirms it (:data:`MIN_MESH_PRESENCE`). BlazeFace short range scores small or
 blurred faces low: the dev set's 25 px second faces, scaled up, scored 0.12-0.47, so
 ``multiple_faces`` recall fell to 0.75 with the sure faces alone."""
+LONE_CANDIDATE_MIN_SCORE = 0.25
+"""With no sure face in the frame, a candidate needs this much as well as the mesh's word. On
+a real clip a cartoon title scored 0.10 and the mesh took it for a face, which would hide the
+candidate's absence (worse than missing a face). The dev sets' small dim faces that BlazeFace
+drops under 0.5 scored 0.29-0.5 (mesh 1.0); empty rooms and splices scored up to 0.49 with the
+mesh at 0.02 or less: without this rescue a small face in dim light (lfw_33 at 0.77x, gamma
+1.8) dropped out for 3-5 s at a time and the rules read it as a head turned away."""
 MIN_MESH_PRESENCE = 0.5
 """The face mesh's own face-presence probability on the candidate's crop from which it is a
 face. Measured on candidates between 0.1 and 0.5 that do not overlap a sure face: the dev
@@ -77,12 +84,10 @@ def _is_new(candidate: FaceCandidate, kept: list[FaceCandidate]) -> bool:
 def find_faces(
     frames: Sequence[np.ndarray], score_threshold: float = SCORE_THRESHOLD
 ) -> list[list[FaceCandidate]]:
-    """Faces in each RGB (or grayscale) frame, strongest first: BlazeFace's sure faces, then,
-    beside a sure face, its unsure candidates that the face mesh confirms (one batched mesh
-    pass over all the frames' candidates; most frames have none). An unsure candidate alone
-    never makes a face: on a real clip a cartoon title scored 0.10 and the mesh took it for a
-    face, which hid the candidate's absence; an absence missed is worse than a face missed
-    beside a clear one."""
+    """Faces in each RGB (or grayscale) frame, strongest first: BlazeFace's sure faces, then
+    its unsure candidates that the face mesh confirms (one batched mesh pass over all the
+    frames' candidates; most frames have none). Alone in its frame, a candidate must also
+    score :data:`LONE_CANDIDATE_MIN_SCORE`."""
     models = face_mesh_models()
     found = models.detect(frames, min(CANDIDATE_MIN_SCORE, score_threshold))
     kept = [[c for c in faces if c.score >= score_threshold] for faces in found]
@@ -90,7 +95,9 @@ def find_faces(
         (index, c)
         for index, faces in enumerate(found)
         for c in faces
-        if kept[index] and c.score < score_threshold and _is_new(c, kept[index])
+        if c.score < score_threshold
+        and (kept[index] or c.score >= LONE_CANDIDATE_MIN_SCORE)
+        and _is_new(c, kept[index])
     ]
     if unsure:
         meshes = models.landmarks(
