@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,10 +42,11 @@ import av
 from proctorlake.core.ids import check_id
 from proctorlake.core.settings import Settings
 from proctorlake.governance import erased_sessions
-from proctorlake.storage import gateway
+from proctorlake.storage import gateway, mjr
 from proctorlake.storage.manifests import number_chunks, update_manifest
 from proctorlake.storage.object_store import chunk_key, open_object_store
 from proctorlake.storage.private_files import write_private_file
+from proctorlake.storage.rtp_vp8 import FrameCheck, decodable_frames
 from proctorlake.storage.scratch import session_scratch
 
 log = logging.getLogger(__name__)
@@ -202,14 +204,10 @@ def raw_recordings(folder: Path, session_id: str) -> list[RawRecording]:
 
 
 def first_packet_us(path: Path) -> int | None:
-    """Wall-clock time (µs) of the recording's first packet, from the ``.mjr`` header
-    (``MJR00002``, a big-endian length, JSON); None before any packet came."""
-    with open(path, "rb") as raw:
-        head = raw.read(10)
-        if len(head) < 10 or not head.startswith(b"MJR0000"):
-            return None
-        header = json.loads(raw.read(int.from_bytes(head[8:10], "big")))
-    return int(header.get("u") or header["s"])
+    """Wall-clock time (µs) of the recording's first packet, from the ``.mjr`` header; None
+    before any packet came."""
+    header = mjr.read_header(path)
+    return None if header is None else int(header.get("u") or header["s"])
 
 
 def video_track(recording: RawRecording) -> str:
@@ -305,7 +303,9 @@ class DecodableCopy:
     frame_count: int
 
 
-def decodable_copy(source: Path, target: Path) -> DecodableCopy | None:
+def decodable_copy(
+    source: Path, target: Path, frames: list[FrameCheck] | None = None
+) -> DecodableCopy | None:
     """Copy the WebM's decodable frames, timestamps shifted to start at its first keyframe;
     None when nothing is decodable.
 
@@ -313,27 +313,25 @@ def decodable_copy(source: Path, target: Path) -> DecodableCopy | None:
     and a frame that lost a packet on the way cannot be decoded, nor can what follows it until
     the next keyframe (the room asks for one every second): those are left out, so every
     chunk decodes from end to end, and the gap they leave shows in the frame timestamps.
+    Which frames decode is read from the raw recording's sequence numbers (``frames``, see
+    :func:`~proctorlake.storage.rtp_vp8.decodable_frames`) when they line up with the WebM's
+    frames, so nothing is decoded; otherwise every frame is decoded to find out.
     The copy's duration is measured on the same pass (as :func:`~proctorlake.storage.video.probe`
     measures it: first to last frame plus one frame interval), so no chunk is decoded twice."""
     with av.open(str(source)) as src, av.open(str(target), "w", format="webm") as out:
         video = src.streams.video[0]
+        packets = [p for p in src.demux(video) if p.pts is not None and p.size]
+        keep = _kept_by_sequence_numbers(packets, frames, video.time_base)
+        if keep is None:
+            log.info("%s: frames not lined up with the raw recording; decoding to check", source)
+            keep = _kept_by_decoding(packets, video.codec_context.name)
         stream = out.add_stream_from_template(video)
-        decoder = av.CodecContext.create(video.codec_context.name, "r")
-        first_pts = keyframe_pts = last_pts = None
+        first_pts = packets[0].pts if packets else None
+        keyframe_pts = last_pts = None
         count = 0
-        broken = True  # until a keyframe decodes
-        for packet in src.demux(video):
-            if packet.pts is None or packet.size == 0:
+        for packet, kept in zip(packets, keep, strict=True):
+            if not kept:
                 continue
-            first_pts = packet.pts if first_pts is None else first_pts
-            if broken and not packet.is_keyframe:
-                continue
-            try:
-                decoder.decode(packet)
-            except av.error.FFmpegError:
-                broken = True
-                continue
-            broken = False
             keyframe_pts = packet.pts if keyframe_pts is None else keyframe_pts
             packet.pts -= keyframe_pts
             packet.dts = packet.pts
@@ -341,7 +339,7 @@ def decodable_copy(source: Path, target: Path) -> DecodableCopy | None:
             count += 1
             packet.stream = stream
             out.mux(packet)
-        if keyframe_pts is None or last_pts is None:
+        if keyframe_pts is None or last_pts is None or first_pts is None:
             return None
         span = float(last_pts * video.time_base)
         interval = span / (count - 1) if count > 1 and span > 0 else 1.0
@@ -350,6 +348,46 @@ def decodable_copy(source: Path, target: Path) -> DecodableCopy | None:
             duration_s=round(span + interval, 3),
             frame_count=count,
         )
+
+
+FRAME_TIME_TOLERANCE_MS = 1.5
+"""``janus-pp-rec`` rounds each frame's RTP time (90 kHz) to the WebM's milliseconds."""
+
+
+def _kept_by_sequence_numbers(
+    packets: list[av.Packet], frames: list[FrameCheck] | None, time_base: Fraction
+) -> list[bool] | None:
+    """Which WebM frames decode, from the raw recording's frame checks; None when the two do not
+    line up frame for frame (same count, same times), so the caller decodes instead."""
+    if not frames or len(frames) != len(packets):
+        return None
+    for packet, frame in zip(packets, frames, strict=True):
+        webm_ms = float((packet.pts - packets[0].pts) * time_base) * 1000
+        rtp_ms = (frame.timestamp - frames[0].timestamp) / 90
+        if abs(webm_ms - rtp_ms) > FRAME_TIME_TOLERANCE_MS:
+            return None
+    return [frame.decodable for frame in frames]
+
+
+def _kept_by_decoding(packets: list[av.Packet], codec: str) -> list[bool]:
+    """Which frames decode, found by decoding them all (a keyframe starts, an error stops
+    until the next keyframe)."""
+    decoder = av.CodecContext.create(codec, "r")
+    keep = []
+    broken = True  # until a keyframe decodes
+    for packet in packets:
+        if broken and not packet.is_keyframe:
+            keep.append(False)
+            continue
+        try:
+            decoder.decode(packet)
+        except av.error.FFmpegError:
+            broken = True
+            keep.append(False)
+            continue
+        broken = False
+        keep.append(True)
+    return keep
 
 
 def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
@@ -443,8 +481,9 @@ def _store(
         raw_webm, webm = tmp / "raw.webm", tmp / "chunk.webm"
         _post_process(recording, raw_webm)
         try:
-            copy = decodable_copy(raw_webm, webm)
-        except av.error.FFmpegError as exc:
+            frames = decodable_frames(mjr.rtp_packets(recording.path))
+            copy = decodable_copy(raw_webm, webm, frames)
+        except (av.error.FFmpegError, mjr.MjrFormatError) as exc:
             raise GatewayRecordingError(f"{recording.path.name} is unreadable: {exc}") from exc
         if copy is None:
             return None  # no keyframe ever came: nothing decodable was recorded

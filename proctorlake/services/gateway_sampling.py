@@ -32,43 +32,13 @@ from proctorlake.storage.object_store import (
     live_thumbnail_key,
     open_object_store,
 )
+from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, vp8_payload
 
 SAMPLE_EVERY_S = 1.0
 """One webcam frame a second: the rate the detectors and the temporal rules are built for."""
 SAMPLE_WIDTH = 640
 """The width the exam page sends its frames at (the detectors scale to their own width)."""
 VP8_PAYLOAD_TYPE = 96
-
-
-def vp8_payload(packet: bytes) -> tuple[bytes, bool, bool] | None:
-    """The VP8 data of one RTP packet, whether it starts a frame, whether it ends one
-    (the RTP marker bit); None for what is not a VP8 RTP packet."""
-    if len(packet) < 12 or packet[0] >> 6 != 2:
-        return None
-    marker = bool(packet[1] & 0x80)
-    offset = 12 + 4 * (packet[0] & 0x0F)
-    if packet[0] & 0x10:  # header extension: 4 bytes, then its length in 32-bit words
-        if len(packet) < offset + 4:
-            return None
-        offset += 4 + 4 * int.from_bytes(packet[offset + 2 : offset + 4], "big")
-    end = len(packet) - (packet[-1] if packet[0] & 0x20 else 0)  # padding
-    if offset >= end:
-        return None
-    descriptor = packet[offset]
-    start = bool(descriptor & 0x10) and (descriptor & 0x07) == 0
-    offset += 1
-    if descriptor & 0x80:  # X: extended control bits
-        extended = packet[offset]
-        offset += 1
-        if extended & 0x80:  # I: picture id, 7 or 15 bits
-            offset += 2 if packet[offset] & 0x80 else 1
-        if extended & 0x40:  # L: TL0PICIDX
-            offset += 1
-        if extended & 0x30:  # T or K: TID / KEYIDX
-            offset += 1
-    if offset > end:
-        return None
-    return packet[offset:end], start, marker
 
 
 @dataclass
@@ -124,11 +94,6 @@ TRACK_SAMPLING = (
     # next keyframe after the sample is due, nothing decoded in between.
     TrackSampling(Track.SCREEN, "1", 10.0, 1280, keyframes_only=True),
 )
-
-
-def is_vp8_keyframe(frame: bytes) -> bool:
-    """The P bit of the VP8 frame tag (RFC 6386): 0 for a keyframe."""
-    return bool(frame) and not frame[0] & 0x01
 
 
 class TrackSampler:

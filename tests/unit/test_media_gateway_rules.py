@@ -12,8 +12,9 @@ from proctorlake.core.policy import ExamPolicy, ExamPolicyError
 from proctorlake.core.settings import load_settings
 from proctorlake.core.vocabulary import RecordingMode
 from proctorlake.services.gateway_recording import raw_recordings
-from proctorlake.services.gateway_sampling import Vp8Assembler, is_vp8_keyframe, vp8_payload
+from proctorlake.services.gateway_sampling import Vp8Assembler
 from proctorlake.storage import gateway
+from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, vp8_payload
 
 
 def _rtp(payload: bytes, marker: bool, seq: int) -> bytes:

@@ -1,0 +1,73 @@
+"""The recorder stores what decodes of a raw recording without decoding it: a ``.mjr`` of real
+VP8 frames (one packet lost on the way, the recording starting mid-stream) goes through
+Debian's ``janus-pp-rec`` and the recorder, and the stored chunk decodes from end to end."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import pytest
+
+from proctorlake.core.settings import Settings
+from proctorlake.services.gateway_recording import ROOM_FILE, collect_session
+from proctorlake.storage import gateway
+from proctorlake.storage.object_store import manifest_key, open_object_store
+from proctorlake.storage.rtp_vp8 import parse_rtp_vp8
+from tests.fixtures.rtp_recording import rtp_packets, vp8_frames, write_mjr
+
+SESSION = "s-copy-1"
+STARTED_MS = 1_700_000_000_000
+FPS = 10
+
+
+LOSSES = {
+    # what was lost on the way: (frames that lost packets, frames stored)
+    "nothing": ([], [*range(10, 30)]),
+    # Frame 13's first packet: 13 cannot decode, nor 14-19 that refer to it.
+    "a packet": ([13], [10, 11, 12, *range(20, 30)]),
+    # All of frame 14: nothing is truncated, so a decoder raises no error on 15-19, but they
+    # refer to 14 and would show corrupt pictures; the sequence numbers tell.
+    "a whole frame": ([14], [10, 11, 12, 13, *range(20, 30)]),
+}
+
+
+@pytest.mark.parametrize("lost", list(LOSSES))
+def test_the_stored_chunk_holds_exactly_the_frames_that_decode(
+    settings: Settings, lost: str
+) -> None:
+    packets = rtp_packets(vp8_frames(30, gop=10, fps=FPS), fps=FPS)
+    stamps = sorted({parse_rtp_vp8(p).timestamp for p in packets})
+    frame_of = [stamps.index(parse_rtp_vp8(p).timestamp) for p in packets]
+    # The recording starts at frame 3 (a rotation opens files mid-stream): 0.7 s before the
+    # keyframe at frame 10.
+    recorded = [p for p, f in zip(packets, frame_of, strict=True) if f >= 3]
+    hit, expected = LOSSES[lost]
+    if lost == "a packet":
+        recorded.remove(next(p for p, f in zip(packets, frame_of, strict=True) if f in hit))
+    if lost == "a whole frame":
+        recorded = [p for p in recorded if frame_of[packets.index(p)] not in hit]
+    folder = gateway.raw_recording_dir(settings, SESSION)
+    folder.mkdir(parents=True)
+    room = {"session_id": SESSION, "institution_id": "uni", "exam_id": "e1"}
+    (folder / ROOM_FILE).write_text(json.dumps({**room, "started_at_ms": STARTED_MS}))
+    first_packet_us = (STARTED_MS + 5_000) * 1000
+    write_mjr(
+        folder / f"videoroom-{SESSION}-user-42-{first_packet_us}-video-0.mjr",
+        recorded,
+        created_us=first_packet_us,
+    )
+
+    stored = collect_session(settings, SESSION, now_s=first_packet_us / 1e6 + 10)
+
+    assert len(stored) == 1 and not list(folder.glob("*.mjr"))
+    entry = stored[0]
+    assert entry["chunk_start_ms"] == 5_700  # 5 s into the session, then 0.7 s to a keyframe
+    store = open_object_store(settings)
+    manifest = json.loads(store.get_bytes(manifest_key(SESSION)))
+    assert [c["original_key"] for c in manifest["chunks"]] == [entry["original_key"]]
+    chunk = settings.home / "chunk.webm"
+    chunk.write_bytes(store.get_bytes(entry["original_key"]))
+    with av.open(str(chunk)) as container:
+        decoded = [f.pts for f in container.decode(video=0)]  # raises on a broken frame
+    assert decoded == [(i - 10) * 100 for i in expected]
