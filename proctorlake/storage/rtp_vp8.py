@@ -25,6 +25,7 @@ class RtpVp8Packet:
     marker: bool
     starts_frame: bool  # S bit set and partition 0: the frame's first packet
     data: bytes  # the VP8 bytes; empty for a padding-only packet
+    temporal_layer: int | None = None  # TID, when the sender codes temporal layers (L1T3)
 
 
 def parse_rtp_vp8(packet: bytes) -> RtpVp8Packet | None:
@@ -45,6 +46,7 @@ def parse_rtp_vp8(packet: bytes) -> RtpVp8Packet | None:
         return RtpVp8Packet(ssrc, seq, timestamp, marker, False, b"")
     descriptor = packet[offset]
     starts_frame = bool(descriptor & 0x10) and (descriptor & 0x07) == 0
+    temporal_layer = None
     offset += 1
     if descriptor & 0x80 and offset < end:  # X: extended control bits
         extended = packet[offset]
@@ -53,18 +55,12 @@ def parse_rtp_vp8(packet: bytes) -> RtpVp8Packet | None:
             offset += 2 if packet[offset] & 0x80 else 1
         if extended & 0x40:  # L: TL0PICIDX
             offset += 1
-        if extended & 0x30:  # T or K: TID / KEYIDX
+        if extended & 0x30 and offset < end:  # T or K: TID(2 bits) Y KEYIDX(5 bits)
+            if extended & 0x20:
+                temporal_layer = packet[offset] >> 6
             offset += 1
-    return RtpVp8Packet(ssrc, seq, timestamp, marker, starts_frame, packet[offset:end])
-
-
-def vp8_payload(packet: bytes) -> tuple[bytes, bool, bool] | None:
-    """The VP8 data of one RTP packet, whether it starts a frame, whether it ends one
-    (the RTP marker bit); None for what is not a VP8 RTP packet or carries no VP8 data."""
-    parsed = parse_rtp_vp8(packet)
-    if parsed is None or not parsed.data:
-        return None
-    return parsed.data, parsed.starts_frame, parsed.marker
+    data = packet[offset:end]
+    return RtpVp8Packet(ssrc, seq, timestamp, marker, starts_frame, data, temporal_layer)
 
 
 def is_vp8_keyframe(frame: bytes) -> bool:

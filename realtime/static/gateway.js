@@ -93,6 +93,21 @@ function iceGathered(pc) {
   }));
 }
 
+// The webcam (the first track) goes with three temporal layers (L1T3): its base layer, a
+// quarter of the frames, decodes alone, so the gateway's sampler decodes only that. A browser
+// that cannot code layers sends the webcam plainly (the sampler then decodes every frame).
+function addSender(pc, track, stream, layered) {
+  const init = { direction: "sendonly", streams: [stream] };
+  if (layered) {
+    try {
+      return pc.addTransceiver(track, { ...init, sendEncodings: [{ scalabilityMode: "L1T3" }] });
+    } catch (error) {
+      console.warn("webcam sent without temporal layers:", error);
+    }
+  }
+  return pc.addTransceiver(track, init);
+}
+
 // Publish `tracks` into the session's room, one m-line each in this order (a MediaStream would
 // not keep it: Chromium lists audio tracks first); resolves once the gateway answered.
 async function publishToGateway(access, display, tracks) {
@@ -102,7 +117,7 @@ async function publishToGateway(access, display, tracks) {
   await link.open();
   await link.message({ request: "join", ptype: "publisher", room, pin, display });
   const pc = new RTCPeerConnection({ iceServers: [] });
-  for (const track of tracks) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+  tracks.forEach((track, index) => addSender(pc, track, stream, index === 0 && track.kind === "video"));
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
   const answer = await link.message({ request: "publish" }, pc.localDescription.toJSON());

@@ -1,8 +1,10 @@
 """The gateway recorder: rotates Janus's recordings and stores the closed ones as chunks.
 
-One pass every quarter second over ``PROCTORLAKE_HOME/gateway/recordings`` (see
-:mod:`proctorlake.services.gateway_recording`): a recording is rotated within a quarter second
-of reaching ``PROCTORLAKE_CHUNK_SECONDS``, so a chunk never passes the upload's one-chunk bound.
+One pass a second over ``PROCTORLAKE_HOME/gateway/recordings`` (see
+:mod:`proctorlake.services.gateway_recording`): a recording is rotated between 2 s
+(``ROTATE_EARLY_S``) and 1 s before it reaches ``PROCTORLAKE_CHUNK_SECONDS``, so a chunk never
+passes the upload's one-chunk bound. A pass looks through ``/proc`` once (which files Janus
+holds open), so passes are not made more often than rotation needs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from proctorlake.core.settings import Settings
 from proctorlake.services.gateway_recording import GatewayRecordingError, collect_all
 from proctorlake.storage.gateway import GatewayError
 
-PASS_INTERVAL_S = 0.25
+PASS_INTERVAL_S = 1.0
 log = logging.getLogger("realtime.gateway_recorder")
 
 

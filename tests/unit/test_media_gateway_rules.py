@@ -14,7 +14,7 @@ from proctorlake.core.vocabulary import RecordingMode
 from proctorlake.services.gateway_recording import raw_recordings
 from proctorlake.services.gateway_sampling import Vp8Assembler
 from proctorlake.storage import gateway
-from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, vp8_payload
+from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, parse_rtp_vp8
 
 
 def _rtp(payload: bytes, marker: bool, seq: int) -> bytes:
@@ -49,15 +49,28 @@ def test_vp8_frames_are_reassembled_from_rtp_packets() -> None:
     # Descriptor with X (picture id, 15 bits): 0x90 0x80 <2 bytes>; S=1 on the first packet.
     first = _rtp(b"\x90\x80\x81\x02" + b"key-", marker=False, seq=1)
     middle = _rtp(b"\x80\x80\x81\x02" + b"frame", marker=True, seq=2)
-    assert vp8_payload(first) == (b"key-", True, False)
+    parsed = parse_rtp_vp8(first)
+    assert (parsed.data, parsed.starts_frame, parsed.marker) == (b"key-", True, False)
     assembler = Vp8Assembler()
     assert assembler.push(first) is None
     assert assembler.push(middle) == b"key-frame"
     # A frame whose first packet was lost is dropped, not decoded half.
     assert assembler.push(_rtp(b"\x00tail", marker=True, seq=4)) is None
-    assert vp8_payload(b"\x00" * 8) is None
+    assert parse_rtp_vp8(b"\x00" * 8) is None
     # The frame tag's P bit: 0 for a keyframe (RFC 6386).
     assert is_vp8_keyframe(b"\x10\x02\x00\x9d\x01\x2a") and not is_vp8_keyframe(b"\x31\x02")
+
+
+def test_the_temporal_layer_of_a_frame_is_read_from_its_descriptor() -> None:
+    # X, then I (7-bit picture id), L (TL0PICIDX) and T: TID 2 in the top bits, Y set.
+    upper = _rtp(b"\x90\xe0\x05\x07\xa0" + b"delta", marker=True, seq=1)
+    base = _rtp(b"\x90\xe0\x06\x08\x20" + b"base", marker=True, seq=2)
+    plain = _rtp(b"\x10" + b"old", marker=True, seq=3)  # a sender without layers
+    assert [parse_rtp_vp8(p).temporal_layer for p in (upper, base, plain)] == [2, 0, None]
+    assert parse_rtp_vp8(upper).data == b"delta"
+    assembler = Vp8Assembler()
+    assert assembler.push(upper) == b"delta" and assembler.temporal_layer == 2
+    assert assembler.push(base) == b"base" and assembler.temporal_layer == 0
 
 
 def test_raw_recordings_name_their_chain_and_stream(tmp_path: Path) -> None:
