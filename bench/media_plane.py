@@ -12,7 +12,12 @@ is not counted. Printed last, one JSON object:
 - ``frames_sampled_per_session_s``: webcam frames the sampler published to ``frames.webcam``
   per session and second of publishing;
 - ``gateway_cpu_s_per_session_s`` (Janus + recorder with its ``janus-pp-rec`` children +
-  sampler, from /proc) and ``sessions_per_core`` = 1 / that;
+  sampler, from /proc, over the S seconds and then the storing of every session's last
+  chunks) and ``sessions_per_core`` = 1 / that: a short run weighs each session's last store
+  as if exams lasted S seconds;
+- ``steady_sessions_per_core``: the same over the S seconds alone (with the rotations and
+  stores that fall in them, one per ``--chunk-seconds``), what a gateway carries in the
+  middle of long exams;
 - ``cpu_s_per_session_s_by_process``: the same CPU split into Janus, the recorder (with its
   ``janus-pp-rec`` children) and the sampler;
 - ``alert_p99_ms``: the proctors' SSE ``multiple_faces`` alert minus the capture time of the
@@ -117,7 +122,13 @@ def _frames_in_topic(settings, sessions: set[str]) -> dict[str, int]:
     return counts
 
 
-def run(sessions: int, seconds: int, keep: bool = False, chunk_seconds: int = 30) -> dict:
+def run(
+    sessions: int,
+    seconds: int,
+    keep: bool = False,
+    chunk_seconds: int = 30,
+    webcam_fps: int = 15,
+) -> dict:
     home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-media-"))
     env = dict(os.environ)
     kafka_port = _free_port()
@@ -137,7 +148,8 @@ def run(sessions: int, seconds: int, keep: bool = False, chunk_seconds: int = 30
     from proctorlake.storage.object_store import manifest_key, open_object_store
     from realtime.api.auth import issue_token
 
-    video = write_y4m(home / "camera.y4m", render_webcam_frames(CAMERA, seed=5, fps=5), 5)
+    camera_frames = render_webcam_frames(CAMERA, seed=5, fps=webcam_fps)
+    video = write_y4m(home / "camera.y4m", camera_frames, webcam_fps)
     start_broker(settings)
     (gateway_spec,) = [s for s in launchers.service_specs(settings) if s.name == "gateway"]
     janus_pid = launchers.start(settings, gateway_spec).pid
@@ -203,6 +215,9 @@ def run(sessions: int, seconds: int, keep: bool = False, chunk_seconds: int = 30
         gateway_pids = [janus_pid, recorder.pid, sampler.pid]
         parts_before = [_process_tree_cpu_s(p) for p in gateway_pids]
         time.sleep(seconds)  # the measured window: publishing for S seconds
+        parts_steady = [
+            _process_tree_cpu_s(p) - b for p, b in zip(gateway_pids, parts_before, strict=True)
+        ]
         for page in pages:
             page.evaluate("document.getElementById('hand-in').click()")
         spans = [
@@ -257,6 +272,7 @@ def run(sessions: int, seconds: int, keep: bool = False, chunk_seconds: int = 30
             ),
             "gateway_cpu_s_per_session_s": round(per_session_s, 4),
             "sessions_per_core": round(1 / per_session_s, 1) if per_session_s else None,
+            "steady_sessions_per_core": round(sessions * seconds / sum(parts_steady), 1),
             "alerts_received": len(latencies),
             "alert_p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
             if latencies
@@ -295,13 +311,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--keep", action="store_true", help="keep the temp home (logs, chunks)")
     parser.add_argument(
+        "--webcam-fps",
+        type=int,
+        default=15,
+        help="the fake camera's frame rate (a laptop camera sends 15-30)",
+    )
+    parser.add_argument(
         "--chunk-seconds",
         type=int,
         default=30,
         help="PROCTORLAKE_CHUNK_SECONDS (30: rotations inside a short run; the product's is 300)",
     )
     args = parser.parse_args()
-    print(json.dumps(run(args.sessions, args.seconds, args.keep, args.chunk_seconds)))
+    print(
+        json.dumps(run(args.sessions, args.seconds, args.keep, args.chunk_seconds, args.webcam_fps))
+    )
 
 
 if __name__ == "__main__":

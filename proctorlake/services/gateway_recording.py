@@ -61,6 +61,13 @@ ROTATE_EARLY_S = 2.0
 """A recording is rotated this much before a chunk's length: a slow pass (a busy machine:
 a rotation is eight HTTP requests to Janus) still closes it before it passes the upload's
 bound of one chunk plus one second."""
+KEYFRAME_REQUEST_EVERY_S = 1
+"""How often the room asks publishers for a keyframe. Janus also asks when a recording is
+(re)enabled and when an RTP forward starts, but Chromium did not answer those at once:
+with a request every 3 s, a rotated webcam recording began up to 3 s after the rotation and a
+2 s last chunk held no keyframe at all (measured), so that video was lost. Every second
+bounds it at a second, and the sampler's decoder (and its screen track, which decodes
+keyframes only) resumes within a second after a lost packet."""
 WEBCAM_MINDEX = 0
 """The exam page adds the webcam first: its m-line (index 0) is the webcam, any other video
 m-line is the screen."""
@@ -139,8 +146,7 @@ def open_room(settings: Settings, room: GatewayRoom) -> dict[str, str]:
             "rec_dir": str(folder),
             "videocodec": "vp8",
             "audiocodec": "opus",
-            # A keyframe request every second: a rotated recording starts at once.
-            "fir_freq": 1,
+            "fir_freq": KEYFRAME_REQUEST_EVERY_S,
         },
     )
     if data.get("error_code") not in (None, ROOM_EXISTS):

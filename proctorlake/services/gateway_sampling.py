@@ -40,6 +40,7 @@ SAMPLE_EVERY_S = 1.0
 SAMPLE_WIDTH = 640
 """The width the exam page sends its frames at (the detectors scale to their own width)."""
 VP8_PAYLOAD_TYPE = 96
+RTP_VIDEO_CLOCK = 90_000
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Vp8Assembler:
     parts: list[bytes] = field(default_factory=list)
     complete: bool = False
     temporal_layer: int | None = None
+    timestamp: int = 0  # the last frame's RTP timestamp (90 kHz)
 
     def push(self, packet: bytes) -> bytes | None:
         parsed = parse_rtp_vp8(packet)
@@ -59,6 +61,7 @@ class Vp8Assembler:
             self.parts = []
             self.complete = True
             self.temporal_layer = parsed.temporal_layer
+            self.timestamp = parsed.timestamp
         if not self.complete:
             return None
         self.parts.append(parsed.data)
@@ -66,6 +69,38 @@ class Vp8Assembler:
             return None
         self.complete = False
         return b"".join(self.parts)
+
+
+MAX_BASE_LAYER_GAP_S = 0.5
+"""Base-layer frames this close apart give a sample each second on time (a 15 fps camera's base
+layer comes every 0.27 s); sparser (a camera under 8 fps), every layer is decoded."""
+
+
+@dataclass
+class LayerFilter:
+    """Which frames of a layered VP8 stream the sampler decodes: the base layer alone when its
+    frames come at least every ``MAX_BASE_LAYER_GAP_S``, every frame otherwise.
+
+    Base-layer frames refer only to base-layer frames, so leaving the upper layers out is safe
+    at any moment; an upper-layer frame may refer to earlier upper-layer frames, so decoding
+    them again waits for a keyframe. A stream without layers (no TID) is decoded whole."""
+
+    every_layer: bool = True
+    wants_every_layer: bool = False
+    last_base_timestamp: int | None = None
+
+    def decodes(self, temporal_layer: int | None, keyframe: bool, timestamp: int) -> bool:
+        if not temporal_layer:  # the base layer, or no layers at all
+            if self.last_base_timestamp is not None:
+                gap_s = ((timestamp - self.last_base_timestamp) % (1 << 32)) / RTP_VIDEO_CLOCK
+                self.wants_every_layer = gap_s > MAX_BASE_LAYER_GAP_S
+                if not self.wants_every_layer:
+                    self.every_layer = False
+            self.last_base_timestamp = timestamp
+            if keyframe and self.wants_every_layer:
+                self.every_layer = True
+            return True
+        return self.every_layer
 
 
 def to_jpeg(frame: av.VideoFrame, width: int = SAMPLE_WIDTH) -> bytes:
@@ -92,10 +127,10 @@ class TrackSampling:
 
 
 TRACK_SAMPLING = (
-    # Every webcam frame of the base temporal layer is decoded, so a sample is taken about
-    # each second; keyframes alone came at ~0.5 per second (measured), too few. The exam page
-    # sends the webcam with three temporal layers (L1T3): the base layer is a quarter of the
-    # frames (3.75 fps of a 15 fps camera) and decodes alone, so the rest is never decoded.
+    # The webcam's frames are decoded as they come, so a sample is taken each second; keyframes
+    # alone come too seldom. The exam page sends the webcam in three temporal layers (L1T3):
+    # the base layer is a quarter of the frames (3.75 fps of a 15 fps camera) and decodes
+    # alone, so only it is decoded (see LayerFilter).
     TrackSampling(Track.WEBCAM, "0", SAMPLE_EVERY_S, SAMPLE_WIDTH, keyframes_only=False),
     # The screen once every 10 s at the width the page sends (the OCR reads title bars): the
     # next keyframe after the sample is due, nothing decoded in between.
@@ -108,8 +143,8 @@ class TrackSampler:
 
     With ``keyframes_only`` only keyframes are decoded: each decodes alone, and the room asks
     the publisher for one every second, so the decoder sleeps between samples (decoding every
-    frame of a 15 fps 720p screen would cost many times more). Frames of upper temporal layers
-    (TID > 0) are never decoded: base-layer frames refer to none of them."""
+    frame of a 15 fps 720p screen would cost many times more). Of a stream sent in temporal
+    layers, only the base layer is decoded while it is dense enough (:class:`LayerFilter`)."""
 
     def __init__(
         self, settings: Settings, producer: object, room: GatewayRoom, sampling: TrackSampling
@@ -128,6 +163,7 @@ class TrackSampler:
         self.frames_received = 0
         self.last_packet_at = 0.0  # time.monotonic() of the last packet received
         self.frames_decoded = 0
+        self.frames_undecodable = 0
         self.thumbnail_at = 0.0
         self.store = open_object_store(settings)
         self.thread = threading.Thread(
@@ -167,6 +203,7 @@ class TrackSampler:
     def _run(self) -> None:
         decoder = av.CodecContext.create("vp8", "r")
         assembler = Vp8Assembler()
+        layers = LayerFilter()
         every = self.sampling.every_s
         due = 0.0
         while not self.stop.is_set():
@@ -181,15 +218,17 @@ class TrackSampler:
             if data is None:
                 continue
             self.frames_received += 1
-            if assembler.temporal_layer:
-                continue  # upper temporal layers: no base-layer frame refers to them
+            keyframe = is_vp8_keyframe(data)
+            if not layers.decodes(assembler.temporal_layer, keyframe, assembler.timestamp):
+                continue
             now = time.time()
-            if self.sampling.keyframes_only and (now < due or not is_vp8_keyframe(data)):
+            if self.sampling.keyframes_only and (now < due or not keyframe):
                 continue
             self.frames_decoded += 1
             try:
                 frames = decoder.decode(av.Packet(data))
             except av.error.FFmpegError:
+                self.frames_undecodable += 1
                 continue  # until the next keyframe
             if frames and now >= due:
                 due = max(due + every, now)

@@ -96,11 +96,27 @@ function iceGathered(pc) {
 // The webcam (the first track) goes with three temporal layers (L1T3): its base layer, a
 // quarter of the frames, decodes alone, so the gateway's sampler decodes only that. A browser
 // that cannot code layers sends the webcam plainly (the sampler then decodes every frame).
+// Its bitrate is capped: left alone, Chromium sent 640x480 at ~1.6 Mbit/s over loopback, twice
+// a video call's, which a student's upload, the gateway and the storage all pay for.
+const WEBCAM_ENCODING = { scalabilityMode: "L1T3", maxBitrate: 800_000 };
+
+// Under the cap Chromium would rather lower the resolution (to 480x360 at 600 kbit/s,
+// measured); the detectors need the pixels (small faces), so quality goes down instead.
+async function keepResolution(sender) {
+  try {
+    const params = sender.getParameters();
+    params.degradationPreference = "maintain-resolution";
+    await sender.setParameters(params);
+  } catch (error) {
+    console.warn("webcam resolution may drop under the bitrate cap:", error);
+  }
+}
+
 function addSender(pc, track, stream, layered) {
   const init = { direction: "sendonly", streams: [stream] };
   if (layered) {
     try {
-      return pc.addTransceiver(track, { ...init, sendEncodings: [{ scalabilityMode: "L1T3" }] });
+      return pc.addTransceiver(track, { ...init, sendEncodings: [WEBCAM_ENCODING] });
     } catch (error) {
       console.warn("webcam sent without temporal layers:", error);
     }
@@ -117,11 +133,13 @@ async function publishToGateway(access, display, tracks) {
   await link.open();
   await link.message({ request: "join", ptype: "publisher", room, pin, display });
   const pc = new RTCPeerConnection({ iceServers: [] });
-  tracks.forEach((track, index) => addSender(pc, track, stream, index === 0 && track.kind === "video"));
+  const transceivers = tracks.map((track, index) => addSender(pc, track, stream, index === 0 && track.kind === "video"));
+  const webcamSender = tracks[0]?.kind === "video" ? transceivers[0].sender : null;
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
   const answer = await link.message({ request: "publish" }, pc.localDescription.toJSON());
   await pc.setRemoteDescription(answer.jsep);
+  if (webcamSender) await keepResolution(webcamSender);
   link.pc = pc;
   const close = link.close.bind(link);
   link.close = () => { pc.close(); close(); };

@@ -83,10 +83,11 @@ def _close(sampler: TrackSampler) -> None:
     """Stop one track's sampler and say what it cost: frames it received, decoded, published."""
     sampler.close()
     log.info(
-        "stopped sampling %s %s: %d frames received, %d decoded, %d published",
+        "stopped sampling %s %s: %d frames received, %d decoded (%d of them refused), %d published",
         sampler.room.session_id,
         sampler.sampling.track,
         sampler.frames_received,
         sampler.frames_decoded,
+        sampler.frames_undecodable,
         sampler.frames_published,
     )

@@ -12,7 +12,7 @@ from proctorlake.core.policy import ExamPolicy, ExamPolicyError
 from proctorlake.core.settings import load_settings
 from proctorlake.core.vocabulary import RecordingMode
 from proctorlake.services.gateway_recording import raw_recordings
-from proctorlake.services.gateway_sampling import Vp8Assembler
+from proctorlake.services.gateway_sampling import LayerFilter, Vp8Assembler
 from proctorlake.storage import gateway
 from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, parse_rtp_vp8
 
@@ -71,6 +71,31 @@ def test_the_temporal_layer_of_a_frame_is_read_from_its_descriptor() -> None:
     assembler = Vp8Assembler()
     assert assembler.push(upper) == b"delta" and assembler.temporal_layer == 2
     assert assembler.push(base) == b"base" and assembler.temporal_layer == 0
+
+
+def _layered(fps: int, frames: int, keyframes: set[int]) -> list[tuple[int, bool, int]]:
+    """(TID, keyframe?, RTP time) of an L1T3 stream: layers 0, 2, 1, 2, ..."""
+    pattern = (0, 2, 1, 2)
+    return [(pattern[i % 4], i in keyframes, i * 90_000 // fps) for i in range(frames)]
+
+
+def test_only_the_base_layer_is_decoded_when_it_is_dense_enough() -> None:
+    layers = LayerFilter()
+    decoded = [i for i, f in enumerate(_layered(15, 24, {0})) if layers.decodes(*f)]
+    # Everything until the base layer's rate is known, then a quarter of the frames.
+    assert decoded == [0, 1, 2, 3, 4, 8, 12, 16, 20]
+
+
+def test_a_slow_camera_decodes_every_layer_again_from_its_next_keyframe() -> None:
+    layers = LayerFilter()
+    fast = _layered(15, 12, set())  # frames 0-11 at 15 fps
+    # Then the camera drops to 5 fps (frames 12-27, a keyframe at 20): the base layer comes
+    # every 0.8 s, too sparse for a sample a second.
+    slow = [(tid, key, 72_000 + time * 3) for tid, key, time in _layered(15, 16, {8})]
+    decoded = [i for i, f in enumerate(fast + slow) if layers.decodes(*f)]
+    assert decoded == [0, 1, 2, 3, 4, 8, 12, 16, *range(20, 28)]
+    plain = LayerFilter()  # a sender without layers: every frame
+    assert all(plain.decodes(None, i == 0, i * 6000) for i in range(10))
 
 
 def test_raw_recordings_name_their_chain_and_stream(tmp_path: Path) -> None:
