@@ -239,14 +239,16 @@ async function publishToServer() {
         const link = await publishToGateway(access, "student", tracks);
         state.link = link;
         const published = new Promise((resolve) => { link.onLost = resolve; });
-        link.pc.addEventListener("connectionstatechange", () => {
+        const onState = () => {
           const pcState = link.pc.connectionState;
           if (pcState === "connected") {
             setStatus("recording (server)", "ok");
             chains.dataset.connectedAt = Date.now();  // when this chain began, for auditors
           }
           if (pcState === "failed") link.lost(new Error("media connection failed"));
-        });
+        };
+        link.pc.addEventListener("connectionstatechange", onState);
+        onState();  // it may have connected already, before the listener was added
         chains.textContent = ++state.chains;
         await published;
         link.close();
