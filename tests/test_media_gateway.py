@@ -120,10 +120,13 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(gateway
         # keeping its resolution under the cap.
         sent = "state.link.pc.getSenders()[0]"
         exam.wait_for(f"{sent}.getParameters().degradationPreference !== undefined", 30)
-        assert exam.evaluate(
-            f"(p => [p.encodings[0].scalabilityMode, p.encodings[0].maxBitrate,"
-            f" p.degradationPreference].join(' '))({sent}.getParameters())"
-        ) == "L1T3 800000 maintain-resolution"
+        assert (
+            exam.evaluate(
+                f"(p => [p.encodings[0].scalabilityMode, p.encodings[0].maxBitrate,"
+                f" p.degradationPreference].join(' '))({sent}.getParameters())"
+            )
+            == "L1T3 800000 maintain-resolution"
+        )
 
         # The second person reaches the proctor page from frames the gateway sampled.
         proctor = browser.open(f"{api.base_url}/proctor#token={proctor_token}")
