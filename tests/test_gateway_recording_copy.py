@@ -29,6 +29,9 @@ LOSSES = {
     # All of frame 14: nothing is truncated, so a decoder raises no error on 15-19, but they
     # refer to 14 and would show corrupt pictures; the sequence numbers tell.
     "a whole frame": ([14], [10, 11, 12, 13, *range(20, 30)]),
+    # A damaged record in the middle of the file (frame 16's first packet): janus-pp-rec
+    # and the recorder both stop reading there; the frames before it are stored.
+    "a damaged record": ([16], [10, 11, 12, 13, 14, 15]),
 }
 
 
@@ -47,16 +50,23 @@ def test_the_stored_chunk_holds_exactly_the_frames_that_decode(
         recorded.remove(next(p for p, f in zip(packets, frame_of, strict=True) if f in hit))
     if lost == "a whole frame":
         recorded = [p for p in recorded if frame_of[packets.index(p)] not in hit]
+    damaged = None
+    if lost == "a damaged record":
+        damaged = next(p for p, f in zip(packets, frame_of, strict=True) if f in hit)
     folder = gateway.raw_recording_dir(settings, SESSION)
     folder.mkdir(parents=True)
     room = {"session_id": SESSION, "institution_id": "uni", "exam_id": "e1"}
     (folder / ROOM_FILE).write_text(json.dumps({**room, "started_at_ms": STARTED_MS}))
     first_packet_us = (STARTED_MS + 5_000) * 1000
-    write_mjr(
+    raw = write_mjr(
         folder / f"videoroom-{SESSION}-user-42-{first_packet_us}-video-0.mjr",
         recorded,
         created_us=first_packet_us,
     )
+    if damaged is not None:
+        data = raw.read_bytes()
+        at = data.index(damaged) - 10  # its record's MEET
+        raw.write_bytes(data[:at] + b"XXXX" + data[at + 4 :])
 
     stored = collect_session(settings, SESSION, now_s=first_packet_us / 1e6 + 10)
 

@@ -9,8 +9,11 @@ arrived (Janus ``record.c``). The recorder reads the packets to learn which fram
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"MJR0000"
 RECORD_MARK = b"MEET"
@@ -31,15 +34,18 @@ def read_header(path: Path) -> dict | None:
 
 
 def rtp_packets(path: Path) -> Iterator[bytes]:
-    """Every recorded RTP packet in the order Janus wrote it; a record cut short at the end
-    (the gateway died while writing it) ends the iteration."""
+    """Every recorded RTP packet in the order Janus wrote it. A record cut short at the end
+    (the gateway died while writing it) ends the iteration; so does a record that does not
+    start with ``MEET`` (logged), where ``janus-pp-rec`` stops too, so both read the same
+    packets."""
     data = path.read_bytes()
     if not data.startswith(MAGIC + b"2"):
         raise MjrFormatError(f"{path.name}: not an MJR00002 file (starts {data[:8]!r})")
     offset = 10 + int.from_bytes(data[8:10], "big")
     while offset + 10 <= len(data):
         if data[offset : offset + 4] != RECORD_MARK:
-            raise MjrFormatError(f"{path.name}: no record at byte {offset}")
+            log.warning("%s: no record at byte %d; the packets after it are not read", path, offset)
+            return
         length = int.from_bytes(data[offset + 8 : offset + 10], "big")
         start = offset + 10
         if start + length > len(data):

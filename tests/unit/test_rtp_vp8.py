@@ -113,6 +113,11 @@ def test_a_mjr_file_gives_back_its_packets_and_a_cut_record_ends_it(
     assert mjr.read_header(path)["c"] == "vp8"
     path.write_bytes(path.read_bytes()[:-5])  # the gateway died mid-write
     assert list(mjr.rtp_packets(path)) == packets[:-1]
+    # A damaged record: reading stops there, as janus-pp-rec's does.
+    whole = write_mjr(tmp_path / "c.mjr", packets).read_bytes()
+    at = whole.index(b"MEET" + (100).to_bytes(4, "big"))  # record 10 (they are 10 ms apart)
+    (tmp_path / "c.mjr").write_bytes(whole[:at] + b"XXXX" + whole[at + 4 :])
+    assert list(mjr.rtp_packets(tmp_path / "c.mjr")) == packets[:10]
     (tmp_path / "b.mjr").write_bytes(b"MJR00001\x00\x02{}")
     with pytest.raises(mjr.MjrFormatError, match="MJR00002"):
         list(mjr.rtp_packets(tmp_path / "b.mjr"))
