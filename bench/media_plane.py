@@ -238,7 +238,6 @@ def run(
         cpu_s = sum(parts)
         # Per session-second of the measured window; the CPU includes storing the last chunks
         # after it (which also hold the seconds published before it: the safe side).
-        window_s = seconds
         store = open_object_store(settings)
         recorded = []
         published: dict[str, str] = {}  # what was published, per track (the first chunk's)
@@ -258,7 +257,7 @@ def run(
         frames = _frames_in_topic(settings, {s["session_id"] for s in created})
         published_s = [(end - begin) / 1000 for begin, end in spans]
         latencies = sorted(lat for lat, _ in alerts.values())
-        per_session_s = cpu_s / (sessions * window_s)
+        per_session_s = cpu_s / (sessions * seconds)
         return {
             "sessions": sessions,
             "seconds": seconds,
@@ -281,7 +280,7 @@ def run(
             "janus_cpu_s": round(_cpu_s(janus_pid), 2),
             # Where the gateway's CPU went in the window, per session-second.
             "cpu_s_per_session_s_by_process": {
-                name: round(part / (sessions * window_s), 4)
+                name: round(part / (sessions * seconds), 4)
                 for name, part in zip(
                     ("janus", "recorder_and_pp_rec", "sampler"), parts, strict=True
                 )

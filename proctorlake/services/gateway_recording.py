@@ -46,7 +46,7 @@ from proctorlake.storage import gateway, mjr
 from proctorlake.storage.manifests import number_chunks, update_manifest
 from proctorlake.storage.object_store import chunk_key, open_object_store
 from proctorlake.storage.private_files import write_private_file
-from proctorlake.storage.rtp_vp8 import FrameCheck, decodable_frames
+from proctorlake.storage.rtp_vp8 import VIDEO_CLOCK_HZ, FrameCheck, decodable_frames
 from proctorlake.storage.scratch import session_scratch
 
 log = logging.getLogger(__name__)
@@ -369,7 +369,7 @@ def _kept_by_sequence_numbers(
         return None
     for packet, frame in zip(packets, frames, strict=True):
         webm_ms = float((packet.pts - packets[0].pts) * time_base) * 1000
-        rtp_ms = (frame.timestamp - frames[0].timestamp) / 90
+        rtp_ms = (frame.timestamp - frames[0].timestamp) * 1000 / VIDEO_CLOCK_HZ
         if abs(webm_ms - rtp_ms) > FRAME_TIME_TOLERANCE_MS:
             return None
     return [frame.decodable for frame in frames]

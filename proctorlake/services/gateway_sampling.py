@@ -33,14 +33,18 @@ from proctorlake.storage.object_store import (
     live_thumbnail_key,
     open_object_store,
 )
-from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, parse_rtp_vp8
+from proctorlake.storage.rtp_vp8 import (
+    TS_SPACE,
+    VIDEO_CLOCK_HZ,
+    is_vp8_keyframe,
+    parse_rtp_vp8,
+)
 
 SAMPLE_EVERY_S = 1.0
 """One webcam frame a second: the rate the detectors and the temporal rules are built for."""
 SAMPLE_WIDTH = 640
 """The width the exam page sends its frames at (the detectors scale to their own width)."""
 VP8_PAYLOAD_TYPE = 96
-RTP_VIDEO_CLOCK = 90_000
 
 
 @dataclass
@@ -92,7 +96,7 @@ class LayerFilter:
     def decodes(self, temporal_layer: int | None, keyframe: bool, timestamp: int) -> bool:
         if not temporal_layer:  # the base layer, or no layers at all
             if self.last_base_timestamp is not None:
-                gap_s = ((timestamp - self.last_base_timestamp) % (1 << 32)) / RTP_VIDEO_CLOCK
+                gap_s = ((timestamp - self.last_base_timestamp) % TS_SPACE) / VIDEO_CLOCK_HZ
                 self.wants_every_layer = gap_s > MAX_BASE_LAYER_GAP_S
                 if not self.wants_every_layer:
                     self.every_layer = False

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 SEQ_SPACE = 1 << 16
 TS_SPACE = 1 << 32
+VIDEO_CLOCK_HZ = 90_000
+"""The RTP clock of video (RFC 7741): timestamps count 1/90,000 s."""
 
 
 @dataclass(frozen=True)

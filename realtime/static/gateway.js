@@ -133,8 +133,9 @@ async function publishToGateway(access, display, tracks) {
   await link.open();
   await link.message({ request: "join", ptype: "publisher", room, pin, display });
   const pc = new RTCPeerConnection({ iceServers: [] });
-  const transceivers = tracks.map((track, index) => addSender(pc, track, stream, index === 0 && track.kind === "video"));
-  const webcamSender = tracks[0]?.kind === "video" ? transceivers[0].sender : null;
+  const webcamFirst = tracks[0]?.kind === "video";
+  const transceivers = tracks.map((track, index) => addSender(pc, track, stream, webcamFirst && index === 0));
+  const webcamSender = webcamFirst ? transceivers[0].sender : null;
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
   const answer = await link.message({ request: "publish" }, pc.localDescription.toJSON());
