@@ -1,7 +1,7 @@
 """Executor side of the analysis: one recording chunk in, detection rows out.
 
 Runs inside Spark's Python workers (``mapInPandas``): each task opens its chunk from the
-object store by key, samples frames with decord (1/s webcam, 1/10 s screen) and runs the
+object store by key, samples its keyframes (1/s webcam, 1/10 s screen) and runs the
 shared detectors from ``models`` in batches; a webcam chunk's microphone track goes through
 the voice activity model (``models.speech``). Video bytes never travel through the driver.
 
