@@ -1,7 +1,8 @@
 """great-expectations suites as blocking asset checks, one per layer.
 
 A failed check stops the assets downstream of it in the same run and shows, in the UI, which
-rule failed and on what values. The suites themselves live in ``spark_jobs.quality``.
+rule failed and on what values (for a run of several sessions, which session: the check then
+passes only when every session's rows do). The suites themselves live in ``spark_jobs.quality``.
 """
 
 from dagster import (
@@ -31,15 +32,21 @@ def _quality_check(asset: AssetsDefinition, table: str, description: str):
     def _check(
         context: AssetCheckExecutionContext, proctorlake: ProctorLakeResource
     ) -> AssetCheckResult:
-        result = SUITES[table](proctorlake.settings(), context.partition_key)
+        settings = proctorlake.settings()
+        results = {sid: SUITES[table](settings, sid) for sid in context.partition_keys}
+        failures = [
+            f if len(results) == 1 else f"{sid}: {f}"
+            for sid, result in results.items()
+            for f in result.failures
+        ]
         return AssetCheckResult(
-            passed=result.passed,
+            passed=all(r.passed for r in results.values()),
             severity=AssetCheckSeverity.ERROR,
-            description="; ".join(result.failures) or None,
+            description="; ".join(failures) or None,
             metadata={
-                "suite": result.suite,
-                "rows": result.rows,
-                "failures": MetadataValue.json(result.failures),
+                "suite": next(iter(results.values())).suite,
+                "rows": sum(r.rows for r in results.values()),
+                "failures": MetadataValue.json(failures),
             },
         )
 

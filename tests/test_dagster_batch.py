@@ -2,7 +2,10 @@
 
 - a session with both tracks goes bronze -> silver -> gold -> report, every check passing;
   re-running the partition leaves every row count identical and analyses no chunk again;
-- a session with a corrupt chunk fails only its own partition, naming the chunk;
+- a session with a corrupt chunk fails only its own partition, naming the chunk (its batch's
+  run fails, and its sessions are run again one per run);
+- sessions analysed together run once over their partition range: one Spark job, each
+  session still materialized (and checked) as its own partition;
 - a blocking check that fails (incidents of a session that no longer exists) stops the
   session report downstream, and the failure is recorded on the instance the UI reads.
 """
@@ -51,9 +54,12 @@ def test_sessions_through_dagster(spark, chunked_settings: Settings, tmp_path: P
     store.put_bytes(bad_key, b"not a video at all")
     instance = DagsterInstance.ephemeral()
 
-    runs = analyze_in_dagster(settings, ["good-1", "corrupt-1"], instance)
+    said: list[str] = []
+    runs = analyze_in_dagster(settings, ["good-1", "corrupt-1"], instance, said.append)
     good, corrupt = runs
     assert good.success, good.error
+    assert any("of 2 sessions failed" in line for line in said), said
+    assert good.run_id != corrupt.run_id  # run again one per run
     assert good.checks == {
         "media_chunks_quality": True,
         "detection_events_quality": True,
@@ -99,6 +105,44 @@ def test_sessions_through_dagster(spark, chunked_settings: Settings, tmp_path: P
     ).asset_materialization
     assert detection.metadata["detected_chunks"].value == 0
     assert detection.metadata["reused_chunks"].value == 6
+
+
+def test_sessions_of_a_window_share_one_run(
+    spark, chunked_settings: Settings, tmp_path: Path
+) -> None:
+    settings = chunked_settings
+    webcam = render_webcam(tmp_path / "webcam.mp4", present_then_absent(20, 8, 8))
+    sessions = ["batch-1", "batch-2", "batch-3"]
+    for session_id in sessions:
+        ingest(settings, session_id, webcam)
+    instance = DagsterInstance.ephemeral()
+
+    runs = analyze_in_dagster(settings, sessions, instance)
+
+    assert [r.session_id for r in runs] == sessions
+    assert all(r.success for r in runs), [r.error for r in runs]
+    assert len({r.run_id for r in runs}) == 1
+    assert all(set(r.checks.values()) == {True} and len(r.checks) == 4 for r in runs)
+    for asset in (
+        ["bronze", "media_chunks"],
+        ["silver", "detection_events"],
+        ["gold", "incidents"],
+        ["gold", "session_reports"],
+    ):
+        assert instance.get_materialized_partitions(AssetKey(asset)) == set(sessions)
+    rows = [counts(settings, sid) for sid in sessions]
+    assert rows[0]["detection_events"] == 20 and rows[0]["session_reports"] == 1
+    assert rows[1] == rows[0] and rows[2] == rows[0]  # the same recording, the same rows
+    absent = (
+        lake.duckdb_connection(settings)
+        .execute(
+            "select session_id, start_s from incidents where incident_type = 'face_not_visible' "
+            "order by session_id"
+        )
+        .fetchall()
+    )
+    assert [sid for sid, _ in absent] == sessions
+    assert all(start == pytest.approx(8, abs=2) for _, start in absent)
 
 
 def test_failing_blocking_check_stops_downstream(

@@ -1,6 +1,9 @@
 """Post-exam analysis assets, one partition per session: bronze chunks -> silver -> gold.
 
-Orchestration only: each asset calls one function of ``spark_jobs`` or ``proctorlake``.
+Orchestration only: each asset calls one function of ``spark_jobs`` or ``proctorlake``. A run
+may carry a range of sessions (``dagster_project.runs`` batches a window's sessions): each
+asset then works on all of them at once (one Spark job for all their chunks) and Dagster
+records a materialization per session.
 """
 
 from dagster import (
@@ -36,28 +39,31 @@ def media_chunks(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
     settings = proctorlake.settings()
-    session_id = context.partition_key
-    if object_exists(settings, manifest_key(session_id)):
-        transcoded = ingest_uploaded_segments(settings, session_id, progress=context.log.info)
-        context.log.info(f"{transcoded} uploaded segments transcoded and registered")
+    sessions = context.partition_keys
+    for session_id in sessions:
+        if object_exists(settings, manifest_key(session_id)):
+            transcoded = ingest_uploaded_segments(settings, session_id, progress=context.log.info)
+            context.log.info(f"{session_id}: {transcoded} uploaded segments transcoded, registered")
+    placeholders = ", ".join("?" for _ in sessions)
     rows = (
         lake.duckdb_connection(settings)
         .execute(
-            "select track, count(*), sum(frame_count), max(chunk_end_ms) "
-            "from media_chunks where session_id = ? group by track order by track",
-            [session_id],
+            "select session_id, track, count(*), sum(frame_count), max(chunk_end_ms) "
+            f"from media_chunks where session_id in ({placeholders}) "
+            "group by session_id, track order by session_id, track",
+            list(sessions),
         )
         .fetchall()
     )
-    if not rows:
-        raise LookupError(f"session {session_id} has no stored chunks; ingest it first")
+    empty = sorted(set(sessions) - {r[0] for r in rows})
+    if empty:
+        raise LookupError(f"sessions {empty} have no stored chunks; ingest them first")
+    tracks = {
+        f"{sid}/{t}" if len(sessions) > 1 else t: {"chunks": c, "frames": f, "seconds": ms / 1000}
+        for sid, t, c, f, ms in rows
+    }
     return MaterializeResult(
-        metadata={
-            "tracks": MetadataValue.json(
-                {t: {"chunks": c, "frames": f, "seconds": ms / 1000} for t, c, f, ms in rows}
-            ),
-            "chunks": sum(r[1] for r in rows),
-        }
+        metadata={"tracks": MetadataValue.json(tracks), "chunks": sum(r[2] for r in rows)}
     )
 
 
@@ -75,7 +81,7 @@ def detection_events(
     settings = proctorlake.settings()
     try:
         run = run_detection(
-            proctorlake.spark(), settings, [context.partition_key], run_id=context.run_id
+            proctorlake.spark(), settings, context.partition_keys, run_id=context.run.run_id
         )
     except ChunkFailed as exc:
         # A corrupt chunk fails the same way every time: fail this partition now, clearly.
@@ -108,5 +114,5 @@ def incidents(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
     settings = proctorlake.settings()
-    count = run_incidents(proctorlake.spark(), settings, [context.partition_key])
+    count = run_incidents(proctorlake.spark(), settings, context.partition_keys)
     return MaterializeResult(metadata={"incidents": count})

@@ -9,6 +9,9 @@ from dagster_project.partitions import session_partitions
 from dagster_project.resources import ProctorLakeResource
 from spark_jobs.session_reports import build_institution_daily, build_session_report
 
+REPORT_SUMMARY = ("risk_score", "incidents", "verification_outcome", "proctor_actions")
+"""A report's fields shown per session when one run carries several sessions."""
+
 
 @asset(
     partitions_def=session_partitions,
@@ -20,7 +23,17 @@ from spark_jobs.session_reports import build_institution_daily, build_session_re
 def session_reports(
     context: AssetExecutionContext, proctorlake: ProctorLakeResource
 ) -> MaterializeResult:
-    row = build_session_report(proctorlake.settings(), context.partition_key)
+    settings = proctorlake.settings()
+    rows = [build_session_report(settings, sid) for sid in context.partition_keys]
+    if len(rows) > 1:
+        return MaterializeResult(
+            metadata={
+                "reports": MetadataValue.json(
+                    {r["session_id"]: {k: r[k] for k in REPORT_SUMMARY} for r in rows}
+                )
+            }
+        )
+    (row,) = rows
     return MaterializeResult(
         metadata={
             "risk_score": row["risk_score"],

@@ -94,6 +94,9 @@ class Settings:
     # that hold a Spark driver (one local[2] analysis fills this 2-core machine).
     dagster_max_concurrent_runs: int = 4
     dagster_spark_runs: int = 1
+    # Sessions analysed together in one run by ``analyze_in_dagster`` (the demo's window,
+    # benches): one Spark job over all their chunks, the fixed cost of a run paid once.
+    dagster_sessions_per_run: int = 8
 
     @property
     def lake_root(self) -> str:
@@ -198,4 +201,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         spark_event_log_dir=_env("SPARK_EVENT_LOG_DIR", ""),
         dagster_max_concurrent_runs=int(_env("DAGSTER_MAX_CONCURRENT_RUNS", "4")),
         dagster_spark_runs=int(_env("DAGSTER_SPARK_RUNS", "1")),
+        dagster_sessions_per_run=max(1, int(_env("DAGSTER_SESSIONS_PER_RUN", "8"))),
     )
