@@ -33,7 +33,7 @@ def _quality_check(asset: AssetsDefinition, table: str, description: str):
         context: AssetCheckExecutionContext, proctorlake: ProctorLakeResource
     ) -> AssetCheckResult:
         settings = proctorlake.settings()
-        results = {sid: SUITES[table](settings, sid) for sid in context.partition_keys}
+        results = SUITES[table](settings, context.partition_keys)
         failures = [
             f if len(results) == 1 else f"{sid}: {f}"
             for sid, result in results.items()
