@@ -159,7 +159,7 @@ def analyze_in_dagster(
         if len(batch) > 1 and not runs[0].success:
             say(
                 f"Dagster run {runs[0].run_id[:8]} of {len(batch)} sessions failed "
-                f"({runs[0].error}); running them one per run"
+                f"({runs[0].error or 'a blocking check failed'}); running them one per run"
             )
             runs = [materialize_session(settings, sid, instance, tags) for sid in batch]
         for run in runs:
