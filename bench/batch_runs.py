@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from proctorlake.core.settings import REPO_ROOT, Settings, load_settings
@@ -95,10 +96,16 @@ def prepare(
     return settings, {"render_s": rendered_s, "ingest_s": ingest_s, "original_bytes": stored}
 
 
-def clear_checkpoints(settings: Settings) -> None:
+def clear_checkpoints(settings: Settings, session_ids: Sequence[str] = (SESSION,)) -> int:
+    """Delete the sessions' chunk checkpoints, so every chunk is analysed again; returns how
+    many."""
     store = open_object_store(settings)
-    for key in list(store.list(f"sessions/{SESSION}/checkpoints/")):
-        store.delete_all_versions(key)
+    cleared = 0
+    for session_id in session_ids:
+        for key in list(store.list(f"sessions/{session_id}/checkpoints/")):
+            store.delete_all_versions(key)
+            cleared += 1
+    return cleared
 
 
 def tree_cpu_s(root: int | None = None) -> float:

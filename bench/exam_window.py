@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.batch_runs import tree_cpu_s  # noqa: E402
+from bench.batch_runs import clear_checkpoints, tree_cpu_s  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +43,6 @@ def main() -> None:
     from proctorlake.app.demo import DemoOptions, render_and_ingest
     from proctorlake.core.settings import load_settings
     from proctorlake.storage import lake
-    from proctorlake.storage.object_store import open_object_store
 
     def say(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
@@ -59,12 +58,7 @@ def main() -> None:
     started = time.monotonic()
     session_ids = render_and_ingest(settings, options, say)
     prepared_s = time.monotonic() - started
-    store = open_object_store(settings)
-    cleared = 0
-    for session_id in session_ids:
-        for key in list(store.list(f"sessions/{session_id}/checkpoints/")):
-            store.delete_all_versions(key)
-            cleared += 1
+    cleared = clear_checkpoints(settings, session_ids)
     say(f"{cleared} chunk checkpoints cleared: every chunk is analysed again")
     instance = DagsterInstance.ephemeral()
     started, cpu = time.monotonic(), tree_cpu_s()
