@@ -23,6 +23,7 @@ import pytest
 from proctorlake.core.settings import Settings, load_settings
 from proctorlake.storage import lake
 from proctorlake.storage.object_store import object_keys_for_session, open_object_store
+from proctorlake.storage.spark_session import C1_ONLY_JVM_OPTIONS
 from tests.fixtures.batch_media import ingest, present_then_absent, render_screen, render_webcam
 from tests.fixtures.spark_cluster import hides_paths, start_cluster, worker_executors
 
@@ -53,7 +54,7 @@ ANALYSIS = textwrap.dedent(
 # cores, six JVMs (driver, master, two workers, two executors) compiling with C2 made the
 # cluster's first tasks take 10 s that take 1 s on local[2]; the cluster run took 162 s with
 # C2 and 120 s without (quiet machine, 2026-11-30).
-EXECUTOR_DEFAULTS = "spark.executor.extraJavaOptions -XX:TieredStopAtLevel=1\n"
+EXECUTOR_DEFAULTS = f"spark.executor.extraJavaOptions {C1_ONLY_JVM_OPTIONS}\n"
 
 
 def analyse(master: str, events: Path) -> dict:

@@ -33,6 +33,14 @@ processes at once: 1.74 s of CPU per 48 frames each with the default pools, 1.35
 these; 2026-11-30, shared machine)."""
 
 
+C1_ONLY_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+"""A short-lived JVM that compiles with C1 alone. Stopping at C1 also shrinks the JVM's default
+code cache from 240 MB to 48 MB, too small for Spark, Delta and their Scala libraries: the
+cache filled and the sweeper flushed compiled methods that C1 then compiled again (a warm
+30-minute run spent 4.0 s in C1 and 1.5 s sweeping, against 0.5-0.9 s in C1 with the cache at
+240 MB; 2026-12-01)."""
+
+
 def session_conf(settings: Settings) -> dict[str, str]:
     """The settings a client sets on its own session (runtime SQL settings, so a Spark
     Connect client can set them too; everything else is fixed when the JVM starts)."""
@@ -73,7 +81,7 @@ def spark_conf(
         # a JVM that lives all day: once C2 has compiled the planner and Delta's log code, a
         # warm 1-minute session's runs took 9.4-9.7 s instead of 12.0-17.9 s (incidents
         # 6.1-6.8 s instead of 8.8-13.0 s; 3rd-5th runs in one JVM, 2026-11-30).
-        conf["spark.driver.extraJavaOptions"] += " -XX:TieredStopAtLevel=1"
+        conf["spark.driver.extraJavaOptions"] += f" {C1_ONLY_JVM_OPTIONS}"
     for name, value in WORKER_THREADS.items():
         conf[f"spark.executorEnv.{name}"] = value
     if settings.spark_event_log_dir:

@@ -51,6 +51,9 @@ def test_only_a_per_run_local_jvm_stops_at_the_c1_compiler(tmp_path: Path) -> No
 
     settings = load_settings({"PROCTORLAKE_HOME": str(tmp_path)})
     c1 = "-XX:TieredStopAtLevel=1"
-    assert c1 in spark_conf(settings, cores=2)["spark.driver.extraJavaOptions"]
+    local_options = spark_conf(settings, cores=2)["spark.driver.extraJavaOptions"]
+    assert c1 in local_options
+    # C1 alone would shrink the code cache to 48 MB, too small for Spark and Delta
+    assert "-XX:ReservedCodeCacheSize=240m" in local_options
     server_options = [a for a in connect_server_argv(settings) if "extraJavaOptions" in a]
     assert server_options and all(c1 not in option for option in server_options)
