@@ -14,7 +14,7 @@ from dagster_project.jobs import analyze_session_job, institution_daily_job, mai
 from dagster_project.resources import ProctorLakeResource
 from dagster_project.retention import retention_job, retention_schedule
 from dagster_project.schedules import institution_daily_schedule, maintain_tables_schedule
-from dagster_project.sensors import ended_sessions_sensor
+from dagster_project.sensors import ended_sessions_sensor, split_failed_batch_sensor
 
 defs = Definitions(
     assets=load_assets_from_modules([analysis, reports]),
@@ -27,6 +27,6 @@ defs = Definitions(
         retention_job,
     ],
     schedules=[maintain_tables_schedule, institution_daily_schedule, retention_schedule],
-    sensors=[ended_sessions_sensor, erased_partitions_sensor],
+    sensors=[ended_sessions_sensor, split_failed_batch_sensor, erased_partitions_sensor],
     resources={"proctorlake": ProctorLakeResource()},
 )

@@ -2,10 +2,12 @@
 
 The services ``proctorlake up`` starts for Dagster (the webserver and the daemon, on the
 instance config of ``dagster_project/instance.py``) run for real. Fifty ended sessions make
-the daemon's sensor queue one analysis run per session; the queue never starts more than one
-Spark run at once (checked on every run record's start and end times). A retry of a failed
-run and a back-fill of two partitions are launched through the webserver's GraphQL API, the
-calls the UI's buttons make, and land in the same queue.
+the daemon's sensor queue one analysis run per batch of eight consecutive sessions (a range
+of partitions); a batch run that fails is split by the failure sensor into one run per
+session. The queue never starts more than one Spark run at once (checked on every run
+record's start and end times). A retry of a failed run and a back-fill of two partitions
+are launched through the webserver's GraphQL API, the calls the UI's buttons make, and land
+in the same queue.
 
 The sessions have no recordings, so each analysis fails in its first step within seconds:
 the queue, not the analysis, is what is measured here.
@@ -24,6 +26,8 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from dagster_project.instance import SPARK_RUN_TAG
+from dagster_project.partitions import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from dagster_project.sensors import SPLIT_FROM_TAG
 from proctorlake.app import launchers
 from proctorlake.core import schemas
 from proctorlake.core.settings import Settings, load_settings
@@ -34,6 +38,8 @@ from tests.fixtures.waiting import wait_until
 pytestmark = pytest.mark.slow
 
 SESSIONS = [f"window-{i:03d}" for i in range(50)]
+PER_RUN = 8
+BATCHES = [SESSIONS[i : i + PER_RUN] for i in range(0, len(SESSIONS), PER_RUN)]
 JOB = "analyze_session"
 IN_FLIGHT = (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING)
 
@@ -96,6 +102,7 @@ def dagster_services(
     monkeypatch.setenv("PROCTORLAKE_DAGSTER_PORT", str(free_port()))
     monkeypatch.setenv("PROCTORLAKE_DAGSTER_MAX_CONCURRENT_RUNS", "2")
     monkeypatch.setenv("PROCTORLAKE_DAGSTER_SPARK_RUNS", "1")
+    monkeypatch.setenv("PROCTORLAKE_DAGSTER_SESSIONS_PER_RUN", str(PER_RUN))
     settings = load_settings()
     lake.ensure_all_tables(settings)
     ended_sessions(settings, SESSIONS)
@@ -137,30 +144,50 @@ def most_at_once(instance: DagsterInstance) -> int:
     return peak
 
 
-def test_window_of_50_sessions_queues_one_run_each(dagster_services) -> None:
+def test_window_of_50_sessions_queues_batched_runs_and_splits_a_failed_one(
+    dagster_services,
+) -> None:
     settings, instance = dagster_services
+    by_sensor = RunsFilter(job_name=JOB, tags={"dagster/sensor_name": "ended_sessions_sensor"})
 
     runs = wait_until(
-        lambda: (
-            (found := instance.get_runs(RunsFilter(job_name=JOB))) and len(found) >= 50 and found
-        ),
+        lambda: (found := instance.get_runs(by_sensor)) and len(found) >= len(BATCHES) and found,
         300,
-        lambda: f"50 sensor runs on the instance (have {len(instance.get_runs())})",
+        lambda: f"{len(BATCHES)} sensor runs on the instance (have {len(instance.get_runs())})",
         interval_s=1,
     )
-    assert sorted(r.tags["dagster/partition"] for r in runs) == SESSIONS
+    ranges = sorted(
+        (r.tags[PARTITION_RANGE_START_TAG], r.tags[PARTITION_RANGE_END_TAG]) for r in runs
+    )
+    assert ranges == [(batch[0], batch[-1]) for batch in BATCHES]
     assert all(r.tags[SPARK_RUN_TAG] == "driver" for r in runs)
-    assert {r.tags.get("dagster/sensor_name") for r in runs} == {"ended_sessions_sensor"}
 
     failed = wait_until(
-        lambda: instance.get_runs(RunsFilter(job_name=JOB, statuses=[DagsterRunStatus.FAILURE])),
+        lambda: instance.get_runs(
+            RunsFilter(run_ids=[r.run_id for r in runs], statuses=[DagsterRunStatus.FAILURE])
+        ),
         300,
-        "a run of the window finished (it fails: no recordings)",
+        "a batch run of the window finished (it fails: no recordings)",
         interval_s=1,
     )
     in_flight = instance.get_runs(RunsFilter(statuses=list(IN_FLIGHT)))
     assert len(in_flight) <= 1, [r.run_id for r in in_flight]
     assert instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.QUEUED])), "none waits"
+
+    batch = next(b for b in BATCHES if b[0] == failed[0].tags[PARTITION_RANGE_START_TAG])
+    alone = wait_until(
+        lambda: (
+            (found := instance.get_runs(RunsFilter(tags={SPLIT_FROM_TAG: failed[0].run_id})))
+            and len(found) == len(batch)
+            and found
+        ),
+        300,
+        "the failure sensor's one-session runs for the failed batch",
+        interval_s=1,
+    )
+    assert sorted(r.tags["dagster/partition"] for r in alone) == batch
+    assert all(r.tags[SPARK_RUN_TAG] == "driver" for r in alone)  # the same queue limit
+    assert all(PARTITION_RANGE_START_TAG not in r.tags for r in alone)
 
     retry = graphql(settings, REEXECUTE, parent=failed[0].run_id)["launchRunReexecution"]
     assert retry["__typename"] == "LaunchRunSuccess", retry
