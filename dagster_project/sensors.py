@@ -8,7 +8,7 @@ fails is split by ``split_failed_batch_sensor`` into one run per session, so a c
 chunk fails only its own partition (finished chunks are read back from checkpoints).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from dagster import (
     DefaultSensorStatus,
@@ -115,7 +115,7 @@ def sessions_of_batch(tags: Mapping[str, str], partitions: Sequence[str]) -> lis
     description="Re-runs each session of a failed batch run in a run of its own, so one bad "
     "session fails only its own partition.",
 )
-def split_failed_batch_sensor(context: RunFailureSensorContext):
+def split_failed_batch_sensor(context: RunFailureSensorContext) -> Iterator[RunRequest]:
     failed_run = context.dagster_run
     partitions = context.instance.get_dynamic_partitions(session_partitions.name)
     for session_id in sessions_of_batch(failed_run.tags, partitions):

@@ -47,7 +47,7 @@ def _fuse_channel_pads(
     ops: list[tuple], constants: dict[int, np.ndarray], outputs: set[int]
 ) -> tuple[list[tuple], dict[int, int]]:
     """Drop each PAD that only widens channels for a residual ADD (BlazeFace's blocks, 11 of
-    its 86 operators; the mesh's and iris's stride-2 blocks): the ADD adds the narrow tensor
+    its 90 operators; the mesh's and iris's stride-2 blocks): the ADD adds the narrow tensor
     into the first channels of the wide one instead, and the zero-filled copy is never made.
     Returns the operators left and, per such ADD's output, its narrow operand."""
     readers: dict[int, list[str]] = {}
