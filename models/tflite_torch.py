@@ -43,35 +43,6 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tup
     return total // 2, total - total // 2
 
 
-def _fuse_channel_pads(
-    ops: list[tuple], constants: dict[int, np.ndarray], outputs: set[int]
-) -> tuple[list[tuple], dict[int, int]]:
-    """Drop each PAD that only widens channels for a residual ADD (BlazeFace's blocks, 11 of
-    its 90 operators; the mesh's and iris's stride-2 blocks): the ADD adds the narrow tensor
-    into the first channels of the wide one instead, and the zero-filled copy is never made.
-    Returns the operators left and, per such ADD's output, its narrow operand."""
-    readers: dict[int, list[str]] = {}
-    for name, _, inputs, _ in ops:
-        for i in inputs:
-            readers.setdefault(i, []).append(name)
-    fused: dict[int, int] = {}  # PAD output -> PAD input
-    for name, _, inputs, out in ops:
-        if name != "PAD" or out in outputs or readers.get(out) != ["ADD"]:
-            continue
-        pads = constants[inputs[1]].astype(int)  # [[before, after]] per NHWC axis
-        if not pads[:3].any() and pads[3][0] == 0:
-            fused[out] = inputs[0]
-    kept, narrow = [], {}
-    for name, op, inputs, out in ops:
-        if out in fused:
-            continue
-        if name == "ADD" and any(i in fused for i in inputs):
-            narrow[out] = next(fused[i] for i in inputs if i in fused)
-            inputs = [fused.get(i, i) for i in inputs]
-        kept.append((name, op, inputs, out))
-    return kept, narrow
-
-
 def _to_nchw(t: torch.Tensor) -> torch.Tensor:
     return t.permute(0, 3, 1, 2) if t.dim() == 4 else t
 
@@ -124,7 +95,6 @@ class TfliteGraph(nn.Module):
                 constants[outputs[0]] = constants[inputs[0]].astype(np.float32)
                 continue
             ops.append((name, op, inputs, outputs[0]))
-        ops, self._narrow_addends = _fuse_channel_pads(ops, constants, set(self.output_ids))
         # Each activation is dropped after its last reader (keeps a batch's working set in
         # cache), and an ADD or RELU that is that last reader reuses its input's memory.
         last_use = {i: n for n, (_, _, inputs, _) in enumerate(ops) for i in inputs}
@@ -210,17 +180,6 @@ class TfliteGraph(nn.Module):
         if name == "ADD":
             act = _ACTIVATIONS[opts(tflite.AddOptions).FusedActivationFunction()]
             a, b = inputs
-            if out in self._narrow_addends:  # b's channels are a's first ones, the rest zero
-                b = self._narrow_addends[out]
-                a = next(i for i in inputs if i != b)
-                own = a in dead
-
-                def step(v, a=a, b=b):
-                    wide = v[a] if own else v[a].clone()
-                    wide[:, : v[b].shape[1]].add_(v[b])
-                    v[out] = act(wide)
-
-                return step
             if a not in dead and b in dead:
                 a, b = b, a
             if a in dead and a != b:
