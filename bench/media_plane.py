@@ -2,10 +2,14 @@
 
 ``python bench/media_plane.py --sessions N --seconds S`` starts a private broker, the API, the
 media gateway (Janus), the webcam detectors, the lander, the gateway recorder and sampler in a
-temp PROCTORLAKE_HOME, then headless Chromium with N exam pages (each a fake camera: one
-person, a second person from second 12 for 28 s, looped), all recorded by the server. The
-publishers are the browsers' tabs (five to a Chromium, see ``PAGES_PER_BROWSER``); their CPU
-is not counted. Printed last, one JSON object:
+temp PROCTORLAKE_HOME, then the N publishers: the first ``--chromium-pages`` (default 1) are
+exam pages in one headless Chromium (a fake camera: one person, a second person from second 12
+for 28 s, looped), the rest are ``bench/webrtc_publisher.py``'s cheap publishers (aiortc,
+pre-encoded media: the same camera loop at 640x480 15 fps in three temporal layers, a
+1280x720 screen, Opus), all recorded by the server. A Chromium tab encodes live, about a third
+of a core per page here: eight of them starve the machine they measure. The publishers' CPU
+is not counted in the gateway's (``publishers_cpu_s`` reports it). Printed last, one JSON
+object:
 
 - ``recorded_seconds_min`` / ``_median``: per session, the webcam decoded back (PyAV) from the
   chunks stored in the object layout;
@@ -122,12 +126,72 @@ def _frames_in_topic(settings, sessions: set[str]) -> dict[str, int]:
     return counts
 
 
+def _start_lean_publishers(
+    base: str, sessions: list[dict], home: Path, env: dict
+) -> subprocess.Popen | None:
+    """``bench/webrtc_publisher.py`` for ``sessions``, their loops staggered 5 s apart so that
+    the second person does not appear in every session at once."""
+    if not sessions:
+        return None
+    spec = {
+        "api": base,
+        "sessions": [
+            {"session_id": s["session_id"], "token": s["token"], "offset_s": 5.0 * n % 40}
+            for n, s in enumerate(sessions)
+        ],
+    }
+    path = home / "publishers.json"
+    path.write_text(json.dumps(spec))
+    with open(home / "publishers.log", "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.webrtc_publisher", str(path)],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+
+
+def _connected(lean: subprocess.Popen | None, count: int) -> dict[str, int]:
+    """Each lean publisher's session and when its media connection came up (epoch ms)."""
+    connected: dict[str, int] = {}
+    while lean is not None and len(connected) < count:
+        line = lean.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the publishers stopped after {len(connected)} of {count}")
+        reply = json.loads(line)
+        connected[reply["session_id"]] = reply["connected_at_ms"]
+    return connected
+
+
+def _hand_in(lean: subprocess.Popen | None, connected: dict[str, int]) -> list[tuple[int, int]]:
+    """Hand every lean session in; returns their (connected, closed) epoch ms."""
+    if lean is None:
+        return []
+    lean.stdin.write("stop\n")
+    lean.stdin.flush()
+    spans = []
+    for _ in connected:
+        reply = json.loads(lean.stdout.readline())
+        spans.append((connected[reply["session_id"]], reply["closed_at_ms"]))
+    lean.wait(timeout=60)
+    return spans
+
+
+def _publishers_cpu_s(lean: subprocess.Popen | None, browsers: list[Chromium]) -> float:
+    pids = [b.process.pid for b in browsers] + ([lean.pid] if lean is not None else [])
+    return sum(_process_tree_cpu_s(pid) for pid in pids)
+
+
 def run(
     sessions: int,
     seconds: int,
     keep: bool = False,
     chunk_seconds: int = 30,
     webcam_fps: int = 15,
+    chromium_pages: int = 1,
 ) -> dict:
     home = Path(tempfile.mkdtemp(prefix="proctorlake-bench-media-"))
     env = dict(os.environ)
@@ -170,6 +234,7 @@ def run(
     base = f"http://127.0.0.1:{settings.api_port}"
     stop = threading.Event()
     browsers: list[Chromium] = []
+    lean: subprocess.Popen | None = None
     try:
         _wait_http(f"{base}/healthz", timeout_s=300)
         admin = {"Authorization": f"Bearer {issue_token(settings, 'bench', 'admin', 'inst-b')}"}
@@ -198,7 +263,8 @@ def run(
         listener.start()
         ready.wait(30)
         pages = []
-        for number, session in enumerate(created):  # one after another, as students arrive
+        lean = _start_lean_publishers(base, created[chromium_pages:], home, env)
+        for number, session in enumerate(created[:chromium_pages]):  # as students arrive
             if number % PAGES_PER_BROWSER == 0:
                 profile = home / f"profile-{len(browsers)}"
                 log = home / f"chromium-{len(browsers)}.log"
@@ -212,18 +278,22 @@ def run(
             except TimeoutError as exc:
                 status = page.evaluate("document.body.innerText.slice(0, 400)")
                 raise TimeoutError(f"page {number} never connected; it shows: {status}") from exc
+        connected = _connected(lean, len(created) - chromium_pages)
         gateway_pids = [janus_pid, recorder.pid, sampler.pid]
         parts_before = [_process_tree_cpu_s(p) for p in gateway_pids]
+        publishers_before = _publishers_cpu_s(lean, browsers)
         time.sleep(seconds)  # the measured window: publishing for S seconds
         parts_steady = [
             _process_tree_cpu_s(p) - b for p, b in zip(gateway_pids, parts_before, strict=True)
         ]
+        publishers_cpu_s = _publishers_cpu_s(lean, browsers) - publishers_before
         for page in pages:
             page.evaluate("document.getElementById('hand-in').click()")
         spans = [
             (int(p.evaluate(f"{CHAINS}.dataset.connectedAt")), int(time.time() * 1000))
             for p in pages
         ]
+        spans += _hand_in(lean, connected)
         for browser in browsers:
             browser.close()
         browsers = []
@@ -276,6 +346,8 @@ def run(
             "alert_p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
             if latencies
             else None,
+            "chromium_pages": min(chromium_pages, sessions),
+            "publishers_cpu_s": round(publishers_cpu_s, 1),
             "load_avg_after": _load(),
             "janus_cpu_s": round(_cpu_s(janus_pid), 2),
             # Where the gateway's CPU went in the window, per session-second.
@@ -288,6 +360,8 @@ def run(
         }
     finally:
         stop.set()
+        if lean is not None and lean.poll() is None:
+            lean.kill()
         for browser in browsers:
             browser.close()
         for process in [api, *workers, recorder, sampler]:
@@ -321,10 +395,25 @@ def main() -> None:
         default=30,
         help="PROCTORLAKE_CHUNK_SECONDS (30: rotations inside a short run; the product's is 300)",
     )
-    args = parser.parse_args()
-    print(
-        json.dumps(run(args.sessions, args.seconds, args.keep, args.chunk_seconds, args.webcam_fps))
+    parser.add_argument(
+        "--chromium-pages",
+        type=int,
+        default=1,
+        help="sessions published by exam pages in Chromium (at most five: one browser); "
+        "the rest by bench/webrtc_publisher.py",
     )
+    args = parser.parse_args()
+    if not 0 <= args.chromium_pages <= PAGES_PER_BROWSER:
+        parser.error(f"--chromium-pages must be 0-{PAGES_PER_BROWSER} (one Chromium)")
+    result = run(
+        args.sessions,
+        args.seconds,
+        args.keep,
+        args.chunk_seconds,
+        args.webcam_fps,
+        args.chromium_pages,
+    )
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
