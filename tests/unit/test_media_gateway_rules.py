@@ -4,15 +4,18 @@ microphone joins the webcam chunk."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
 from proctorlake.core.policy import ExamPolicy, ExamPolicyError
 from proctorlake.core.settings import load_settings
 from proctorlake.core.vocabulary import RecordingMode
 from proctorlake.services.gateway_recording import raw_recordings
-from proctorlake.services.gateway_sampling import LayerFilter, Vp8Assembler
+from proctorlake.services.gateway_sampling import LayerFilter, PendingFrames, Vp8Assembler
 from proctorlake.storage import gateway
 from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, parse_rtp_vp8
 
@@ -220,3 +223,52 @@ def test_a_webcam_recording_pairs_with_its_publishers_microphone_of_the_same_rot
     other_publisher = raw("p2", "audio", 2, 10_000_100)
     assert paired_microphone(video, [previous_rotation, other_publisher, same]) == same
     assert paired_microphone(video, [previous_rotation, other_publisher]) is None
+
+
+def _vp8_clip(count: int, gop: int) -> list[bytes]:
+    """Real VP8 frames (libvpx) of a moving gradient, a keyframe every ``gop``."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = 160, 120, "yuv420p"
+    codec.time_base = Fraction(1, 15)
+    codec.gop_size = gop
+    codec.options = {"deadline": "realtime", "lag-in-frames": "0", "keyint_min": str(gop)}
+    x = np.arange(160)[None, :, None]
+    packets: list[bytes] = []
+    for index in range(count):
+        pixels = ((x + 7 * index + np.zeros((120, 160, 3))) % 256).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
+        frame.pts = index
+        packets += [bytes(p) for p in codec.encode(frame)]
+    return packets + [bytes(p) for p in codec.encode(None)]
+
+
+def test_pending_frames_decode_only_what_a_sample_needs_to_the_same_picture() -> None:
+    clip = _vp8_clip(48, 16)
+    assert [i for i, p in enumerate(clip) if is_vp8_keyframe(p)] == [0, 16, 32]
+    full = av.CodecContext.create("vp8", "r")
+    expected = [full.decode(av.Packet(p))[0].to_ndarray() for p in clip]
+    decoder = av.CodecContext.create("vp8", "r")
+    pending = PendingFrames()
+    decoded_in_all = 0
+    for index, data in enumerate(clip):
+        pending.add(data, is_vp8_keyframe(data))
+        if index in (5, 12, 20, 40):  # samples due
+            picture, decoded, refused = pending.decode_latest(decoder)
+            assert refused == 0
+            assert np.array_equal(picture.to_ndarray(), expected[index])
+            decoded_in_all += decoded
+    # 0-5, 6-12, then 16-20 (13-15 dropped by the keyframe), then 32-40: 28 of 41 frames.
+    assert decoded_in_all == 6 + 7 + 5 + 9
+
+
+def test_pending_frames_before_any_keyframe_are_refused_not_published() -> None:
+    clip = _vp8_clip(20, 16)
+    decoder = av.CodecContext.create("vp8", "r")
+    pending = PendingFrames()
+    for data in clip[1:4]:  # joined mid-stream: no keyframe yet
+        pending.add(data, is_vp8_keyframe(data))
+    picture, decoded, refused = pending.decode_latest(decoder)
+    assert (picture, decoded, refused) == (None, 3, 3)
+    pending.add(clip[16], keyframe=True)
+    picture, decoded, refused = pending.decode_latest(decoder)
+    assert picture is not None and (decoded, refused) == (1, 0)
