@@ -82,7 +82,8 @@ class Settings:
     # ("Unable to bootstrap", or a refused login explained by kafka_security).
     kafka_bootstrap_timeout_s: float = 30.0
     # Media gateway (Janus, see proctorlake/storage/gateway.py): HTTP API port, the first of
-    # 1,000 RTP ports, and the interfaces ICE gathers on ("lo" keeps the local mode on loopback).
+    # 1,000 RTP ports, and the interfaces ICE gathers on (Janus never gathers on loopback: "lo"
+    # matches nothing, and libnice then gathers on every interface; see gateway.py).
     # Not 8088: a Debian host with systemd runs the packaged janus.service there.
     gateway_port: int = 8090
     gateway_rtp_port_low: int = 20000

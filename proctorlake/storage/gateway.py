@@ -17,9 +17,11 @@ microphone in one PeerConnection), records each to its own file, and lets a seco
 proctor page, the sampler) subscribe to the same streams. EchoTest and RecordPlay record, but
 serve nobody else.
 
-ICE stays on loopback: ``ice_enforce_list = "lo"`` gathers host candidates on ``lo`` only
-(127.0.0.1), so nothing leaves the machine in the local mode; a deployment sets
-``PROCTORLAKE_GATEWAY_ICE_INTERFACES`` to its public interface.
+ICE: ``ice_enforce_list`` is ``PROCTORLAKE_GATEWAY_ICE_INTERFACES`` (a deployment names its
+public interface). Its default ``lo`` does not keep media on loopback: Janus 1.1.2 gathers no
+candidate on a loopback interface, nothing matches, and libnice then gathers on every
+interface (checked in Janus's SDP on the 2-core machine: eth0's addresses only). Media between
+processes of one machine still stays on it (the kernel delivers to its own addresses).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ microphone joins the webcam chunk."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,13 +26,14 @@ def _rtp(payload: bytes, marker: bool, seq: int) -> bytes:
     return header + (1234).to_bytes(4, "big") + (42).to_bytes(4, "big") + payload
 
 
-def test_generated_config_keeps_the_gateway_on_loopback(tmp_path: Path) -> None:
+def test_generated_config_keeps_the_api_on_loopback_and_shares_media_loops(tmp_path: Path) -> None:
     settings = load_settings(
         {"PROCTORLAKE_HOME": str(tmp_path), "PROCTORLAKE_GATEWAY_PORT": "18090"}
     )
     paths = gateway.write_config(settings)
     main = paths.main_config.read_text()
     assert 'ice_enforce_list = "lo"' in main and 'rtp_port_range = "20000-20999"' in main
+    assert f"event_loops = {os.cpu_count() or 1}" in main
     http = (paths.config_dir / "janus.transport.http.jcfg").read_text()
     assert 'ip = "127.0.0.1"' in http and "port = 18090" in http and "admin_http = false" in http
     videoroom = (paths.config_dir / "janus.plugin.videoroom.jcfg").read_text()
