@@ -109,7 +109,7 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(request
     # machine's network; elsewhere on the machine's own addresses (it still stays on it).
     if not in_own_network_namespace() and own_network_namespace_possible():
         test_id = f"{request.path}::{request.node.name}"
-        done = run_in_own_network_namespace(test_id, timeout_s=900)
+        done = run_in_own_network_namespace(test_id, timeout_s=840)
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
         assert "1 passed" in done.stdout
         return
