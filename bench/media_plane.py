@@ -1,4 +1,4 @@
-"""The media plane under load: N exam pages publishing through the gateway for S seconds.
+"""The media plane under load: N exam sessions publishing through the gateway for S seconds.
 
 ``python bench/media_plane.py --sessions N --seconds S`` starts a private broker, the API, the
 media gateway (Janus), the webcam detectors, the lander, the gateway recorder and sampler in a
@@ -6,8 +6,8 @@ temp PROCTORLAKE_HOME, then the N publishers: the first ``--chromium-pages`` (de
 exam pages in one headless Chromium (a fake camera: one person, a second person from second 12
 for 28 s, looped), the rest are ``bench/webrtc_publisher.py``'s cheap publishers (aiortc,
 pre-encoded media: the same camera loop at 640x480 15 fps in three temporal layers, a
-1280x720 screen, Opus), all recorded by the server. A Chromium tab encodes live, about a third
-of a core per page here: eight of them starve the machine they measure. The publishers' CPU
+1280x720 screen, Opus), all recorded by the server. A Chromium tab encodes live, 0.2-0.35 of a
+core per page here: eight of them starve the machine they measure. The publishers' CPU
 is not counted in the gateway's (``publishers_cpu_s`` reports it). Printed last, one JSON
 object:
 

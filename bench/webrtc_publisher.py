@@ -1,9 +1,10 @@
 """Cheap WebRTC publishers for the media-plane bench: exam sessions that publish webcam, screen
 and microphone into their gateway room the way the exam page does, from pre-encoded media.
 
-A Chromium tab encodes its camera and screen live (about a third of a core per page here), so
-eight pages starve the 2-core machine that the bench measures. These publishers encode once, at
-start-up, and then only packetize, encrypt and send (aiortc, one process, one event loop):
+A Chromium tab encodes its camera and screen live (0.2-0.35 of a core per page here, measured
+in the bench), so eight pages starve the 2-core machine that the bench measures. These
+publishers encode once, at start-up, and then only packetize, encrypt and send (aiortc, one
+process, one event loop):
 - webcam 640x480 at 15 fps, VP8 in three temporal layers (libvpx ``ts_layering_mode=3``, the
   0-2-1-2 pattern of Chromium's ``L1T3``), the TID written into each RTP payload descriptor as
   Chromium does, so the gateway's sampler decodes the base layer alone as it does for a browser;
@@ -17,7 +18,8 @@ request at once, which is why the loop carries them.
 "token", "offset_s"}]}``, starts and publishes every session, prints one JSON line per session
 once its media connection is up (``{"session_id", "connected_at_ms"}``), and on a line
 ``stop`` on stdin hands every session in (closes the connection, ``POST /end``), printing
-``{"session_id", "closed_at_ms"}`` for each, then exits.
+``{"session_id", "closed_at_ms"}`` for each, then exits. ``PUBLISHER_LOG_LEVEL=DEBUG`` logs
+aiortc's ICE checks and SDP (to stderr, the bench's ``publishers.log``).
 """
 
 from __future__ import annotations
