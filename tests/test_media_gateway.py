@@ -1,12 +1,12 @@
 """The media gateway end to end, in headless Chromium, in a network namespace of its own.
 
 The exam page publishes its fake camera (a real face, a second person joining later), screen
-and microphone through
-Debian's Janus (VideoRoom). The gateway records it; the recorder rotates the recording every
-``PROCTORLAKE_CHUNK_SECONDS`` and stores it as chunks the batch path ingests; the sampler takes
-one frame a second from what the gateway received, and the detectors' incident reaches the
-proctor page, which watches the live webcam from the gateway. The gateway is then restarted
-mid-exam: the page reconnects by itself, a second segment chain begins after a recorded gap.
+and microphone through Debian's Janus (VideoRoom). The gateway records it; the recorder rotates
+the recording every ``PROCTORLAKE_CHUNK_SECONDS`` and stores it as chunks the batch path
+ingests; the sampler takes one frame a second from what the gateway received, and the
+detectors' incident reaches the proctor page, which watches the live webcam and screen from
+the gateway. The gateway is then restarted mid-exam: the page reconnects by itself, a second
+segment chain begins after a recorded gap.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from tests.fixtures.waiting import read_topic_to_end, wait_until
 ARTIFACTS = REPO_ROOT / ".artifacts" / "media_gateway"
 CAMERA = WebcamScript((Segment("present", 12.0), Segment("second_person", 28.0)))
 CHAINS = "document.getElementById('gateway-chains')"
-# Mean brightness of the proctor's live video, drawn into a canvas (0 = black).
-LIVE_BRIGHTNESS_JS = """
-(() => {
-  const video = document.getElementById('live');
+# Mean brightness of one of the proctor's live videos, drawn into a canvas (0 = black).
+BRIGHTNESS_JS = """
+((id) => {
+  const video = document.getElementById(id);
   if (!video.videoWidth) return 0;
   const canvas = document.createElement('canvas');
   canvas.width = video.videoWidth; canvas.height = video.videoHeight;
@@ -53,8 +53,13 @@ LIVE_BRIGHTNESS_JS = """
   let sum = 0;
   for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
   return sum / (pixels.length / 4) / 3;
-})()
-"""
+})"""
+LIVE_BRIGHTNESS_JS = f"{BRIGHTNESS_JS}('live')"
+SCREEN_BRIGHTNESS_JS = f"{BRIGHTNESS_JS}('live-screen')"
+LIVE_SIZES_JS = (
+    "['live', 'live-screen'].map((id) => document.getElementById(id))"
+    ".map((v) => [v.hidden, v.videoWidth, v.videoHeight])"
+)
 
 
 def _manifest(settings, sid) -> dict:
@@ -167,6 +172,12 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(request
         brightness = proctor.wait_for(
             f"(({LIVE_BRIGHTNESS_JS}) > 30) && ({LIVE_BRIGHTNESS_JS})", 60
         )
+        # ...and the live screen beside it: the page's shared screen, in its own element.
+        screen_brightness = proctor.wait_for(
+            f"(({SCREEN_BRIGHTNESS_JS}) > 30) && ({SCREEN_BRIGHTNESS_JS})", 60
+        )
+        # shown, webcam 640x480 (the fake camera), screen 1280x720 (the shared desktop)
+        assert proctor.evaluate(LIVE_SIZES_JS) == [[False, 640, 480], [False, 1280, 720]]
         proctor.screenshot(ARTIFACTS / "proctor_page_live_video.png")
 
         # At least one rotation on the first chain, then the gateway goes down and comes back.
@@ -242,5 +253,10 @@ def test_exam_through_the_gateway_recorded_sampled_watched_and_restarted(request
         for topic in (FRAMES_WEBCAM, FRAMES_SCREEN)
     }
     assert len(sampled[FRAMES_WEBCAM.name]) >= 10 and sampled[FRAMES_SCREEN.name]
-    figures = {"live_brightness": brightness, "gap_ms": gap_ms, "chunks": len(chunks)}
+    figures = {
+        "live_brightness": brightness,
+        "screen_brightness": screen_brightness,
+        "gap_ms": gap_ms,
+        "chunks": len(chunks),
+    }
     print(json.dumps(figures | {t: len(r) for t, r in sampled.items()}))

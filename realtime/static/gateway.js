@@ -147,7 +147,11 @@ async function publishToGateway(access, display, tracks) {
   return link;
 }
 
-// Subscribe to the publisher in `room` (the proctor page's live view); returns its stream.
+// The publisher's m-line of its screen (see publishToServer: webcam 0, screen 1, microphone 2).
+const SCREEN_FEED_MID = "1";
+
+// Subscribe to the publisher in `room` (the proctor page's live view); returns its webcam
+// (with the microphone) and its screen as two streams: one video element shows one track.
 async function watchFromGateway(access) {
   const { url, room, pin } = access;
   const link = new GatewayLink(url);
@@ -156,9 +160,15 @@ async function watchFromGateway(access) {
   const publisher = list.plugindata.data.participants.find((p) => p.publisher);
   if (!publisher) throw new Error("nobody is publishing in this session");
   const joined = await link.message({ request: "join", ptype: "subscriber", room, pin, feed: publisher.id });
+  // Which of the publisher's m-lines each of ours carries (Janus numbers its own).
+  const feedMid = new Map((joined.plugindata.data.streams || []).map((s) => [s.mid, s.feed_mid]));
   const pc = new RTCPeerConnection({ iceServers: [] });
   const stream = new MediaStream();
-  pc.addEventListener("track", (event) => stream.addTrack(event.track));
+  const screen = new MediaStream();
+  pc.addEventListener("track", (event) => {
+    const fromScreen = feedMid.get(event.transceiver.mid) === SCREEN_FEED_MID;
+    (fromScreen ? screen : stream).addTrack(event.track);
+  });
   await pc.setRemoteDescription(joined.jsep);
   await pc.setLocalDescription(await pc.createAnswer());
   await iceGathered(pc);
@@ -166,5 +176,5 @@ async function watchFromGateway(access) {
   link.pc = pc;
   const close = link.close.bind(link);
   link.close = () => { pc.close(); close(); };
-  return { link, stream };
+  return { link, stream, screen };
 }

@@ -99,6 +99,9 @@ async function watchLive() {
     const video = document.getElementById("live");
     video.srcObject = state.watching.stream;
     video.hidden = false;
+    const screen = document.getElementById("live-screen");
+    screen.srcObject = state.watching.screen;
+    screen.hidden = state.watching.screen.getVideoTracks().length === 0;  // none shared
   } catch (err) {
     note.textContent = `live video unavailable: ${err.message}`;
   }
@@ -107,9 +110,11 @@ async function watchLive() {
 function stopWatching() {
   if (state.watching) state.watching.link.close();
   state.watching = null;
-  const video = document.getElementById("live");
-  video.srcObject = null;
-  video.hidden = true;
+  for (const id of ["live", "live-screen"]) {
+    const video = document.getElementById(id);
+    video.srcObject = null;
+    video.hidden = true;
+  }
 }
 
 async function refresh() {
