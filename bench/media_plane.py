@@ -212,8 +212,6 @@ def run(
     from proctorlake.storage.object_store import manifest_key, open_object_store
     from realtime.api.auth import issue_token
 
-    camera_frames = render_webcam_frames(CAMERA, seed=5, fps=webcam_fps)
-    video = write_y4m(home / "camera.y4m", camera_frames, webcam_fps)
     start_broker(settings)
     (gateway_spec,) = [s for s in launchers.service_specs(settings) if s.name == "gateway"]
     janus_pid = launchers.start(settings, gateway_spec).pid
@@ -264,12 +262,13 @@ def run(
         ready.wait(30)
         pages = []
         lean = _start_lean_publishers(base, created[chromium_pages:], home, env)
+        if chromium_pages:  # one browser: at most PAGES_PER_BROWSER pages (checked in main)
+            camera = render_webcam_frames(CAMERA, seed=5, fps=webcam_fps)
+            video = write_y4m(home / "camera.y4m", camera, webcam_fps)
+            log = home / "chromium.log"
+            browsers.append(Chromium(home / "profile", video, log, extra_args=CHROMIUM_WEBRTC_ARGS))
         for number, session in enumerate(created[:chromium_pages]):  # as students arrive
-            if number % PAGES_PER_BROWSER == 0:
-                profile = home / f"profile-{len(browsers)}"
-                log = home / f"chromium-{len(browsers)}.log"
-                browsers.append(Chromium(profile, video, log, extra_args=CHROMIUM_WEBRTC_ARGS))
-            page = browsers[-1].open(
+            page = browsers[0].open(
                 f"{base}/exam#session={session['session_id']}&token={session['token']}"
             )
             pages.append(page)

@@ -5,7 +5,6 @@ microphone joins the webcam chunk."""
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -19,6 +18,7 @@ from proctorlake.services.gateway_recording import raw_recordings
 from proctorlake.services.gateway_sampling import LayerFilter, PendingFrames, Vp8Assembler
 from proctorlake.storage import gateway
 from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, parse_rtp_vp8
+from tests.fixtures.rtp_recording import vp8_frames
 
 
 def _rtp(payload: bytes, marker: bool, seq: int) -> bytes:
@@ -227,25 +227,8 @@ def test_a_webcam_recording_pairs_with_its_publishers_microphone_of_the_same_rot
     assert paired_microphone(video, [previous_rotation, other_publisher]) is None
 
 
-def _vp8_clip(count: int, gop: int) -> list[bytes]:
-    """Real VP8 frames (libvpx) of a moving gradient, a keyframe every ``gop``."""
-    codec = av.CodecContext.create("libvpx", "w")
-    codec.width, codec.height, codec.pix_fmt = 160, 120, "yuv420p"
-    codec.time_base = Fraction(1, 15)
-    codec.gop_size = gop
-    codec.options = {"deadline": "realtime", "lag-in-frames": "0", "keyint_min": str(gop)}
-    x = np.arange(160)[None, :, None]
-    packets: list[bytes] = []
-    for index in range(count):
-        pixels = ((x + 7 * index + np.zeros((120, 160, 3))) % 256).astype(np.uint8)
-        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
-        frame.pts = index
-        packets += [bytes(p) for p in codec.encode(frame)]
-    return packets + [bytes(p) for p in codec.encode(None)]
-
-
 def test_pending_frames_decode_only_what_a_sample_needs_to_the_same_picture() -> None:
-    clip = _vp8_clip(48, 16)
+    clip = [data for data, _ in vp8_frames(48, 16)]
     assert [i for i, p in enumerate(clip) if is_vp8_keyframe(p)] == [0, 16, 32]
     full = av.CodecContext.create("vp8", "r")
     expected = [full.decode(av.Packet(p))[0].to_ndarray() for p in clip]
@@ -264,7 +247,7 @@ def test_pending_frames_decode_only_what_a_sample_needs_to_the_same_picture() ->
 
 
 def test_pending_frames_before_any_keyframe_are_refused_not_published() -> None:
-    clip = _vp8_clip(20, 16)
+    clip = [data for data, _ in vp8_frames(20, 16)]
     decoder = av.CodecContext.create("vp8", "r")
     pending = PendingFrames()
     for data in clip[1:4]:  # joined mid-stream: no keyframe yet
