@@ -15,7 +15,14 @@ from proctorlake.core.policy import ExamPolicy, ExamPolicyError
 from proctorlake.core.settings import load_settings
 from proctorlake.core.vocabulary import RecordingMode
 from proctorlake.services.gateway_recording import raw_recordings
-from proctorlake.services.gateway_sampling import LayerFilter, PendingFrames, Vp8Assembler
+from proctorlake.services.gateway_sampling import (
+    KEYFRAME_EARLY_S,
+    SAMPLE_EVERY_S,
+    LayerFilter,
+    PendingFrames,
+    Vp8Assembler,
+    sample_now,
+)
 from proctorlake.storage import gateway
 from proctorlake.storage.rtp_vp8 import is_vp8_keyframe, parse_rtp_vp8
 from tests.fixtures.rtp_recording import vp8_frames
@@ -257,3 +264,42 @@ def test_pending_frames_before_any_keyframe_are_refused_not_published() -> None:
     pending.add(clip[16], keyframe=True)
     picture, decoded, refused = pending.decode_latest(decoder)
     assert picture is not None and (decoded, refused) == (1, 0)
+
+
+def test_a_keyframe_just_before_a_sample_is_due_is_taken_as_the_sample() -> None:
+    assert sample_now(now=10.0, due=10.0, keyframe=False)
+    assert not sample_now(now=9.9, due=10.0, keyframe=False)
+    assert sample_now(now=9.6, due=10.0, keyframe=True)
+    assert not sample_now(now=9.4, due=10.0, keyframe=True)
+
+
+def _sampling_schedule(keyframes: str, early: bool) -> tuple[int, int, float]:
+    """Samples taken, frames decoded and the longest gap between samples over 120 s of a
+    15 fps camera's base layer, as TrackSampler schedules them (``due`` moves a second a
+    sample). ``keyframes``: every 16 frames (the bench's publisher) or on the room's request
+    each second, answered a little late (Chromium): a keyframe restarts the layer pattern."""
+    due, samples, decoded, waiting, since, last, longest = 0.0, 0, 0, 0, 0, 0.0, 0.0
+    next_request = 1.02
+    for index in range(120 * 15):
+        now = index / 15
+        keyframe = index % 16 == 0 if keyframes == "gop16" else index == 0 or now >= next_request
+        if keyframe:
+            since, next_request = 0, next_request + 1.02 * (now >= next_request)
+        base, since = since % 4 == 0, since + 1
+        if not base:
+            continue
+        waiting = 1 if keyframe else waiting + 1
+        if sample_now(now, due, keyframe) if early else now >= due:
+            samples, decoded, waiting = samples + 1, decoded + waiting, 0
+            longest, last = max(longest, now - last), now
+            due = max(due + SAMPLE_EVERY_S, now)
+    return samples, decoded, longest
+
+
+@pytest.mark.parametrize("keyframes", ["gop16", "requested"])
+def test_keyframe_samples_keep_one_a_second_and_decode_less(keyframes: str) -> None:
+    samples, decoded, longest_gap = _sampling_schedule(keyframes, early=True)
+    _, decoded_at_due_times, _ = _sampling_schedule(keyframes, early=False)
+    assert 119 <= samples <= 121
+    assert longest_gap <= 1 + KEYFRAME_EARLY_S
+    assert decoded <= 0.8 * decoded_at_due_times  # 222 against 292, 242 against 308
