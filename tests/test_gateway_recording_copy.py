@@ -1,20 +1,32 @@
 """The recorder stores what decodes of a raw recording without decoding it: a ``.mjr`` of real
-VP8 frames (one packet lost on the way, the recording starting mid-stream) goes through
-Debian's ``janus-pp-rec`` and the recorder, and the stored chunk decodes from end to end."""
+VP8 frames (one packet lost on the way, the recording starting mid-stream) goes through the
+recorder, and the stored chunk decodes from end to end. Debian's ``janus-pp-rec`` is the
+reference for what a chunk holds: the same frames, times and bytes as its WebM of the same
+recording, and the same microphone packets as its Opus file."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import av
 import pytest
 
 from proctorlake.core.settings import Settings
 from proctorlake.services.gateway_recording import ROOM_FILE, collect_session
-from proctorlake.storage import gateway
+from proctorlake.storage import gateway, mjr
 from proctorlake.storage.object_store import manifest_key, open_object_store
-from proctorlake.storage.rtp_vp8 import parse_rtp_vp8
-from tests.fixtures.rtp_recording import rtp_packets, vp8_frames, write_mjr
+from proctorlake.storage.rtp_opus import opus_packets
+from proctorlake.storage.rtp_vp8 import decodable_frames, parse_rtp_vp8
+from proctorlake.storage.webm_chunks import write_chunk
+from tests.fixtures.rtp_recording import (
+    opus_rtp_packets,
+    opus_tone,
+    rtp_packets,
+    vp8_frames,
+    write_mjr,
+)
 
 SESSION = "s-copy-1"
 STARTED_MS = 1_700_000_000_000
@@ -81,3 +93,41 @@ def test_the_stored_chunk_holds_exactly_the_frames_that_decode(
     with av.open(str(chunk)) as container:
         decoded = [f.pts for f in container.decode(video=0)]  # raises on a broken frame
     assert decoded == [(i - 10) * 100 for i in expected]
+
+
+JANUS_PP_REC = "/usr/bin/janus-pp-rec"  # Debian's janus-tools, installed by scripts/setup.sh
+
+
+def _packets(path: Path, kind: str) -> list[tuple[int, bytes]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0] if kind == "video" else container.streams.audio[0]
+        return [(p.pts, bytes(p)) for p in container.demux(stream) if p.size]
+
+
+def test_a_chunk_holds_what_janus_pp_rec_makes_of_the_same_recording(tmp_path: Path) -> None:
+    packets = rtp_packets(vp8_frames(30, gop=10, fps=FPS), fps=FPS, mtu_payload=200)
+    first_recorded = packets.index(
+        next(p for p in packets if parse_rtp_vp8(p).timestamp > 123_456 + 2 * 9_000)
+    )
+    video = write_mjr(tmp_path / "video.mjr", packets[first_recorded:])  # from frame 3 on
+    audio = write_mjr(tmp_path / "audio.mjr", opus_rtp_packets(opus_tone(2.0)), codec="opus")
+    for raw, made in ((video, "pp.webm"), (audio, "pp.opus")):
+        subprocess.run(
+            [JANUS_PP_REC, str(raw), str(tmp_path / made)], check=True, capture_output=True
+        )
+
+    chunk = tmp_path / "chunk.webm"
+    frames = decodable_frames(mjr.rtp_packets(video))
+    written = write_chunk(chunk, frames, opus_packets(mjr.rtp_packets(audio)), 0.0)
+
+    reference = _packets(tmp_path / "pp.webm", "video")
+    assert len(reference) == 27  # frames 3-29: janus-pp-rec writes the two before the keyframe too
+    keyframe_pts = reference[7][0]  # frame 10
+    expected = [(pts - keyframe_pts, data) for pts, data in reference[7:]]
+    assert _packets(chunk, "video") == expected
+    assert written is not None and written.skipped_s == pytest.approx(keyframe_pts / 1000)
+    # The microphone: the same Opus packets in the same order (janus-pp-rec writes Ogg).
+    heard = [data for _, data in _packets(chunk, "audio")]
+    reference_sound = [data for _, data in _packets(tmp_path / "pp.opus", "audio")]
+    # Sound before the chunk's first frame (its keyframe, 0.7 s in: 35 packets) is left out.
+    assert heard and heard == reference_sound[35:]

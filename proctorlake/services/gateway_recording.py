@@ -7,8 +7,9 @@ the object layout the MediaRecorder upload already fills, so Dagster picks them 
 - a recording is rotated (VideoRoom ``enable_recording`` off, then on) two seconds before it is
   ``chunk_seconds`` old, so no chunk is longer than one analysis chunk;
 - a closed ``.mjr`` (rotated, its publisher left, or the gateway died: no Janus holds it open,
-  :func:`~proctorlake.storage.gateway.files_held_open`) is post-processed by ``janus-pp-rec``
-  into WebM, stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the
+  :func:`~proctorlake.storage.gateway.files_held_open`) is muxed into WebM from the packets
+  Janus recorded (:func:`~proctorlake.storage.webm_chunks.write_chunk`, what ``janus-pp-rec``
+  does, without its three processes a chunk), stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the
   manifest with the publisher id as its ``chain``, and its raw file is deleted;
 - a publisher that reconnects (new PeerConnection, new publisher id) starts a new chain; the
   silence before it is the chunk's ``gap_before_ms`` (:func:`number_chunks`, the upload's rule);
@@ -30,10 +31,8 @@ import json
 import logging
 import re
 import shutil
-import subprocess
 import time
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,15 +45,16 @@ from proctorlake.storage import gateway, mjr
 from proctorlake.storage.manifests import number_chunks, update_manifest
 from proctorlake.storage.object_store import chunk_key, open_object_store
 from proctorlake.storage.private_files import write_private_file
-from proctorlake.storage.rtp_vp8 import VIDEO_CLOCK_HZ, FrameCheck, decodable_frames
+from proctorlake.storage.rtp_opus import OpusPacket, opus_packets
+from proctorlake.storage.rtp_vp8 import decodable_frames
 from proctorlake.storage.scratch import session_scratch
+from proctorlake.storage.webm_chunks import write_chunk
 
 log = logging.getLogger(__name__)
 
-PP_REC = "/usr/bin/janus-pp-rec"
 ROOM_FILE = "room.json"
 UNREADABLE_SUFFIX = ".unreadable"
-"""A raw recording janus-pp-rec or the decoder refused is renamed to this and left alone."""
+"""A raw recording that could not be read is renamed to this and left alone."""
 ROOM_EXISTS = 427  # VideoRoom's JANUS_VIDEOROOM_ERROR_ROOM_EXISTS
 NO_SUCH_ROOM = 426
 ROTATE_EARLY_S = 2.0
@@ -299,103 +299,6 @@ def paired_microphone(video: RawRecording, audio: list[RawRecording]) -> RawReco
     return nearest
 
 
-@dataclass(frozen=True)
-class DecodableCopy:
-    """What :func:`decodable_copy` kept: where its first keyframe lay (seconds after the
-    recording's first packet), how long the copy plays and how many frames it holds."""
-
-    skipped_s: float
-    duration_s: float
-    frame_count: int
-
-
-def decodable_copy(
-    source: Path, target: Path, frames: list[FrameCheck] | None = None
-) -> DecodableCopy | None:
-    """Copy the WebM's decodable frames, timestamps shifted to start at its first keyframe;
-    None when nothing is decodable.
-
-    A rotated recording starts mid-stream (Janus writes every packet from the rotation on),
-    and a frame that lost a packet on the way cannot be decoded, nor can what follows it until
-    the next keyframe (the room asks for one every second): those are left out, so every
-    chunk decodes from end to end, and the gap they leave shows in the frame timestamps.
-    Which frames decode is read from the raw recording's sequence numbers (``frames``, see
-    :func:`~proctorlake.storage.rtp_vp8.decodable_frames`) when they line up with the WebM's
-    frames, so nothing is decoded; otherwise every frame is decoded to find out.
-    The copy's duration is measured on the same pass (as :func:`~proctorlake.storage.video.probe`
-    measures it: first to last frame plus one frame interval), so no chunk is decoded twice."""
-    with av.open(str(source)) as src, av.open(str(target), "w", format="webm") as out:
-        video = src.streams.video[0]
-        packets = [p for p in src.demux(video) if p.pts is not None and p.size]
-        keep = _kept_by_sequence_numbers(packets, frames, video.time_base)
-        if keep is None:
-            log.info("%s: frames not lined up with the raw recording; decoding to check", source)
-            keep = _kept_by_decoding(packets, video.codec_context.name)
-        stream = out.add_stream_from_template(video)
-        first_pts = packets[0].pts if packets else None
-        keyframe_pts = last_pts = None
-        count = 0
-        for packet, kept in zip(packets, keep, strict=True):
-            if not kept:
-                continue
-            keyframe_pts = packet.pts if keyframe_pts is None else keyframe_pts
-            packet.pts -= keyframe_pts
-            packet.dts = packet.pts
-            last_pts = packet.pts if last_pts is None else max(last_pts, packet.pts)
-            count += 1
-            packet.stream = stream
-            out.mux(packet)
-        if keyframe_pts is None or last_pts is None or first_pts is None:
-            return None
-        span = float(last_pts * video.time_base)
-        interval = span / (count - 1) if count > 1 and span > 0 else 1.0
-        return DecodableCopy(
-            skipped_s=float((keyframe_pts - first_pts) * video.time_base),
-            duration_s=round(span + interval, 3),
-            frame_count=count,
-        )
-
-
-FRAME_TIME_TOLERANCE_MS = 1.5
-"""``janus-pp-rec`` rounds each frame's RTP time (90 kHz) to the WebM's milliseconds."""
-
-
-def _kept_by_sequence_numbers(
-    packets: list[av.Packet], frames: list[FrameCheck] | None, time_base: Fraction
-) -> list[bool] | None:
-    """Which WebM frames decode, from the raw recording's frame checks; None when the two do not
-    line up frame for frame (same count, same times), so the caller decodes instead."""
-    if not frames or len(frames) != len(packets):
-        return None
-    for packet, frame in zip(packets, frames, strict=True):
-        webm_ms = float((packet.pts - packets[0].pts) * time_base) * 1000
-        rtp_ms = (frame.timestamp - frames[0].timestamp) * 1000 / VIDEO_CLOCK_HZ
-        if abs(webm_ms - rtp_ms) > FRAME_TIME_TOLERANCE_MS:
-            return None
-    return [frame.decodable for frame in frames]
-
-
-def _kept_by_decoding(packets: list[av.Packet], codec: str) -> list[bool]:
-    """Which frames decode, found by decoding them all (a keyframe starts, an error stops
-    until the next keyframe)."""
-    decoder = av.CodecContext.create(codec, "r")
-    keep = []
-    broken = True  # until a keyframe decodes
-    for packet in packets:
-        if broken and not packet.is_keyframe:
-            keep.append(False)
-            continue
-        try:
-            decoder.decode(packet)
-        except av.error.FFmpegError:
-            broken = True
-            keep.append(False)
-            continue
-        broken = False
-        keep.append(True)
-    return keep
-
-
 def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
     """An erased session's room is destroyed (nothing more is recorded) and whatever Janus
     wrote since the erasure is deleted unread."""
@@ -404,73 +307,16 @@ def _discard_erased(settings: Settings, session_id: str, folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _post_process(recording: RawRecording, target: Path) -> None:
-    """``janus-pp-rec``: a raw ``.mjr`` into a playable file (WebM for VP8, Ogg for Opus)."""
-    done = subprocess.run(
-        [PP_REC, str(recording.path), str(target)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0 or not target.exists():
-        raise GatewayRecordingError(
-            f"janus-pp-rec failed on {recording.path.name}: {done.stderr.strip()[-500:]}"
-        )
-
-
-def with_microphone(video_webm: Path, opus: Path, offset_s: float, target: Path) -> bool:
-    """``video_webm`` with the Opus track of ``opus`` added, shifted by ``offset_s`` (where the
-    microphone's first packet lies on the video's clock); sound before the video's first
-    frame is left out. A microphone that starts after the video keeps its offset in the
-    timestamps, but ``video.read_audio`` reads samples from the video's start (browser
-    recordings start both tracks together), so that lag (tens of ms: both streams open in the
-    same publish) shifts what VAD reports. False (and no ``target``) when the microphone file
-    has no packet."""
-    with av.open(str(video_webm)) as video_in, av.open(str(opus)) as audio_in:
-        if not audio_in.streams.audio:
-            return False
-        audio = audio_in.streams.audio[0]
-        with av.open(str(target), "w", format="webm") as out:
-            video_out = out.add_stream_from_template(video_in.streams.video[0])
-            audio_out = out.add_stream_from_template(audio)
-            for packet in video_in.demux(video_in.streams.video[0]):
-                if packet.size:
-                    packet.stream = video_out
-                    out.mux(packet)
-            shift = round(offset_s / audio.time_base)
-            first_pts = None
-            for packet in audio_in.demux(audio):
-                if packet.pts is None or packet.size == 0:
-                    continue
-                first_pts = packet.pts if first_pts is None else first_pts
-                pts = packet.pts - first_pts + shift
-                if pts < 0:
-                    continue
-                packet.pts = packet.dts = pts
-                packet.stream = audio_out
-                out.mux(packet)
-    if first_pts is None:
-        target.unlink(missing_ok=True)
-        return False
-    return True
-
-
-def _add_microphone(webm: Path, microphone: RawRecording, video_start_us: int, tmp: Path) -> None:
-    """Mux the microphone into the chunk in place. A microphone recording that cannot be read
-    costs only the sound: the chunk is stored without it, and the raw file is kept beside the
-    others (renamed) for a person to look at."""
-    heard_us = first_packet_us(microphone.path)
-    if heard_us is None:
-        return  # the microphone sent nothing (muted device, denied permission)
-    opus, muxed = tmp / "microphone.opus", tmp / "chunk-with-microphone.webm"
+def _microphone_packets(microphone: RawRecording) -> list[OpusPacket]:
+    """The microphone's Opus packets. One that cannot be read costs only the sound: the chunk
+    is stored without it, and the raw file is kept beside the others (renamed) for a person
+    to look at."""
     try:
-        _post_process(microphone, opus)
-        if with_microphone(webm, opus, (heard_us - video_start_us) / 1e6, muxed):
-            muxed.replace(webm)
-    except (GatewayRecordingError, av.error.FFmpegError, OSError) as exc:
+        return opus_packets(mjr.rtp_packets(microphone.path))
+    except (mjr.MjrFormatError, OSError) as exc:
         log.warning("%s: webcam chunk stored without its microphone (%s)", microphone.path, exc)
         microphone.path.rename(microphone.path.with_suffix(UNREADABLE_SUFFIX))
+        return []
 
 
 def _store(
@@ -483,18 +329,20 @@ def _store(
     started_us = first_packet_us(recording.path)
     if started_us is None:
         return None  # the recorder opened but no packet ever came
+    sound: list[OpusPacket] = []
+    heard_us = None
+    if microphone is not None and (heard_us := first_packet_us(microphone.path)) is not None:
+        sound = _microphone_packets(microphone)  # none: a muted device, a denied permission
     with session_scratch(settings, "gateway", room.session_id) as tmp:
-        raw_webm, webm = tmp / "raw.webm", tmp / "chunk.webm"
-        _post_process(recording, raw_webm)
+        webm = tmp / "chunk.webm"
         try:
             frames = decodable_frames(mjr.rtp_packets(recording.path))
-            copy = decodable_copy(raw_webm, webm, frames)
-        except (av.error.FFmpegError, mjr.MjrFormatError) as exc:
+            offset_s = (heard_us - started_us) / 1e6 if heard_us is not None else 0.0
+            copy = write_chunk(webm, frames, sound, offset_s)
+        except (av.error.FFmpegError, mjr.MjrFormatError, ValueError) as exc:
             raise GatewayRecordingError(f"{recording.path.name} is unreadable: {exc}") from exc
         if copy is None:
             return None  # no keyframe ever came: nothing decodable was recorded
-        if microphone is not None:
-            _add_microphone(webm, microphone, started_us + round(copy.skipped_s * 1e6), tmp)
         start_ms = max(0, started_us // 1000 + round(copy.skipped_s * 1000) - room.started_at_ms)
         end_ms = start_ms + max(1, round(copy.duration_s * 1000))
         key = chunk_key(room.session_id, track, start_ms, "webm")

@@ -1,7 +1,7 @@
 """VP8 over RTP (RFC 3550, RFC 7741): the packet fields the gateway's sampler and recorder read.
 
-The sampler reassembles the frames Janus forwards; the recorder tells, from the sequence
-numbers of the packets Janus recorded, which frames decode without decoding any of them
+The sampler reassembles the frames Janus forwards; the recorder reassembles the frames Janus
+recorded and tells, from their sequence numbers, which decode without decoding any of them
 (:func:`decodable_frames`): a frame that lost a packet, and every frame after it until the next
 whole keyframe, do not.
 """
@@ -9,10 +9,10 @@ whole keyframe, do not.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-SEQ_SPACE = 1 << 16
-TS_SPACE = 1 << 32
+from proctorlake.storage.rtp import SEQ_SPACE, TS_SPACE, payload_bounds, unwrap
+
 VIDEO_CLOCK_HZ = 90_000
 """The RTP clock of video (RFC 7741): timestamps count 1/90,000 s."""
 
@@ -32,18 +32,14 @@ class RtpVp8Packet:
 
 def parse_rtp_vp8(packet: bytes) -> RtpVp8Packet | None:
     """The fields of one VP8 RTP packet; None for what is not an RTP packet."""
-    if len(packet) < 12 or packet[0] >> 6 != 2:
+    bounds = payload_bounds(packet)
+    if bounds is None:
         return None
+    offset, end = bounds
     ssrc = int.from_bytes(packet[8:12], "big")
     seq = int.from_bytes(packet[2:4], "big")
     timestamp = int.from_bytes(packet[4:8], "big")
     marker = bool(packet[1] & 0x80)
-    offset = 12 + 4 * (packet[0] & 0x0F)
-    if packet[0] & 0x10:  # header extension: 4 bytes, then its length in 32-bit words
-        if len(packet) < offset + 4:
-            return None
-        offset += 4 + 4 * int.from_bytes(packet[offset + 2 : offset + 4], "big")
-    end = len(packet) - (packet[-1] if packet[0] & 0x20 else 0)  # padding
     if offset >= end:
         return RtpVp8Packet(ssrc, seq, timestamp, marker, False, b"")
     descriptor = packet[offset]
@@ -72,20 +68,23 @@ def is_vp8_keyframe(frame: bytes) -> bool:
 
 @dataclass(frozen=True)
 class FrameCheck:
-    """One frame as ``janus-pp-rec`` writes it: its RTP timestamp (unwrapped), whether it is a
-    keyframe and whether it decodes (whole, and everything it refers to decoded)."""
+    """One recorded frame: its RTP timestamp (unwrapped), whether it is a keyframe, whether it
+    decodes (whole, and everything it refers to decoded) and, when it does, its bytes."""
 
     timestamp: int
     keyframe: bool
     decodable: bool
+    data: bytes = field(default=b"", repr=False)
 
 
-def _unwrap(value: int, reference: int, space: int) -> int:
-    """``value`` (modulo ``space``) placed nearest to the unwrapped ``reference``."""
-    delta = (value - reference) % space
-    if delta >= space // 2:
-        delta -= space
-    return reference + delta
+def vp8_frame_size(keyframe: bytes) -> tuple[int, int]:
+    """Width and height from a keyframe's header (RFC 6386 9.1: after the 3-byte frame tag and
+    the start code, two 14-bit sizes)."""
+    if len(keyframe) < 10 or keyframe[3:6] != b"\x9d\x01\x2a":
+        raise ValueError("not a VP8 keyframe")
+    width = int.from_bytes(keyframe[6:8], "little") & 0x3FFF
+    height = int.from_bytes(keyframe[8:10], "little") & 0x3FFF
+    return width, height
 
 
 def decodable_frames(packets: Iterable[bytes]) -> list[FrameCheck]:
@@ -109,8 +108,8 @@ def decodable_frames(packets: Iterable[bytes]) -> list[FrameCheck]:
             ssrc, seq_ref, ts_ref = packet.ssrc, packet.seq, packet.timestamp
         if packet.ssrc != ssrc:
             continue
-        seq = seq_ref = _unwrap(packet.seq, seq_ref, SEQ_SPACE)
-        ts_ref = _unwrap(packet.timestamp, ts_ref, TS_SPACE)
+        seq = seq_ref = unwrap(packet.seq, seq_ref, SEQ_SPACE)
+        ts_ref = unwrap(packet.timestamp, ts_ref, TS_SPACE)
         if seq not in seen:
             seen[seq] = packet
             timestamps[seq] = ts_ref
@@ -128,7 +127,8 @@ def decodable_frames(packets: Iterable[bytes]) -> list[FrameCheck]:
         keyframe = first.starts_frame and is_vp8_keyframe(first.data)
         follows = last_seq is not None and all(s in seen for s in range(last_seq + 1, seqs[0]))
         decodable = whole and (keyframe or (chain_ok and follows))
-        checks.append(FrameCheck(timestamp, keyframe, decodable))
+        data = b"".join(seen[seq].data for seq in seqs) if decodable else b""
+        checks.append(FrameCheck(timestamp, keyframe, decodable, data))
         chain_ok = decodable
         last_seq = seqs[-1]
     return checks
