@@ -15,15 +15,15 @@ object:
   chunks stored in the object layout;
 - ``frames_sampled_per_session_s``: webcam frames the sampler published to ``frames.webcam``
   per session and second of publishing;
-- ``gateway_cpu_s_per_session_s`` (Janus + recorder with its ``janus-pp-rec`` children +
-  sampler, from /proc, over the S seconds and then the storing of every session's last
-  chunks) and ``sessions_per_core`` = 1 / that: a short run weighs each session's last store
-  as if exams lasted S seconds;
+- ``gateway_cpu_s_per_session_s`` (Janus + recorder (its children too) + sampler, from
+  /proc, over the S seconds and then the storing of every session's last chunks) and
+  ``sessions_per_core`` = 1 / that: a short run weighs each session's last store as if exams
+  lasted S seconds;
 - ``steady_sessions_per_core``: the same over the S seconds alone (with the rotations and
   stores that fall in them, one per ``--chunk-seconds``), what a gateway carries in the
   middle of long exams;
-- ``cpu_s_per_session_s_by_process``: the same CPU split into Janus, the recorder (with its
-  ``janus-pp-rec`` children) and the sampler;
+- ``cpu_s_per_session_s_by_process``: the same CPU split into Janus, the recorder and the
+  sampler;
 - ``alert_p99_ms``: the proctors' SSE ``multiple_faces`` alert minus the capture time of the
   sampled frame that opened it (the WebRTC transit before the sampler is not in it).
 """
@@ -352,9 +352,7 @@ def run(
             # Where the gateway's CPU went in the window, per session-second.
             "cpu_s_per_session_s_by_process": {
                 name: round(part / (sessions * seconds), 4)
-                for name, part in zip(
-                    ("janus", "recorder_and_pp_rec", "sampler"), parts, strict=True
-                )
+                for name, part in zip(("janus", "recorder", "sampler"), parts, strict=True)
             },
         }
     finally:

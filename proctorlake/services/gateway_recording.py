@@ -9,8 +9,9 @@ the object layout the MediaRecorder upload already fills, so Dagster picks them 
 - a closed ``.mjr`` (rotated, its publisher left, or the gateway died: no Janus holds it open,
   :func:`~proctorlake.storage.gateway.files_held_open`) is muxed into WebM from the packets
   Janus recorded (:func:`~proctorlake.storage.webm_chunks.write_chunk`, what ``janus-pp-rec``
-  does, without its three processes a chunk), stored as ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the
-  manifest with the publisher id as its ``chain``, and its raw file is deleted;
+  does, without its three processes a chunk), stored as
+  ``sessions/{id}/{track}/{chunk_start_ms:012d}.webm``, listed in the manifest with the
+  publisher id as its ``chain``, and its raw file is deleted;
 - a publisher that reconnects (new PeerConnection, new publisher id) starts a new chain; the
   silence before it is the chunk's ``gap_before_ms`` (:func:`number_chunks`, the upload's rule);
 - the microphone (an Opus ``.mjr`` of the same publisher, rotated with the video) is muxed into
