@@ -42,8 +42,8 @@ def run_sampler(settings: Settings, stop: threading.Event) -> None:
 
     One thread does it all: between passes (one a second) it waits on every track's socket at
     once and hands each packet to its track (:meth:`TrackSampler.receive`), decoding and
-    publishing included. A pass's requests to the gateway take milliseconds; meanwhile the
-    packets wait in the sockets' buffers."""
+    publishing included; a track that fails is logged and the others go on. A pass's requests
+    to the gateway take milliseconds; meanwhile the packets wait in the sockets' buffers."""
     producer = make_producer(settings)
     samplers: dict[str, list[TrackSampler]] = {}
     selector = selectors.DefaultSelector()
@@ -51,7 +51,7 @@ def run_sampler(settings: Settings, stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             for key, _ in selector.select(max(0.0, next_pass - time.monotonic())):
-                key.data.receive()
+                _receive(key.data)
             if time.monotonic() < next_pass:
                 continue
             next_pass = time.monotonic() + PASS_INTERVAL_S
@@ -101,6 +101,13 @@ def _sampler_pass(
                     )
         except (gateway.GatewayError, urllib.error.URLError, OSError) as exc:
             log.warning("sampler pass on %s failed: %s", room.session_id, exc)
+
+
+def _receive(sampler: TrackSampler) -> None:
+    try:
+        sampler.receive()
+    except Exception:  # one track's fault (a sample not published) must not stop the others
+        log.exception("sampling %s %s failed", sampler.room.session_id, sampler.sampling.track)
 
 
 def _webcam(tracks: list[TrackSampler]) -> TrackSampler:
