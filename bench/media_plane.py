@@ -334,7 +334,7 @@ def run(
             "published_seconds_min": round(min(published_s), 2),
             "published": published,
             "recorded_seconds_min": min(recorded),
-            "recorded_seconds_median": statistics.median(recorded),
+            "recorded_seconds_median": round(statistics.median(recorded), 3),
             "frames_sampled_per_session_s": round(
                 statistics.mean(frames.values()) / statistics.mean(published_s), 3
             ),
