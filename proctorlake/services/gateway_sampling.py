@@ -32,12 +32,8 @@ from proctorlake.storage.object_store import (
     live_thumbnail_key,
     open_object_store,
 )
-from proctorlake.storage.rtp_vp8 import (
-    TS_SPACE,
-    VIDEO_CLOCK_HZ,
-    is_vp8_keyframe,
-    parse_rtp_vp8,
-)
+from proctorlake.storage.rtp import TS_SPACE
+from proctorlake.storage.rtp_vp8 import VIDEO_CLOCK_HZ, is_vp8_keyframe, parse_rtp_vp8
 
 SAMPLE_EVERY_S = 1.0
 """One webcam frame a second: the rate the detectors and the temporal rules are built for."""

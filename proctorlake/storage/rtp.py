@@ -3,6 +3,8 @@ placed on an unwrapped line. Shared by the VP8 and Opus readers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 SEQ_SPACE = 1 << 16
 TS_SPACE = 1 << 32
 
@@ -27,3 +29,23 @@ def unwrap(value: int, reference: int, space: int) -> int:
     if delta >= space // 2:
         delta -= space
     return reference + delta
+
+
+def first_source(packets: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
+    """(sequence number, timestamp, packet) of each RTP packet from the first source (SSRC) in
+    ``packets``, both numbers unwrapped (a recording outlasts their 16 and 32 bits); what is
+    not RTP and other sources (``janus-pp-rec`` drops them too) are left out."""
+    ssrc = None
+    seq_ref = ts_ref = 0
+    for packet in packets:
+        if payload_bounds(packet) is None:
+            continue
+        if ssrc is None:
+            ssrc = packet[8:12]
+            seq_ref = int.from_bytes(packet[2:4], "big")
+            ts_ref = int.from_bytes(packet[4:8], "big")
+        if packet[8:12] != ssrc:
+            continue
+        seq_ref = unwrap(int.from_bytes(packet[2:4], "big"), seq_ref, SEQ_SPACE)
+        ts_ref = unwrap(int.from_bytes(packet[4:8], "big"), ts_ref, TS_SPACE)
+        yield seq_ref, ts_ref, packet

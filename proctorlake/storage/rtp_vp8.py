@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from proctorlake.storage.rtp import SEQ_SPACE, TS_SPACE, payload_bounds, unwrap
+from proctorlake.storage.rtp import first_source, payload_bounds
 
 VIDEO_CLOCK_HZ = 90_000
 """The RTP clock of video (RFC 7741): timestamps count 1/90,000 s."""
@@ -96,23 +96,13 @@ def decodable_frames(packets: Iterable[bytes]) -> list[FrameCheck]:
     keyframe or follows a decodable frame with no sequence number missing in between (a lost
     packet there may have been a whole frame that this one refers to). Padding-only packets
     hold sequence numbers too, so they are counted as received, but make no frame."""
-    ssrc = None
     seen: dict[int, RtpVp8Packet] = {}
-    seq_ref = ts_ref = 0
     timestamps: dict[int, int] = {}
-    for raw in packets:
+    for seq, timestamp, raw in first_source(packets):
         packet = parse_rtp_vp8(raw)
-        if packet is None:
-            continue
-        if ssrc is None:
-            ssrc, seq_ref, ts_ref = packet.ssrc, packet.seq, packet.timestamp
-        if packet.ssrc != ssrc:
-            continue
-        seq = seq_ref = unwrap(packet.seq, seq_ref, SEQ_SPACE)
-        ts_ref = unwrap(packet.timestamp, ts_ref, TS_SPACE)
-        if seq not in seen:
+        if packet is not None and seq not in seen:
             seen[seq] = packet
-            timestamps[seq] = ts_ref
+            timestamps[seq] = timestamp
     by_time: dict[int, list[int]] = {}
     for seq in sorted(seen):
         if seen[seq].data:
