@@ -104,3 +104,16 @@ def test_opus_packets_come_in_sequence_order_from_the_first_source_once() -> Non
         OpusPacket(4_294_967_296, b"b"),
         OpusPacket(4_294_968_256, b"c"),
     ]
+
+
+def test_a_screen_share_resized_mid_chunk_decodes_at_each_size(tmp_path: Path) -> None:
+    # A shared window resized: the browser sends a keyframe at the new size. The chunk's header
+    # carries the first size; each frame decodes at its own.
+    before = vp8_frames(10, gop=5, fps=FPS, size=(96, 64))
+    after = vp8_frames(10, gop=5, fps=FPS, size=(128, 96))
+    frames = decodable_frames(rtp_packets(before + after, fps=FPS))
+    assert write_chunk(tmp_path / "chunk.webm", frames) is not None
+    with av.open(str(tmp_path / "chunk.webm")) as chunk:
+        sizes = [(f.width, f.height) for f in chunk.decode(video=0)]
+    assert sizes == [(96, 64)] * 10 + [(128, 96)] * 10
+    assert probe(tmp_path / "chunk.webm").frame_count == 20
