@@ -41,8 +41,11 @@ SAMPLE_WIDTH = 640
 """The width the exam page sends its frames at (the detectors scale to their own width)."""
 VP8_PAYLOAD_TYPE = 96
 RECEIVE_BUFFER_BYTES = 1 << 20
-"""Room for the packets that come while the sampler's one thread decodes a sample or asks the
-gateway something (the kernel's default, ~200 kB, holds a fifth of a second of a screen)."""
+"""Room for the packets that come while the sampler's one thread decodes a sample, asks the
+gateway something or waits on Kafka: ~10 s of an 800 kbit/s webcam (the kernel's default,
+~200 kB, holds ~2 s). The kernel caps it at ``net.core.rmem_max``."""
+PACKETS_PER_TURN = 256
+"""At most this many packets are taken from one socket before the others get their turn."""
 
 
 @dataclass
@@ -255,9 +258,10 @@ class TrackSampler:
         self.sock.close()
 
     def receive(self) -> int:
-        """Take every packet waiting on the socket (it does not block); returns how many."""
+        """Take the packets waiting on the socket, up to ``PACKETS_PER_TURN`` (it does not
+        block); returns how many."""
         received = 0
-        while True:
+        while received < PACKETS_PER_TURN:
             try:
                 packet = self.sock.recv(65536)
             except BlockingIOError:

@@ -5,6 +5,9 @@ microphone joins the webcam chunk."""
 from __future__ import annotations
 
 import os
+import select
+import socket
+import time
 from pathlib import Path
 
 import av
@@ -221,3 +224,33 @@ def test_keyframe_samples_keep_one_a_second_and_decode_less(keyframes: str) -> N
     assert 119 <= samples <= 121
     assert longest_gap <= 1 + KEYFRAME_EARLY_S
     assert decoded <= 0.8 * decoded_at_due_times  # 222 against 292, 242 against 308
+
+
+def test_a_track_takes_at_most_a_turn_of_packets_so_the_others_get_theirs(tmp_path: Path) -> None:
+    from proctorlake.services.gateway_recording import GatewayRoom
+    from proctorlake.services.gateway_sampling import (
+        PACKETS_PER_TURN,
+        TRACK_SAMPLING,
+        TrackSampler,
+    )
+
+    settings = load_settings({"PROCTORLAKE_HOME": str(tmp_path)})
+    room = GatewayRoom("s-turns", "uni", "e1", 0)
+    sampler = TrackSampler(settings, producer=None, room=room, sampling=TRACK_SAMPLING[0])
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for seq in range(PACKETS_PER_TURN + 44):  # padding only: no frame, nothing published
+            sender.sendto(_rtp(b"", marker=False, seq=seq), ("127.0.0.1", sampler.port))
+        assert sampler.quiet_for(1.0)
+        taken: list[int] = []
+        deadline = time.monotonic() + 30
+        while sum(taken) < PACKETS_PER_TURN + 44 and time.monotonic() < deadline:
+            select.select([sampler.sock], [], [], 1.0)
+            taken.append(sampler.receive())
+        # Loopback queues each datagram as it is sent, so the first turn finds them all.
+        assert sum(taken) == PACKETS_PER_TURN + 44 and max(taken) <= PACKETS_PER_TURN, taken
+        assert sampler.receive() == 0  # an empty socket: returns at once
+        assert not sampler.quiet_for(1.0) and sampler.frames_received == 0
+    finally:
+        sender.close()
+        sampler.close()
