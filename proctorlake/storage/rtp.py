@@ -38,7 +38,7 @@ def first_source(packets: Iterable[bytes]) -> Iterator[tuple[int, int, bytes]]:
     ssrc = None
     seq_ref = ts_ref = 0
     for packet in packets:
-        if payload_bounds(packet) is None:
+        if len(packet) < 12 or packet[0] >> 6 != 2:  # the rest is for the caller to parse
             continue
         if ssrc is None:
             ssrc = packet[8:12]

@@ -79,7 +79,7 @@ def write_chunk(
             pts = max(round((frame.timestamp - keyframe_ts) * 1000 / VIDEO_CLOCK_HZ), last_pts + 1)
             out.mux(_packet(frame.data, pts, MILLISECONDS, video, frame.keyframe))
             last_pts = pts
-        if audio is not None and microphone:
+        if audio is not None:
             shift = round((microphone_offset_s - skipped_s) * AUDIO_CLOCK_HZ)
             for pts, data in microphone_timeline(microphone, shift):
                 out.mux(_packet(data, pts, AUDIO_TIME_BASE, audio, True))
@@ -93,23 +93,25 @@ def microphone_timeline(packets: list[OpusPacket], shift: int) -> Iterator[tuple
     plus ``shift``) and its bytes; a gap of a whole packet's time or more is filled with
     packets of silence, and what falls before the chunk's start is left out."""
     step = _packet_ticks(packets)
-    silence = opus_silence(step)
     first = packets[0].timestamp
     last_pts = -1
+    for timestamp, data in _with_silence(packets, step):
+        pts = timestamp - first + shift
+        if pts > last_pts and pts >= 0:
+            yield pts, data
+            last_pts = pts
+
+
+def _with_silence(packets: list[OpusPacket], step: int) -> Iterator[tuple[int, bytes]]:
+    """(RTP time, bytes) of each packet, and of a packet of silence for each ``step`` missing
+    between two of them."""
+    silence = opus_silence(step)
     previous = None
     for packet in packets:
         if previous is not None:
-            missing = previous + step
-            while packet.timestamp - missing >= step:
-                pts = missing - first + shift
-                if pts > last_pts and pts >= 0:
-                    yield pts, silence
-                    last_pts = pts
-                missing += step
-        pts = packet.timestamp - first + shift
-        if pts > last_pts and pts >= 0:
-            yield pts, packet.data
-            last_pts = pts
+            for missing in range(previous + step, packet.timestamp - step + 1, step):
+                yield missing, silence
+        yield packet.timestamp, packet.data
         previous = packet.timestamp
 
 
