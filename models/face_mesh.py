@@ -47,8 +47,9 @@ IRIS_CROP_SCALE = 2.3
 # Mesh indices (MediaPipe's canonical face topology). "Right"/"left" are the person's own.
 RIGHT_EYE_CORNERS = (33, 133)  # outer, inner
 LEFT_EYE_CORNERS = (263, 362)  # outer, inner
-RIGHT_EYE_LIDS = (159, 145)  # upper, lower
-LEFT_EYE_LIDS = (386, 374)
+# The Iris model's 71 eye points start with the eye's 16 contour points in the mesh's order
+# (MediaPipe's iris graph maps them back onto mesh points 33, 7, 163, 144, 145, ...).
+EYELID_CONTOUR = (0, 8, 12, 4)  # outer corner, inner corner, upper lid, lower lid
 NOSE_BASE = 2
 FOREHEAD = 10
 CHIN = 152
@@ -75,6 +76,27 @@ class MeshResult:
     landmarks: np.ndarray  # (468, 3)
     presence: float  # the mesh model's own face-presence probability
     irises: np.ndarray | None  # (2, 5, 2): right then left eye, centre first; None if not run
+    eyelid_openness: tuple[float, float] | None = None  # right, left; None if not run
+
+
+@dataclass(frozen=True)
+class EyeReading:
+    """What the Iris model reads of one face's two eyes (right eye first)."""
+
+    irises: np.ndarray  # (2, 5, 2): iris centre and 4 edge points per eye, frame pixels
+    openness: tuple[float, float]  # lid gap / eye width per eye, from the model's own lids
+
+
+def eyelid_openness(eye_points: np.ndarray) -> float:
+    """Lid gap / corner-to-corner width of one eye from the Iris model's 71 eye points (any
+    similarity frame: the ratio does not change with the crop's scale or rotation).
+
+    Read from the Iris model, not the mesh: on a real clip with the eyes shut the mesh's lids
+    stayed 0.15-0.19 apart (open: about 0.3), and with a hand over one eye the mesh drew it
+    open; the Iris model's lids read 0.04-0.14 shut and 0.27-0.42 open."""
+    outer, inner, upper, lower = (eye_points[i, :2] for i in EYELID_CONTOUR)
+    width = max(1e-6, float(np.linalg.norm(inner - outer)))
+    return float(np.linalg.norm(upper - lower)) / width
 
 
 def ssd_anchors() -> np.ndarray:
@@ -265,19 +287,19 @@ class FaceMeshModels:
             xy = local[:, :2] @ back[:, :2].T + back[:, 2]
             meshes.append(np.column_stack([xy, local[:, 2] * unit]))
         scores = 1.0 / (1.0 + np.exp(-presence.reshape(-1)))
-        irises: list[np.ndarray | None] = [None] * len(meshes)
-        if with_iris:
-            for index, found in enumerate(self.irises(frames, meshes)):
-                irises[index] = found
+        if not with_iris:
+            return [
+                MeshResult(mesh, float(score), None)
+                for mesh, score in zip(meshes, scores, strict=True)
+            ]
         return [
-            MeshResult(mesh, float(score), iris)
-            for mesh, score, iris in zip(meshes, scores, irises, strict=True)
+            MeshResult(mesh, float(score), eyes.irises, eyes.openness)
+            for mesh, score, eyes in zip(meshes, scores, self.eyes(frames, meshes), strict=True)
         ]
 
-    def irises(
-        self, frames: Sequence[np.ndarray], meshes: Sequence[np.ndarray]
-    ) -> list[np.ndarray]:
-        """Iris points (right eye, left eye; 5 each, centre first) per face mesh."""
+    def eyes(self, frames: Sequence[np.ndarray], meshes: Sequence[np.ndarray]) -> list[EyeReading]:
+        """Iris points (right eye, left eye; 5 each, centre first) and each eye's openness per
+        face mesh."""
         crops, maps = [], []
         for frame, mesh in zip(frames, meshes, strict=True):
             rgb = _rgb(frame)
@@ -292,12 +314,16 @@ class FaceMeshModels:
                 crop, back = rotated_crop(rgb, (a + b) / 2, side, angle, IRIS_SIZE, mirror)
                 crops.append(crop)
                 maps.append(back)
-        _, iris = self._run(self.iris, np.stack(crops), 0.0)
+        contours, iris = self._run(self.iris, np.stack(crops), 0.0)
         points = [
             raw.reshape(5, 3)[:, :2] @ back[:, :2].T + back[:, 2]
             for raw, back in zip(iris, maps, strict=True)
         ]
-        return [np.stack(points[i : i + 2]) for i in range(0, len(points), 2)]
+        openness = [eyelid_openness(raw.reshape(71, 3)) for raw in contours]
+        return [
+            EyeReading(np.stack(points[i : i + 2]), (openness[i], openness[i + 1]))
+            for i in range(0, len(points), 2)
+        ]
 
 
 def _rgb(frame: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ compare them with a per-session neutral pose.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,9 @@ from models.face_mesh import (
     FOREHEAD,
     LEFT_CHEEK,
     LEFT_EYE_CORNERS,
-    LEFT_EYE_LIDS,
     NOSE_BASE,
     RIGHT_CHEEK,
     RIGHT_EYE_CORNERS,
-    RIGHT_EYE_LIDS,
 )
 from models.head_pose import pose_from_landmarks
 
@@ -41,13 +40,19 @@ class MeshPose:
     eye_nose_ratio: float  # outer eye-corner span / eye-to-nose-base height; shrinks in turns
     gaze_x: float | None  # iris between the eye corners, 0 = image left, 1 = image right
     gaze_y: float | None  # iris below (+) or above (-) the corners' line, in eye widths
-    eye_openness: float  # lid gap / eye width, mean of both eyes (about 0.3 open, < 0.1 shut)
+    eye_openness: float | None  # the less open eye's lid gap / eye width (open ~0.3, shut < 0.15)
 
 
 def mesh_pose(
-    landmarks: np.ndarray, irises: np.ndarray | None, frame_size: tuple[int, int]
+    landmarks: np.ndarray,
+    irises: np.ndarray | None,
+    frame_size: tuple[int, int],
+    eyelid_openness: Sequence[float] | None = None,
 ) -> MeshPose:
-    """Pose of one face from its mesh (468x3, frame pixels) and irises ((2, 5, 2) or None).
+    """Pose of one face from its mesh (468x3, frame pixels), irises ((2, 5, 2) or None) and
+    each eye's openness as the Iris model read it (``models.face_mesh.eyelid_openness``).
+    Eye openness is the less open eye's: one eye shut or covered by a hand is enough to make
+    the averaged iris position meaningless.
 
     The camera is modelled as in :mod:`models.head_pose` (focal length = frame width,
     principal point = frame centre): a face off-centre that faces the camera reads as
@@ -64,15 +69,6 @@ def mesh_pose(
 
     right_outer, right_inner = (landmarks[i, :2] for i in RIGHT_EYE_CORNERS)
     left_outer, left_inner = (landmarks[i, :2] for i in LEFT_EYE_CORNERS)
-
-    openness = []
-    for (outer, inner), (upper, lower) in (
-        (RIGHT_EYE_CORNERS, RIGHT_EYE_LIDS),
-        (LEFT_EYE_CORNERS, LEFT_EYE_LIDS),
-    ):
-        eye_width = max(1e-6, float(np.linalg.norm(landmarks[inner, :2] - landmarks[outer, :2])))
-        gap = float(np.linalg.norm(landmarks[upper, :2] - landmarks[lower, :2]))
-        openness.append(gap / eye_width)
 
     gaze_x = gaze_y = None
     if irises is not None:
@@ -92,5 +88,5 @@ def mesh_pose(
         five.eye_nose_ratio,
         gaze_x,
         gaze_y,
-        float(np.mean(openness)),
+        min(eyelid_openness) if eyelid_openness is not None else None,
     )

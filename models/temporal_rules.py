@@ -85,12 +85,18 @@ class RuleParams:
     without doing so (dev set: lfw_07 spikes at 0.97-1.0, real 40+ degree turns 0.86-0.93)."""
     pitch_threshold_deg: float | None = 20.0
     """pitch - neutral pitch above this is looking away (down at a desk or a phone: 30-45
-    degrees). Only downward: looking up (thinking, at the ceiling) shows no material, and on
-    a real clip with the camera below the face one upward swing of the mesh pitch (20
-    degrees) joined a 2 s head turn into a false flag. Pitch comes from the mesh's depth,
-    which has none of the 5-point fit's +-25 degree ambiguity; on the dev set's frontal and
-    turned heads the mesh pitch stays within +-8 degrees of the session's neutral. ``None``
-    lets only yaw decide."""
+    degrees). Pitch comes from the mesh's depth, which has none of the 5-point fit's +-25
+    degree ambiguity; on the dev set's frontal and turned heads the mesh pitch stays within
+    +-8 degrees of the session's neutral. ``None`` lets only yaw decide (and switches
+    ``pitch_up_threshold_deg`` off too)."""
+    pitch_up_threshold_deg: float = 30.0
+    """neutral pitch - pitch above this is looking away upwards: a head tipped back this far
+    is the labels' "strongly pitched", and a student glancing up to think rarely holds it for
+    3 s. Higher than downwards because upward swings are common and harmless: on the real
+    clips the head went up to 23 degrees above its neutral (gaze_tilts: back to frontal after
+    calibrating on eyes lowered to read; a camera below the face in gaze_lowcam, 21 degrees,
+    where a 20-degree rule joined a 2 s turn into a false flag), never for 3 s. No real clip
+    here holds a labelled upward look, so this rests on those negatives and the unit tests."""
     min_face_in_frame: float = 0.85
     """Share of the main face's box inside the frame below which its pose is not judged
     (neither looking away nor calibrating): a face cut by the frame's edge gives the mesh half
@@ -100,6 +106,17 @@ class RuleParams:
     per-session neutral as for the pose) above this is an eyes-only look away. A real
     eyes-only glance with the head still moved it by 0.11 (0.44 -> 0.33;
     /work/shared/data/README.md); frontal dev-set faces stay within +-0.05 of their median."""
+    min_eye_openness_share: float = 0.35
+    """Eyes-only gaze is judged only while the less open eye is at least this open, as a share
+    of the session's open-eyed openness (the upper quartile of the calibration samples' lid
+    gap / eye width, as the Iris model reads the lids). Under it the eyes are shut and the
+    iris the model still places under the lids says nothing of where they look: on a real
+    clip (pexels_emotions) shut eyes read 0.04-0.09 against 0.27-0.42 open, and their iris
+    0.1-0.2 eye widths to one side of its open-eyed position, past ``gaze_shift_threshold``,
+    so a student resting their eyes for a few seconds was flagged as looking away (found by
+    re-timing that clip's seconds: open first, then shut). Squinting eyes (laughing: 0.16-0.2)
+    are still judged: 0.35 lies midway between shut (about a quarter of open) and squinting
+    (about half). The head's pose is judged whatever the eyes do."""
     yaw_noise_factor: float = 4.0
     """Without foreshortening, a turn must exceed this many times the session's own yaw
     noise (robust spread over the calibration samples) as well as ``yaw_threshold_deg``:
@@ -231,8 +248,10 @@ class PersistenceTracker:
 class _Calibration:
     poses: list[tuple[float, float, float]] = field(default_factory=list)
     gazes: list[float] = field(default_factory=list)
+    openness: list[float] = field(default_factory=list)  # of the samples in ``gazes``
     neutral: tuple[float, float] | None = None
     neutral_gaze: float | None = None
+    open_eyes: float | None = None  # lid gap / eye width with the eyes open
     neutral_ratio: float | None = None
     yaw_spread: float = 0.0
     body_reference: np.ndarray | None = None
@@ -301,13 +320,36 @@ class SessionRules:
             cal.poses.append((obs.yaw_deg, obs.pitch_deg, obs.eye_nose_ratio))
             if obs.gaze_x is not None:
                 cal.gazes.append(obs.gaze_x)
+                if obs.eye_openness is not None:
+                    cal.openness.append(obs.eye_openness)
                 if len(cal.gazes) >= 3:
-                    cal.neutral_gaze = float(np.median(cal.gazes))
+                    self._calibrate_gaze()
             if len(cal.poses) >= 3:
                 yaw, pitch, ratio = (float(v) for v in np.median(np.array(cal.poses), axis=0))
                 cal.neutral, cal.neutral_ratio = (yaw, pitch), ratio
                 yaws = np.array([p[0] for p in cal.poses])
                 cal.yaw_spread = float(1.4826 * np.median(np.abs(yaws - yaw)))
+
+    def _calibrate_gaze(self) -> None:
+        """Neutral iris position (median) and open-eyed openness (upper quartile) of the
+        calibration samples.
+
+        The median takes every calibration sample, shut eyes included. Taking only open-eyed
+        ones was tried: on pexels_emotions, whose first ten seconds are six with the eyes
+        shut and four of the labelled eyes-only glance, the neutral became the glance itself,
+        which was then missed and the seconds after it flagged. A median stays put as long as
+        most calibration seconds look at the screen, which is what calibration assumes."""
+        cal = self._cal
+        cal.neutral_gaze = float(np.median(cal.gazes))
+        if len(cal.openness) >= 3:
+            cal.open_eyes = float(np.percentile(cal.openness, 75))
+
+    def _eyes_open(self, openness: float | None) -> bool:
+        """Whether the iris can be read: the eyes are open enough against the session's own
+        open-eyed openness (always, while that is not known yet or the row has none)."""
+        if openness is None or self._cal.open_eyes is None:
+            return True
+        return openness >= self.params.min_eye_openness_share * self._cal.open_eyes
 
     def _looking_away(self, obs: WebcamObservation) -> float | None:
         """How far past the thresholds the main face is turned (None when within them)."""
@@ -320,8 +362,14 @@ class SessionRules:
             threshold = max(threshold, self.params.yaw_noise_factor * self._cal.yaw_spread)
         excess = abs(obs.yaw_deg - yaw0) - threshold
         if self.params.pitch_threshold_deg is not None:
-            excess = max(excess, obs.pitch_deg - pitch0 - self.params.pitch_threshold_deg)
-        if obs.gaze_x is not None and self._cal.neutral_gaze is not None:
+            down = obs.pitch_deg - pitch0
+            excess = max(
+                excess,
+                down - self.params.pitch_threshold_deg,
+                -down - self.params.pitch_up_threshold_deg,
+            )
+        gaze_known = obs.gaze_x is not None and self._eyes_open(obs.eye_openness)
+        if gaze_known and self._cal.neutral_gaze is not None:
             # A head turned aside while the eyes stay on the screen turns the eyes back the
             # other way: that much of the iris shift is not looking away (franck_laugh: head
             # 16 degrees one way, irises 27 degrees the other). The head's own turn is judged

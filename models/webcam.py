@@ -26,7 +26,7 @@ WEBCAM_SAMPLE_EVERY_S = 1.0
 """Webcam frames are sampled once per second: each observation is one session-second,
 which is what the persistence rules count."""
 
-MODEL_VERSION = "blazeface-short+facemesh+iris-torch-v1+resnet30s"
+MODEL_VERSION = "blazeface-short+facemesh+iris-torch-v2+resnet30s"
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,8 @@ def analyze_webcam_frames(
         height, width = frame.shape[:2]
         pose = None
         if index in meshes:
-            pose = mesh_pose(meshes[index].landmarks, meshes[index].irises, (width, height))
+            mesh = meshes[index]
+            pose = mesh_pose(mesh.landmarks, mesh.irises, (width, height), mesh.eyelid_openness)
         observations.append(
             WebcamObservation(
                 float(ts),

@@ -11,10 +11,13 @@ from skimage import data
 
 from models.face_mesh import (
     DETECTOR_SIZE,
+    EYELID_CONTOUR,
+    IRIS_CROP_SCALE,
     IRIS_SIZE,
     LEFT_EYE_CORNERS,
     MESH_SIZE,
     RIGHT_EYE_CORNERS,
+    eyelid_openness,
     face_mesh_models,
     letterbox,
     rotated_crop,
@@ -116,6 +119,26 @@ def test_mesh_and_irises_land_on_the_astronauts_eyes():
         t = float(np.dot(eye[0] - a, b - a) / np.dot(b - a, b - a))
         assert 0.25 < t < 0.75  # the iris centre sits between its eye's corners
         assert abs(eye[0][1] - (a[1] + b[1]) / 2) < 0.3 * np.linalg.norm(b - a)
+
+
+def test_eye_openness_comes_from_the_iris_models_own_lids():
+    """The Iris model's first 16 eye points are the eye's contour in the mesh's order: corners
+    at 0 and 8, lids' middles at 12 (upper) and 4 (lower), as read here on LiteRT's output."""
+    photo = data.astronaut()
+    models = face_mesh_models()
+    (face,) = models.detect([photo])[0]
+    result = models.landmarks([photo], [face])[0]
+    outer, inner = (result.landmarks[i, :2] for i in RIGHT_EYE_CORNERS)
+    side = float(np.linalg.norm(inner - outer)) * IRIS_CROP_SCALE
+    angle = float(np.arctan2(*(inner - outer)[::-1]))
+    crop, _ = rotated_crop(photo, (outer + inner) / 2, side, angle, IRIS_SIZE, False)
+    contour, iris = (o.reshape(-1, 3) for o in _litert("iris_landmark", crop, 0.0))
+    corner_out, corner_in, upper, lower = (contour[i, :2] for i in EYELID_CONTOUR)
+    centre = iris[0, :2]
+    assert corner_out[0] < centre[0] < corner_in[0]  # outer corner on the crop's left
+    assert upper[1] < centre[1] < lower[1]  # image y grows downwards
+    assert 0.2 < eyelid_openness(contour) < 0.5  # her eyes are open
+    assert result.eyelid_openness[0] == pytest.approx(eyelid_openness(contour), abs=1e-3)
 
 
 def _wheel(path, contents: dict[str, bytes]):

@@ -24,6 +24,8 @@ W, H = 640, 480
 FACE = FaceBox(260, 100, 120, 120, 0.97)
 SECOND_FACE = FaceBox(40, 120, 80, 80, 0.7)
 NEUTRAL_RATIO = 2.0
+OPEN_EYES = 0.33  # the Iris model's lid gap / eye width on open eyes (real clips: 0.27-0.42)
+SHUT_EYES = 0.06  # ... and on shut ones (0.04-0.09)
 
 
 def thumb(level: int) -> bytes:
@@ -38,9 +40,21 @@ def face(
     ratio: float = NEUTRAL_RATIO,
     level=90,
     gaze: float | None = None,
+    openness: float = OPEN_EYES,
 ):
     return WebcamObservation(
-        ts, 1, (FACE,), yaw, pitch, ratio, W, H, thumb(level), gaze, 0.0 if gaze else None
+        ts,
+        1,
+        (FACE,),
+        yaw,
+        pitch,
+        ratio,
+        W,
+        H,
+        thumb(level),
+        gaze,
+        0.0 if gaze else None,
+        openness if gaze else None,
     )
 
 
@@ -261,6 +275,15 @@ def test_looking_down_is_looking_away_unless_pitch_is_switched_off():
     assert flags_of(nod) == []  # within 20 degrees of the neutral pitch
 
 
+def test_looking_up_counts_only_past_thirty_degrees():
+    calibration = [face(t) for t in range(10)]
+    (flag,) = flags_of(calibration + [face(10 + t, pitch=-35.0) for t in range(4)])
+    assert (flag.type, flag.start_s, flag.end_s) == ("gaze_away", 10.0, 14.0)
+    thinking = calibration + [face(10 + t, pitch=-25.0) for t in range(6)]
+    assert flags_of(thinking) == []  # a glance up, past the downward 20 but not 30
+    assert flags_of(thinking + [face(16 + t, pitch=-35.0) for t in range(2)]) == []
+
+
 def test_eyes_only_glance_of_three_seconds_is_gaze_away_and_shorter_is_not():
     calibration = [face(t, gaze=0.45 + 0.01 * (t % 3)) for t in range(10)]
     long_glance = calibration + [face(10 + t, gaze=0.31) for t in range(4)]
@@ -270,6 +293,35 @@ def test_eyes_only_glance_of_three_seconds_is_gaze_away_and_shorter_is_not():
     assert flags_of(short + [face(12 + t, gaze=0.46) for t in range(5)]) == []
     wander = calibration + [face(10 + t, gaze=0.46 + 0.04 * (-1) ** t) for t in range(8)]
     assert flags_of(wander) == []  # within 0.10 of the neutral 0.46
+
+
+def test_shut_eyes_are_not_an_eyes_only_glance_whatever_the_iris_reads():
+    """The Iris model still places an iris under shut lids, 0.1-0.2 eye widths off (a real
+    clip, pexels_emotions): with the eyes shut only the head's pose is judged."""
+    calibration = [face(t, gaze=0.45 + 0.01 * (t % 3)) for t in range(10)]
+    back = [face(16 + t, gaze=0.46) for t in range(3)]
+    shut = [face(10 + t, gaze=0.31, openness=SHUT_EYES) for t in range(6)]
+    assert flags_of(calibration + shut + back) == []
+    (flag,) = flags_of(calibration + [face(10 + t, gaze=0.31) for t in range(6)] + back)
+    assert (flag.type, flag.start_s, flag.end_s) == ("gaze_away", 10.0, 16.0)
+    squinting = [face(10 + t, gaze=0.31, openness=0.16) for t in range(6)]  # laughing: judged
+    assert [f.type for f in flags_of(calibration + squinting + back)] == ["gaze_away"]
+    shut_and_turned = [
+        face(10 + t, yaw=45.0, ratio=1.6, gaze=0.31, openness=SHUT_EYES) for t in range(6)
+    ]
+    assert [f.type for f in flags_of(calibration + shut_and_turned + back)] == ["gaze_away"]
+
+
+def test_shut_eyes_in_calibration_do_not_set_the_open_eyed_reference():
+    """Open-eyed openness is the calibration's upper quartile: a student who starts with a
+    few seconds of shut eyes still has them judged shut afterwards."""
+    calibration = [face(t, gaze=0.46, openness=SHUT_EYES) for t in range(4)]
+    calibration += [face(4 + t, gaze=0.46) for t in range(6)]
+    shut = [face(10 + t, gaze=0.31, openness=SHUT_EYES) for t in range(6)]
+    assert flags_of(calibration + shut) == []
+    assert [
+        f.type for f in flags_of(calibration + [face(10 + t, gaze=0.31) for t in range(6)])
+    ] == ["gaze_away"]
 
 
 def test_a_two_second_glance_stays_quiet():
