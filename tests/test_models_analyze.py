@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from proctorlake.app.cli import main
 from proctorlake.app.evaluate import evaluate_dataset, format_report
 from proctorlake.samples import demo_exam_script, make_webcam_recording
 from proctorlake.samples.devset import build_dev_set
@@ -50,7 +53,7 @@ def test_a_file_that_is_not_a_video_gets_a_clear_error(tmp_path, settings):
 
 
 @pytest.mark.slow
-def test_evaluate_scores_a_small_generated_dev_set(tmp_path, settings):
+def test_evaluate_scores_a_small_generated_dev_set(tmp_path, settings, capsys):
     build_dev_set(tmp_path / "dev", seed=5, clips=2, duration_s=40.0, screens=0, fps=5)
     report = evaluate_dataset(tmp_path / "dev")
     overall = report["overall"]
@@ -59,3 +62,15 @@ def test_evaluate_scores_a_small_generated_dev_set(tmp_path, settings):
     assert set(report["fairness"]["by_face"]) == {"astronaut", "grace_hopper"}
     text = format_report(report)
     assert "overall" in text and "det.recall" in text
+
+    cache = tmp_path / "cache"
+    assert main(["evaluate", str(tmp_path / "dev"), "--json", "--cache", str(cache)]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"] == overall
+    assert sorted(p.stem for p in cache.glob("*.json")) == sorted(
+        c["name"] for c in report["clips"]
+    )
+    # scoring again reads the cache, not the videos
+    for clip in (tmp_path / "dev").glob("*.mp4"):
+        clip.write_bytes(b"gone")
+    assert main(["evaluate", str(tmp_path / "dev"), "--json", "--cache", str(cache)]) == 0
+    assert json.loads(capsys.readouterr().out)["overall"] == overall

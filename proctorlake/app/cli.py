@@ -205,7 +205,8 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from proctorlake.app.evaluate import main as evaluate_main
 
-    return evaluate_main([str(args.dataset_dir), *(["--json"] if args.json else [])])
+    argv = [str(args.dataset_dir), *(["--json"] if args.json else [])]
+    return evaluate_main(argv + (["--cache", str(args.cache)] if args.cache else []))
 
 
 @command("verify-identity")
@@ -343,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score `analyze` against a labelled set")
     p.add_argument("dataset_dir", type=Path)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--cache", type=Path, help="keep each clip's observations here (re-score rule changes)"
+    )
     p = sub.add_parser("verify-identity", help="face match, OCR and liveness on image files")
     p.add_argument("--id-photo", required=True, type=Path)
     p.add_argument("--selfie", required=True, type=Path)
