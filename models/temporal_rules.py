@@ -8,7 +8,8 @@ session in time order, so both give the same flags on the same recording.
 Per observation (webcam, 1 per second):
 - two or more faces -> ``multiple_faces``;
 - one face whose yaw/pitch differs from the session's neutral pose by more than the
-  thresholds -> ``gaze_away`` (neutral pose = median of the first calibration samples);
+  thresholds -> ``gaze_away`` (neutral pose = median of the first calibration samples that
+  face the camera);
 - no face, but the body region under the last seen face still looks like it did while the
   face was visible -> ``gaze_away`` (head turned away past what a frontal detector finds);
 - no face and that region changed -> ``face_not_visible``.
@@ -123,6 +124,17 @@ class RuleParams:
     blurred faces whose landmarks jitter get a wider band, steady ones keep the narrow one."""
     calibration_samples: int = 10
     """Single-face samples whose median pose is the session's neutral pose."""
+    facing_camera_max_yaw_deg: float = 35.0
+    """Calibration samples turned further than this from the camera's axis are left out of
+    the neutral pose while any sample within it exists: the screen is assumed to sit within
+    this of the camera (the real clips' neutral yaws: -13 to +14 degrees). Without it a head
+    turned away in the first seconds (a short recording, or a student who starts by looking
+    at notes) became the neutral: after [0, 0, 40, 40, 40] degrees the turn stopped counting
+    and the frontal seconds after it were flagged. 25 degrees was tried first and gave two
+    false flags on the real clips (gaze_tilts, gaze_lowcam: in the first seconds two 2 s
+    turns of 27-30 degrees, a frontal second apart, were then judged against a stricter
+    neutral and joined into one 5 s look away); no real sample reaches 35. A camera set
+    further off still calibrates, on all its samples, as before."""
     body_present_max_change: float = 0.10
     """Mean relative change of the body region (vs. while the face was visible) below which a
     missing face counts as turned away rather than gone."""
@@ -325,10 +337,12 @@ class SessionRules:
                 if len(cal.gazes) >= 3:
                     self._calibrate_gaze()
             if len(cal.poses) >= 3:
-                yaw, pitch, ratio = (float(v) for v in np.median(np.array(cal.poses), axis=0))
+                poses = np.array(cal.poses)
+                facing = poses[np.abs(poses[:, 0]) <= self.params.facing_camera_max_yaw_deg]
+                poses = facing if len(facing) else poses
+                yaw, pitch, ratio = (float(v) for v in np.median(poses, axis=0))
                 cal.neutral, cal.neutral_ratio = (yaw, pitch), ratio
-                yaws = np.array([p[0] for p in cal.poses])
-                cal.yaw_spread = float(1.4826 * np.median(np.abs(yaws - yaw)))
+                cal.yaw_spread = float(1.4826 * np.median(np.abs(poses[:, 0] - yaw)))
 
     def _calibrate_gaze(self) -> None:
         """Neutral iris position (median) and open-eyed openness (upper quartile) of the

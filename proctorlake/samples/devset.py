@@ -27,10 +27,18 @@ SIZES = ((640, 480),) * 8 + ((1280, 720), (320, 240))
 """Most clips at 640x480, some HD and some small, to exercise the detection scale."""
 
 
-def random_script(rng: np.random.Generator, face: str, gamma: float, duration_s: float):
-    """Segments alternating normal work with events and hard negatives, all seeded."""
+def random_script(
+    rng: np.random.Generator,
+    face: str,
+    gamma: float,
+    duration_s: float,
+    lead_in_s: tuple[float, float] = (10.0, 14.0),
+):
+    """Segments alternating normal work with events and hard negatives, all seeded. The
+    first ``lead_in_s`` (a range) the student works normally; a short lead-in puts events
+    inside the rules' calibration seconds."""
     second = str(rng.choice([f for f in FACE_NAMES if f != face]))
-    segments = [Segment("present", float(rng.uniform(10, 14)), gamma)]
+    segments = [Segment("present", float(rng.uniform(*lead_in_s)), gamma)]
     while sum(s.duration_s for s in segments) < duration_s - 12:
         roll = rng.random()
         if roll < 0.2:
@@ -80,6 +88,7 @@ def build_dev_set(
     duration_s: float = 60.0,
     screens: int = 6,
     fps: int = 10,
+    lead_in_s: tuple[float, float] = (10.0, 14.0),
 ) -> Path:
     """Write the clips and labels.json; returns the labels path."""
     out_dir = Path(out_dir)
@@ -89,7 +98,7 @@ def build_dev_set(
     for i in range(clips):
         face = FACE_NAMES[i % len(FACE_NAMES)]
         gamma = GAMMAS[(i // len(FACE_NAMES) + i) % len(GAMMAS)]
-        script = random_script(rng, face, gamma, duration_s)
+        script = random_script(rng, face, gamma, duration_s, lead_in_s)
         name = f"clip_{i:03d}"
         size = SIZES[int(rng.integers(len(SIZES)))]
         truth = make_webcam_recording(
@@ -126,8 +135,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", type=int, default=18)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--screens", type=int, default=6)
+    parser.add_argument(
+        "--lead-in",
+        type=float,
+        nargs=2,
+        default=(10.0, 14.0),
+        metavar=("MIN_S", "MAX_S"),
+        help="normal work before the first event (short: events during calibration)",
+    )
     args = parser.parse_args(argv)
-    print(build_dev_set(args.out_dir, args.seed, args.clips, args.duration, args.screens))
+    print(
+        build_dev_set(
+            args.out_dir,
+            args.seed,
+            args.clips,
+            args.duration,
+            args.screens,
+            lead_in_s=tuple(args.lead_in),
+        )
+    )
 
 
 if __name__ == "__main__":

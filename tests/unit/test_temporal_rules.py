@@ -224,13 +224,31 @@ def test_body_change_is_relative_to_the_last_frontal_frames():
 # --- gaze away from head pose, calibration ---------------------------------------------------
 
 
-def test_neutral_pose_is_the_median_of_the_first_calibration_samples():
+def test_neutral_pose_is_the_median_of_the_first_calibration_samples_facing_the_camera():
     rules = SessionRules("s-1")
     rules.feed_webcam(face(0, yaw=10.0, pitch=4.0))
-    rules.feed_webcam(face(1, yaw=12.0, pitch=6.0))
+    rules.feed_webcam(face(1, yaw=-12.0, pitch=6.0))
     assert rules.neutral_pose is None  # fewer than three samples
-    rules.feed_webcam(face(2, yaw=40.0, pitch=5.0))
-    assert rules.neutral_pose == (12.0, 5.0)
+    rules.feed_webcam(face(2, yaw=20.0, pitch=5.0))
+    assert rules.neutral_pose == (10.0, 5.0)
+    rules.feed_webcam(face(3, yaw=40.0, pitch=30.0))  # turned past 35 degrees: left out
+    assert rules.neutral_pose == (10.0, 5.0)
+
+
+def test_a_head_turned_away_in_the_first_seconds_does_not_become_the_neutral_pose():
+    frames = [face(0), face(1)]
+    frames += [face(t, yaw=40.0, ratio=NEUTRAL_RATIO * 0.85) for t in range(2, 8)]
+    frames += [face(t) for t in range(8, 30)]
+    (flag,) = flags_of(frames)
+    assert (flag.type, flag.start_s, flag.end_s) == ("gaze_away", 2, 8)
+
+
+def test_a_camera_far_off_axis_calibrates_on_all_its_samples():
+    rules = SessionRules("s-1")
+    for t, yaw in enumerate([40.0, 44.0, 42.0, 43.0, 41.0, 42.0, 40.0, 44.0, 42.0, 42.0]):
+        rules.feed_webcam(face(t, yaw=yaw))
+    assert rules.neutral_pose == (42.0, 0.0)
+    assert flags_of([face(t, yaw=42.0 + (t % 3)) for t in range(30)]) == []
 
 
 def test_calibration_stops_after_its_sample_count():
