@@ -177,6 +177,73 @@ def _label(entry: dict, name: str, rotation: int, conditions: str) -> dict:
     }
 
 
+def rotated_copy(entry: dict, source_dir: Path, out_dir: Path, rotation: int) -> dict:
+    """Store one clip as a phone stores portrait video; its labels stay the original's."""
+    clip = source_dir / entry["file"]
+    name = f"rot{rotation}_{entry['name']}"
+    frames = (frame for _, frame in iter_decoded_frames(clip))
+    write_video(
+        out_dir / f"{name}.mp4",
+        frames,
+        round(probe(clip).fps),
+        gop=None,
+        display_rotation_deg=rotation,
+    )
+    conditions = f"stored with a {rotation} degree display matrix (portrait phone video)"
+    return _label(entry, name, rotation, conditions)
+
+
+def _span(start_s: float, length_s: float, note: str) -> dict:
+    end_s = round(start_s + length_s, 2)
+    return {"type": "multiple_faces", "start_s": start_s, "end_s": end_s, "note": note}
+
+
+def pasted_clips(
+    entry: dict,
+    donor_entry: dict,
+    source_dir: Path,
+    out_dir: Path,
+    face_widths: tuple[float, ...],
+    rng: np.random.Generator,
+) -> list[dict]:
+    """One clip per face width: the donor's head beside the candidate for 5 s and 1.5 s."""
+    clip, donor_clip = source_dir / entry["file"], source_dir / donor_entry["file"]
+    info, donor_info = probe(clip), probe(donor_clip)
+    donor_start = float(rng.uniform(0.0, max(0.0, donor_info.duration_s - 8.0)))
+    donor_face = _largest_face(_frame_at(donor_clip, donor_start))
+    if donor_face is None:
+        raise ValueError(f"no face in {donor_entry['name']} at {donor_start:.1f} s to paste")
+    window = head_window(donor_face, (donor_info.width, donor_info.height))
+    labels = []
+    for share in face_widths:
+        scale = share * info.width / donor_face[2]
+        patch = (round(window[2] * scale), round(window[3] * scale))
+        event_s, short_s = paste_times(info.duration_s, rng)
+        pastes = []
+        for start, length in ((event_s, EVENT_S), (short_s, SHORT_S)):
+            main = _largest_face(_frame_at(clip, start + length / 2))
+            corner = place_beside(main, patch, (info.width, info.height), rng)
+            if corner is None:
+                break
+            pastes.append(Paste(start, length, *corner))
+        if len(pastes) < 2:
+            print(f"skipped: {entry['name']} has no room for a {patch[0]} px head beside it")
+            continue
+        name = f"second{round(share * 1000):03d}_{entry['name']}"
+        donor = DonorHead(donor_clip, donor_start, window, scale)
+        frames = paste_heads(clip, donor, pastes, info.fps)
+        write_video(out_dir / f"{name}.mp4", frames, round(info.fps))
+        conditions = (
+            f"{donor_entry['name']}'s head pasted beside the candidate (face "
+            f"{round(share * info.width)} px wide) at {pastes[0]} and {pastes[1]}"
+        )
+        label = _label(entry, name, 0, conditions)
+        label["events"].append(_span(event_s, EVENT_S, "pasted second person"))
+        label["short_negatives"].append(_span(short_s, SHORT_S, "pasted, 1.5 s"))
+        labels.append(label)
+    return labels
+
+
 def build_derived_set(
     source_dir: Path,
     out_dir: Path,
@@ -194,84 +261,14 @@ def build_derived_set(
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = {e["name"]: e for e in json.loads((source_dir / "labels.json").read_text())}
     rng = np.random.default_rng(seed)
-    labels = []
-    for i, name in enumerate(rotate):
-        entry, rotation = entries[name], ROTATIONS[i % len(ROTATIONS)]
-        clip = source_dir / entry["file"]
-        out = f"rot{rotation}_{name}"
-        frames = (frame for _, frame in iter_decoded_frames(clip))
-        write_video(
-            out_dir / f"{out}.mp4",
-            frames,
-            round(probe(clip).fps),
-            gop=None,
-            display_rotation_deg=rotation,
-        )
-        labels.append(
-            _label(
-                entry,
-                out,
-                rotation,
-                f"stored with a {rotation} degree display matrix (portrait phone video)",
-            )
-        )
-    for name in targets:
-        entry = entries[name]
-        clip = source_dir / entry["file"]
-        info = probe(clip)
+    labels = [
+        rotated_copy(entries[name], source_dir, out_dir, ROTATIONS[i % len(ROTATIONS)])
+        for i, name in enumerate(rotate)
+    ]
+    for i, name in enumerate(targets):
         others = [d for d in donors if d != name]
-        donor_name = others[targets.index(name) % len(others)]
-        donor_clip = source_dir / entries[donor_name]["file"]
-        donor_start = float(rng.uniform(0.0, max(0.0, probe(donor_clip).duration_s - 8.0)))
-        donor_face = _largest_face(_frame_at(donor_clip, donor_start))
-        if donor_face is None:
-            raise ValueError(f"no face in {donor_name} at {donor_start:.1f} s to paste")
-        donor_info = probe(donor_clip)
-        window = head_window(donor_face, (donor_info.width, donor_info.height))
-        for share in face_widths:
-            scale = share * info.width / donor_face[2]
-            donor = DonorHead(donor_clip, donor_start, window, scale)
-            patch = (round(window[2] * scale), round(window[3] * scale))
-            event_s, short_s = paste_times(info.duration_s, rng)
-            pastes = []
-            for start, length in ((event_s, EVENT_S), (short_s, SHORT_S)):
-                main = _largest_face(_frame_at(clip, start + length / 2))
-                corner = place_beside(main, patch, (info.width, info.height), rng)
-                if corner is None:
-                    break
-                pastes.append(Paste(start, length, *corner))
-            if len(pastes) < 2:
-                print(f"skipped: {name} has no room for a {patch[0]} px head beside the face")
-                continue
-            out = f"second{round(share * 1000):03d}_{name}"
-            write_video(
-                out_dir / f"{out}.mp4", paste_heads(clip, donor, pastes, info.fps), round(info.fps)
-            )
-            label = _label(
-                entry,
-                out,
-                0,
-                f"{donor_name}'s head pasted beside the candidate "
-                f"(face {round(share * info.width)} px wide) at {pastes[0]} and "
-                f"{pastes[1]}",
-            )
-            label["events"].append(
-                {
-                    "type": "multiple_faces",
-                    "start_s": round(event_s, 2),
-                    "end_s": round(event_s + EVENT_S, 2),
-                    "note": "pasted second person",
-                }
-            )
-            label["short_negatives"].append(
-                {
-                    "type": "multiple_faces",
-                    "start_s": round(short_s, 2),
-                    "end_s": round(short_s + SHORT_S, 2),
-                    "note": "pasted, 1.5 s",
-                }
-            )
-            labels.append(label)
+        donor = entries[others[i % len(others)]]
+        labels += pasted_clips(entries[name], donor, source_dir, out_dir, face_widths, rng)
     path = out_dir / "labels.json"
     path.write_text(json.dumps(labels, indent=1))
     return path
