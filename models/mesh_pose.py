@@ -30,6 +30,14 @@ from models.head_pose import pose_from_landmarks
 FIVE_POINTS = (*RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS[1], LEFT_EYE_CORNERS[0], NOSE_BASE)
 """The mesh points where dlib's 5-point model puts its points: four eye corners, nose base."""
 
+MIN_EYE_WIDTH_PX = 14.0
+"""Eye-corner span (frame pixels, mean of both eyes) under which the iris is not placed
+within the eye (``gaze_x``/``gaze_y`` None): 0.10 eye widths, the eyes-only bar, is then
+about a pixel. Measured on real clips shrunk into a 640x480 frame (a student sitting back):
+the frontal seconds' iris spread was 0.017-0.020 eye widths down to 15 px eyes and
+0.04-0.11 at 11-13 px, where eyes-only ``gaze_away`` flags appeared that the full-size clips
+never gave. The real set's eyes are 20-58 px wide."""
+
 
 @dataclass(frozen=True)
 class MeshPose:
@@ -70,8 +78,11 @@ def mesh_pose(
     right_outer, right_inner = (landmarks[i, :2] for i in RIGHT_EYE_CORNERS)
     left_outer, left_inner = (landmarks[i, :2] for i in LEFT_EYE_CORNERS)
 
+    eye_width = (
+        np.linalg.norm(right_inner - right_outer) + np.linalg.norm(left_inner - left_outer)
+    ) / 2
     gaze_x = gaze_y = None
-    if irises is not None:
+    if irises is not None and eye_width >= MIN_EYE_WIDTH_PX:
         # Each eye measured from its image-left corner to its image-right corner.
         eyes = ((right_outer, right_inner, irises[0, 0]), (left_inner, left_outer, irises[1, 0]))
         xs, ys = [], []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
+import cv2
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
@@ -23,6 +24,8 @@ from models.face_mesh import (
     rotated_crop,
 )
 from models.face_model_files import FACE_MODEL_FILES, face_model_path
+from models.faces import find_faces
+from models.mesh_pose import MIN_EYE_WIDTH_PX, mesh_pose
 from proctorlake.samples import Segment, WebcamScript, render_webcam_frames
 from proctorlake.storage.face_models import missing_face_models, unpack_face_models
 
@@ -139,6 +142,27 @@ def test_eye_openness_comes_from_the_iris_models_own_lids():
     assert upper[1] < centre[1] < lower[1]  # image y grows downwards
     assert 0.2 < eyelid_openness(contour) < 0.5  # her eyes are open
     assert result.eyelid_openness[0] == pytest.approx(eyelid_openness(contour), abs=1e-3)
+
+
+def test_irises_too_small_to_read_give_no_gaze():
+    """The astronaut sitting back: her eye span falls under MIN_EYE_WIDTH_PX, and the iris is
+    no longer placed within the eye (eyes-only gaze is not judged); her pose still is."""
+    photo = data.astronaut()
+    models = face_mesh_models()
+    poses = []
+    for size in (512, 240):
+        small = cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
+        frame = cv2.copyMakeBorder(small, 0, 512 - size, 0, 512 - size, cv2.BORDER_REPLICATE)
+        (face,) = find_faces([frame])[0]
+        mesh = models.landmarks([frame], [face])[0]
+        poses.append(mesh_pose(mesh.landmarks, mesh.irises, (512, 512), mesh.eyelid_openness))
+        eyes = [np.linalg.norm(mesh.landmarks[a, :2] - mesh.landmarks[b, :2])
+                for a, b in (RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS)]  # fmt: skip
+        assert (np.mean(eyes) >= MIN_EYE_WIDTH_PX) == (size == 512)
+    full, small = poses
+    assert full.gaze_x is not None and 0.3 < full.gaze_x < 0.7
+    assert small.gaze_x is None and small.gaze_y is None
+    assert abs(small.yaw_deg - full.yaw_deg) < 15.0
 
 
 def _wheel(path, contents: dict[str, bytes]):
