@@ -51,11 +51,11 @@ def test_derived_clips_carry_their_construction_in_labels_and_pixels(tmp_path):
 
     labels_path = build_derived_set(
         source, out, seed=1, rotate=("alone",), targets=("alone",), donors=("donor",),
-        face_widths=(0.2,),
+        face_widths=(0.2,), shrink=("alone",), shrunk_face_widths=(0.07,),
     )  # fmt: skip
 
     labels = {entry["name"]: entry for entry in json.loads(labels_path.read_text())}
-    assert set(labels) == {"rot90_alone", "second200_alone"}
+    assert set(labels) == {"rot90_alone", "second200_alone", "far07_alone"}
 
     # the rotated copy is stored turned, and reads upright as the original did
     rotated = out / labels["rot90_alone"]["file"]
@@ -83,7 +83,13 @@ def test_derived_clips_carry_their_construction_in_labels_and_pixels(tmp_path):
     assert np.mean(np.asarray(changed)[inside]) == 1.0
     assert np.mean(np.asarray(changed)[~inside]) == 0.0
 
-    # scored like any labelled set: the 5 s second person is found, the 1.5 s one is not
+    # the shrunk copy: a 640x480 frame, the face a small part of it, the labels the original's
+    far = labels["far07_alone"]
+    assert (far["events"], far["short_negatives"]) == ([], [])
+    assert (probe(out / far["file"]).width, probe(out / far["file"]).height) == (640, 480)
+
+    # scored like any labelled set: the 5 s second person is found, the 1.5 s one is not,
+    # and the face sitting back (45 px) is still found (no false absence)
     report = evaluate_dataset(out)
     faces = report["per_type"]["multiple_faces"]
     assert (faces["events"], faces["recall"], faces["false_flags"]) == (1, 1.0, 0)

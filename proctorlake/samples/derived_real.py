@@ -1,10 +1,14 @@
 """Derived real clips: the real set's gaps filled from its own footage, labelled by construction.
 
-A labelled real set (``../shared/realvideo``'s ``labels.json`` format) has no second person and
-no portrait phone video. This builds both from its clips, seeded:
+A labelled real set (``../shared/realvideo``'s ``labels.json`` format) has no second person, no
+portrait phone video and nobody sitting far from the camera. This builds them from its clips,
+seeded:
 
 - ``rot<deg>_<clip>``: the clip stored as a phone stores portrait video (sensor frames turned
   back, a display matrix turning them upright); its labels are the original's.
+- ``far<size>_<clip>``: the clip shrunk into a 640x480 frame so the candidate's face is
+  ``size`` hundredths of the frame's width (a student sitting back); its labels are the
+  original's.
 - ``second<size>_<clip>``: a real person from another clip pasted into the background beside
   the candidate (a feathered ellipse around the donor's head, the donor's own motion kept):
   once for 5 s (a ``multiple_faces`` event) and once for 1.5 s (a short negative). ``size``
@@ -36,6 +40,11 @@ faces from about 93 px (models/README.md)."""
 EVENT_S = 5.0
 SHORT_S = 1.5
 ROTATIONS = (90, 270)
+SHRUNK_FACE_WIDTHS = (0.13, 0.09, 0.07)
+"""The candidate's face width, as a share of the frame width, in the shrunk copies: a student
+sitting back from the camera (83, 58 and 45 px at 640x480; the real clips' faces are
+0.27-0.4)."""
+SHRUNK_FRAME = (640, 480)
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,38 @@ def rotated_copy(entry: dict, source_dir: Path, out_dir: Path, rotation: int) ->
     return _label(entry, name, rotation, conditions)
 
 
+def shrink_into_frame(frame: np.ndarray, share: float) -> np.ndarray:
+    """The picture made ``share`` of a 640x480 frame's size, centred, edges repeated outward
+    (no second face in the border, unlike a blurred copy of the picture)."""
+    width, height = SHRUNK_FRAME
+    small_w, small_h = max(2, round(width * share)), max(2, round(height * share))
+    full = cv2.resize(frame, SHRUNK_FRAME, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(full, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    left, top = (width - small_w) // 2, (height - small_h) // 2
+    return cv2.copyMakeBorder(
+        small, top, height - small_h - top, left, width - small_w - left, cv2.BORDER_REPLICATE
+    )
+
+
+def shrunk_copy(entry: dict, source_dir: Path, out_dir: Path, face_width: float) -> dict:
+    """The clip shrunk into a 640x480 frame so its candidate's face is ``face_width`` of the
+    frame's width (measured at 1 s); the labels stay the original's."""
+    clip = source_dir / entry["file"]
+    info = probe(clip)
+    face = _largest_face(_frame_at(clip, min(1.0, info.duration_s / 2)))
+    if face is None:
+        raise ValueError(f"no face in {entry['name']} at 1 s to measure")
+    share = min(1.0, face_width * info.width / face[2])
+    name = f"far{round(face_width * 100):02d}_{entry['name']}"
+    frames = (shrink_into_frame(frame, share) for _, frame in iter_decoded_frames(clip))
+    write_video(out_dir / f"{name}.mp4", frames, round(info.fps))
+    conditions = (
+        f"shrunk into a 640x480 frame (edges repeated) so the face is {face_width:.2f} of "
+        f"the frame's width, about {round(face_width * 640)} px: a student sitting back"
+    )
+    return _label(entry, name, 0, conditions)
+
+
 def _span(start_s: float, length_s: float, note: str) -> dict:
     end_s = round(start_s + length_s, 2)
     return {"type": "multiple_faces", "start_s": start_s, "end_s": end_s, "note": note}
@@ -252,6 +293,8 @@ def build_derived_set(
     targets: tuple[str, ...] = ("clm_talk1", "clm_talk2", "franck_laugh"),
     donors: tuple[str, ...] = ("pexels_emotions", "franck_laugh"),
     face_widths: tuple[float, ...] = PASTE_FACE_WIDTHS,
+    shrink: tuple[str, ...] = ("clm_talk1", "franck_laugh", "gaze_backlit", "pexels_emotions"),
+    shrunk_face_widths: tuple[float, ...] = SHRUNK_FACE_WIDTHS,
 ) -> Path:
     """Write the derived clips and their labels.json; returns the labels path.
 
@@ -269,6 +312,11 @@ def build_derived_set(
         others = [d for d in donors if d != name]
         donor = entries[others[i % len(others)]]
         labels += pasted_clips(entries[name], donor, source_dir, out_dir, face_widths, rng)
+    labels += [
+        shrunk_copy(entries[name], source_dir, out_dir, width)
+        for name in shrink
+        for width in shrunk_face_widths
+    ]
     path = out_dir / "labels.json"
     path.write_text(json.dumps(labels, indent=1))
     return path
