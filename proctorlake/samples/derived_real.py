@@ -105,6 +105,8 @@ def place_beside(
     at head height; None when it fits on neither side."""
     pw, ph = patch
     width, height = size
+    if ph > height:
+        return None
     if main_face is None:
         left_room, right_start = width, 0
     else:
@@ -119,8 +121,6 @@ def place_beside(
     if not sides:
         return None
     _, low, high = max(sides)
-    if ph > height:
-        return None
     top_high = min(height - ph, round(0.35 * height))
     return int(rng.integers(low, high + 1)), int(rng.integers(0, top_high + 1))
 
@@ -195,7 +195,6 @@ def rotated_copy(entry: dict, source_dir: Path, out_dir: Path, rotation: int) ->
         out_dir / f"{name}.mp4",
         frames,
         round(probe(clip).fps),
-        gop=None,
         display_rotation_deg=rotation,
     )
     conditions = f"stored with a {rotation} degree display matrix (portrait phone video)"
